@@ -1,0 +1,64 @@
+"""A small client of the local service's admin API (``/_a2i/``), found through ``AWS_ENDPOINT_URL``."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+
+class AdminError(RuntimeError):
+    """The admin API refused a request; the message says why."""
+
+
+def resolve_endpoint(endpoint: str | None = None) -> str:
+    found = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    if not found:
+        raise AdminError("No local service endpoint: pass --endpoint URL or set AWS_ENDPOINT_URL "
+                         "(the address 'airflow-a2i local serve' printed, such as http://127.0.0.1:4566)")
+    return found.rstrip("/")
+
+
+class AdminClient:
+    def __init__(self, endpoint: str | None = None, timeout: float = 30.0) -> None:
+        self.endpoint = resolve_endpoint(endpoint)
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.endpoint}/_a2i/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            try:
+                detail = json.loads(detail).get("message", detail)
+            except (ValueError, AttributeError):
+                pass
+            raise AdminError(f"{method} /_a2i/{path} failed ({error.code}): {detail}") from None
+        except urllib.error.URLError as error:
+            raise AdminError(f"Cannot reach the local service at {self.endpoint}: {error.reason}; "
+                             "is 'airflow-a2i local serve' running there?") from None
+
+    def answer(self, loop_name: str, answer: dict, *, worker_id: str | None = None, region: str | None = None,
+               time_spent: float = 0.0) -> dict:
+        body: dict[str, Any] = {"answer": answer, "timeSpentInSeconds": time_spent}
+        if worker_id:
+            body["workerId"] = worker_id
+        if region:
+            body["region"] = region
+        return self.request("POST", f"human-loops/{quote(loop_name, safe='')}/answers", body)
+
+    def add_fault(self, operation: str, error: str, *, count: int | None = None, rate: float = 1.0) -> dict:
+        return self.request("POST", "faults", {"operation": operation, "error": error, "count": count, "rate": rate})
+
+    def clear_faults(self) -> dict:
+        return self.request("DELETE", "faults")
+
+    def configure(self, **settings: Any) -> dict:
+        return self.request("PUT", "config", settings)

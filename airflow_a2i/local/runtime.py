@@ -1,0 +1,340 @@
+"""The A2I runtime (``sagemaker-a2i-runtime``): StartHumanLoop, Describe, List, Stop and Delete.
+
+The loop status machine is A2I's: InProgress -> Completed | Failed | Stopping -> Stopped, and a loop
+can be deleted only once it is Completed, Failed or Stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+
+from airflow_a2i.local import outputs
+from airflow_a2i.local.errors import ServiceError, validation_error
+from airflow_a2i.local.s3 import ACCOUNT_ID
+from airflow_a2i.local.store import Answer, HumanLoop, NamedResource, Store
+from airflow_a2i.local.validation import summarize, validate_input
+
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+FLOW_DEFINITION_ARN = re.compile(
+    r"arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]*):(?P<account>[0-9]{12}):flow-definition/(?P<name>.*)"
+)
+FLOW_DEFINITION_NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
+DEFAULT_MAX_RESULTS = 100
+
+_MODEL = botocore.session.get_session().get_service_model("sagemaker-a2i-runtime")
+
+StatusListener = Callable[[HumanLoop], None]
+
+
+def check_model(operation: str, params: dict) -> None:
+    problems = validate_input(_MODEL.operation_model(operation), params)
+    if problems:
+        raise validation_error(summarize(problems))
+
+
+def loop_arn(region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:human-loop/{name}"
+
+
+def parse_timestamp(value: Any, field: str) -> float:
+    """A timestamp from a query string: ISO 8601 (botocore's choice) or epoch seconds."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise validation_error(
+            f"Value '{value}' at '{field[:1].lower() + field[1:]}' is not a timestamp: "
+            "use ISO 8601 (2026-11-25T12:00:00Z) or epoch seconds"
+        ) from None
+
+
+class A2IRuntime:
+    """The runtime operations on the store. ``listeners`` hear of every loop that reaches a final status."""
+
+    def __init__(self, store: Store, *, stop_delay: float = 1.0, max_open_loops: int | None = None) -> None:
+        self.store = store
+        self.stop_delay = stop_delay
+        self.max_open_loops = max_open_loops
+        self.listeners: list[StatusListener] = []
+        self._advance_lock = threading.Lock()
+
+    # StartHumanLoop ---------------------------------------------------------------------------
+
+    def start_human_loop(self, region: str, params: dict) -> dict:
+        check_model("StartHumanLoop", params)
+        name = params["HumanLoopName"]
+        flow_arn = params["FlowDefinitionArn"]
+        input_content = params["HumanLoopInput"]["InputContent"]
+        check_input_content(input_content)
+        self.flow_definition(region, flow_arn, missing=validation_error)
+        with self.store.transaction() as db:
+            existing = self.store.get_loop(region, name)
+            if existing is not None:
+                return {"HumanLoopArn": self._adopt_or_conflict(existing, flow_arn, input_content)}
+            if self.max_open_loops is not None and self.store.count_open_loops(db, region) >= self.max_open_loops:
+                raise ServiceError(
+                    "ServiceQuotaExceededException",
+                    f"You have reached the maximum of {self.max_open_loops} human loops in progress in "
+                    f"{region}; wait for some to finish, or stop them, and try again",
+                )
+            arn = loop_arn(region, name)
+            self.store.insert_loop(db, {
+                "region": region, "name": name, "arn": arn, "flow_definition_arn": flow_arn,
+                "input_content": input_content, "data_attributes": params.get("DataAttributes"),
+                "status": "InProgress", "creation_time": round(time.time(), 3),
+            })
+        return {"HumanLoopArn": arn}
+
+    @staticmethod
+    def _adopt_or_conflict(existing: HumanLoop, flow_arn: str, input_content: str) -> str:
+        # UNCONFIRMED AWS behaviour, chosen reading: the same name, flow definition and input again
+        # is a client's retry of a start whose response was lost, so it gets the existing loop's ARN
+        # instead of an error. Anything else under a taken name is a ConflictException.
+        if existing.flow_definition_arn == flow_arn and existing.input_content == input_content:
+            return existing.arn
+        what = "flow definition" if existing.flow_definition_arn != flow_arn else "input"
+        raise ServiceError(
+            "ConflictException",
+            f"A human loop named '{existing.name}' already exists ({existing.status}) with a different "
+            f"{what}; choose another HumanLoopName, or delete the existing loop once it has finished",
+        )
+
+    def flow_definition(self, region: str, arn: str,
+                        missing: Callable[[str], ServiceError] = validation_error) -> NamedResource:
+        """The flow definition an ARN names in this Region; ``missing`` builds the error when there is none."""
+        match = FLOW_DEFINITION_ARN.fullmatch(arn)
+        if match is None:  # the model check has already rejected it; this guards direct calls
+            raise validation_error(f"'{arn}' is not a flow definition ARN")
+        name = match["name"]
+        if not FLOW_DEFINITION_NAME.fullmatch(name):
+            raise validation_error(
+                f"FlowDefinitionArn '{arn}' names flow definition '{name}', which is not a valid name: "
+                "flow definition names have 1 to 63 lowercase letters, digits and hyphens"
+            )
+        if match["region"] != region:
+            raise validation_error(
+                f"FlowDefinitionArn '{arn}' is in Region '{match['region']}', but the request went to "
+                f"Region '{region}': send it to the flow definition's Region"
+            )
+        flow = self.store.get_flow_definition(region, name)
+        if flow is None or match["account"] != ACCOUNT_ID:
+            raise missing(f"Flow definition '{arn}' does not exist; create it with CreateFlowDefinition first")
+        return flow
+
+    # DescribeHumanLoop, StopHumanLoop, DeleteHumanLoop -----------------------------------------
+
+    def describe_human_loop(self, region: str, name: str) -> dict:
+        check_model("DescribeHumanLoop", {"HumanLoopName": name})
+        self.advance()
+        loop = self._existing_loop(region, name)
+        described: dict[str, Any] = {
+            "CreationTime": loop.creation_time,
+            "HumanLoopStatus": loop.status,
+            "HumanLoopName": loop.name,
+            "HumanLoopArn": loop.arn,
+            "FlowDefinitionArn": loop.flow_definition_arn,
+        }
+        if loop.failure_code:
+            described["FailureCode"] = loop.failure_code
+        if loop.failure_reason:
+            described["FailureReason"] = loop.failure_reason
+        if loop.output_s3_uri and loop.status == "Completed":
+            described["HumanLoopOutput"] = {"OutputS3Uri": loop.output_s3_uri}
+        return described
+
+    def stop_human_loop(self, region: str, params: dict) -> dict:
+        check_model("StopHumanLoop", params)
+        self.advance()
+        with self.store.transaction() as db:
+            loop = self._existing_loop(region, params["HumanLoopName"])
+            if loop.status != "InProgress":
+                raise validation_error(
+                    f"Human loop '{loop.name}' is {loop.status}; only a loop that is InProgress can be stopped"
+                )
+            self.store.set_status(db, loop.id, "Stopping", time.time())
+        return {}
+
+    def delete_human_loop(self, region: str, name: str) -> dict:
+        check_model("DeleteHumanLoop", {"HumanLoopName": name})
+        self.advance()
+        with self.store.transaction() as db:
+            loop = self._existing_loop(region, name)
+            if loop.status not in TERMINAL:
+                raise validation_error(
+                    f"Human loop '{loop.name}' is {loop.status}; only a Completed, Failed or Stopped loop can "
+                    "be deleted: stop it first and wait until it is Stopped"
+                )
+            self.store.mark_deleted(db, loop.id)
+        return {}
+
+    def _existing_loop(self, region: str, name: str) -> HumanLoop:
+        loop = self.store.get_loop(region, name)
+        if loop is None:
+            raise ServiceError("ResourceNotFoundException", f"Human loop '{name}' does not exist in {region}")
+        return loop
+
+    # ListHumanLoops ---------------------------------------------------------------------------
+
+    def list_human_loops(self, region: str, query: dict) -> dict:
+        params: dict[str, Any] = {key: value for key, value in query.items() if key in
+                                  ("FlowDefinitionArn", "SortOrder", "NextToken")}
+        if "MaxResults" in query:
+            try:
+                params["MaxResults"] = int(query["MaxResults"])
+            except ValueError:
+                raise validation_error(f"MaxResults '{query['MaxResults']}' is not a whole number") from None
+        check_model("ListHumanLoops", params)
+        self.advance()
+        flow_arn = params["FlowDefinitionArn"]
+        self.flow_definition(region, flow_arn, missing=lambda message: ServiceError("ResourceNotFoundException",
+                                                                                    message))
+        descending = params.get("SortOrder") == "Descending"
+        limit = params.get("MaxResults", DEFAULT_MAX_RESULTS)
+        start_after = decode_token(params["NextToken"], flow_arn, descending) if "NextToken" in params else None
+        after = parse_timestamp(query["CreationTimeAfter"], "CreationTimeAfter") \
+            if "CreationTimeAfter" in query else None
+        before = parse_timestamp(query["CreationTimeBefore"], "CreationTimeBefore") \
+            if "CreationTimeBefore" in query else None
+        loops = self.store.list_loops(flow_arn, after=after, before=before, descending=descending,
+                                      start_after=start_after, limit=limit + 1)
+        page, more = loops[:limit], len(loops) > limit
+        result: dict[str, Any] = {"HumanLoopSummaries": [summary(loop) for loop in page]}
+        if more:
+            result["NextToken"] = encode_token(page[-1], flow_arn, descending)
+        return result
+
+    # Answers (admin API) and status changes ------------------------------------------------------
+
+    def answer(self, region: str | None, name: str, answer: dict, worker_id: str, *,
+               time_spent: float = 0.0, worker_metadata: dict | None = None) -> HumanLoop:
+        """Record one worker's answer; with all TaskCount answers in, complete the loop and write output.json."""
+        loop = self._loop_for_answer(region, name)
+        flow = self.flow_definition(loop.region, loop.flow_definition_arn)
+        task_count = int(flow.body["HumanLoopConfig"]["TaskCount"])
+        now = time.time()
+        with self.store.transaction() as db:
+            current = self._existing_loop(loop.region, name)
+            if current.status != "InProgress":
+                raise ServiceError("ConflictException", f"Human loop '{name}' is {current.status}; "
+                                   "only a loop that is InProgress takes answers", 409)
+            if any(given.worker_id == worker_id for given in self.store.answers(current.id, db)):
+                raise ServiceError("ConflictException", f"Worker '{worker_id}' has already answered human loop "
+                                   f"'{name}'; each of its TaskCount answers comes from a different worker", 409)
+            self.store.add_answer(db, current.id, Answer(worker_id, answer, now - time_spent, now, time_spent,
+                                                         worker_metadata))
+            answers = self.store.answers(current.id, db)
+            if len(answers) >= task_count:
+                self._complete(db, flow, current, answers, now)
+        finished = self._existing_loop(loop.region, name)
+        if finished.status in TERMINAL:
+            self._notify(finished)
+        return finished
+
+    def _loop_for_answer(self, region: str | None, name: str) -> HumanLoop:
+        if region:
+            return self._existing_loop(region, name)
+        found = self.store.find_loops_by_name(name)
+        if not found:
+            raise ServiceError("ResourceNotFoundException", f"Human loop '{name}' does not exist", 404)
+        if len(found) > 1:
+            regions = ", ".join(sorted(loop.region for loop in found))
+            raise ServiceError("ConflictException", f"Human loops named '{name}' exist in several Regions "
+                               f"({regions}); say which with --region", 409)
+        return found[0]
+
+    def _complete(self, db, flow: NamedResource, loop: HumanLoop, answers: list[Answer], now: float) -> None:
+        uri = outputs.output_uri(flow, loop)
+        try:
+            outputs.write_output(uri, outputs.output_document(flow, loop, answers))
+        except LookupError as error:
+            self.store.set_status(db, loop.id, "Failed", now, failure_code="InternalError",
+                                  failure_reason=f"Could not write the output: {error}")
+            return
+        self.store.set_status(db, loop.id, "Completed", now, output_s3_uri=uri)
+
+    def advance(self, now: float | None = None) -> None:
+        """Move loops whose time has come on: Stopping -> Stopped once the stop delay has passed."""
+        now = time.time() if now is None else now
+        with self._advance_lock:
+            due = [loop for loop in self.store.loops_in_status("Stopping") if loop.status_time + self.stop_delay <= now]
+            for loop in due:
+                with self.store.transaction() as db:
+                    self.store.set_status(db, loop.id, "Stopped", now)
+                self._notify(self._existing_loop(loop.region, loop.name))
+
+    def _notify(self, loop: HumanLoop) -> None:
+        for listener in self.listeners:
+            listener(loop)
+
+    def rewrite_outputs(self) -> int:
+        """Write the output.json of every finished loop again (S3 lives in memory); returns how many."""
+        written = 0
+        for loop in self.store.completed_loops_with_output():
+            flow = self.store.get_flow_definition(loop.region, loop.flow_definition_arn.rsplit("/", 1)[1])
+            if flow is None or loop.output_s3_uri is None:
+                continue
+            try:
+                outputs.write_output(loop.output_s3_uri,
+                                     outputs.output_document(flow, loop, self.store.answers(loop.id)))
+                written += 1
+            except LookupError:
+                continue
+        return written
+
+
+def check_input_content(input_content: str) -> None:
+    try:
+        parsed = json.loads(input_content)
+    except ValueError as error:
+        raise validation_error(
+            f"HumanLoopInput.InputContent is not valid JSON ({error}); it must be a JSON object serialised "
+            "as a string, such as '{\"prompt\": \"What is the answer?\"}'"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise validation_error(
+            "HumanLoopInput.InputContent must be a JSON object (the task template reads its keys as "
+            f"task.input.KEY), not a JSON {type(parsed).__name__}"
+        )
+
+
+def summary(loop: HumanLoop) -> dict:
+    item: dict[str, Any] = {
+        "HumanLoopName": loop.name,
+        "HumanLoopStatus": loop.status,
+        "CreationTime": loop.creation_time,
+        "FlowDefinitionArn": loop.flow_definition_arn,
+    }
+    if loop.failure_reason:
+        item["FailureReason"] = loop.failure_reason
+    return item
+
+
+def encode_token(last: HumanLoop, flow_arn: str, descending: bool) -> str:
+    state = {"c": last.creation_time, "n": last.name, "f": flow_arn, "d": descending}
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+def decode_token(token: str, flow_arn: str, descending: bool) -> tuple[float, str]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        position = (float(state["c"]), str(state["n"]))
+        same_request = state["f"] == flow_arn and state["d"] == descending
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise validation_error("NextToken is not a token this service returned; start again without it") from None
+    if not same_request:
+        raise validation_error("NextToken belongs to a listing with another FlowDefinitionArn or SortOrder; "
+                               "pass the same ones as the request that returned it")
+    return position

@@ -1,0 +1,200 @@
+"""SageMaker's A2I parts: flow definitions and human task UIs, validated as the SageMaker API does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import botocore.session
+
+from airflow_a2i.local.errors import ServiceError, validation_error
+from airflow_a2i.local.runtime import parse_timestamp
+from airflow_a2i.local.s3 import ACCOUNT_ID
+from airflow_a2i.local.store import NamedResource, Store
+from airflow_a2i.local.validation import summarize, validate_input
+
+OPERATIONS = frozenset({
+    "CreateFlowDefinition", "DescribeFlowDefinition", "ListFlowDefinitions", "DeleteFlowDefinition",
+    "CreateHumanTaskUi", "DescribeHumanTaskUi", "ListHumanTaskUis", "DeleteHumanTaskUi",
+})
+MAX_TASK_AVAILABILITY_SECONDS = 864_000  # A2I's limit: 10 days
+
+_MODEL = botocore.session.get_session().get_service_model("sagemaker")
+
+
+def _not_found(message: str) -> ServiceError:
+    return ServiceError("ResourceNotFound", message, 400)
+
+
+def _in_use(message: str) -> ServiceError:
+    return ServiceError("ResourceInUse", message, 400)
+
+
+def arn(region: str, kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name}"
+
+
+class SageMakerA2I:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def handle(self, operation: str, region: str, params: dict, *, base_url: str) -> dict:
+        problems = validate_input(_MODEL.operation_model(operation), params)
+        if problems:
+            raise validation_error(summarize(problems))
+        handler: Callable[..., dict] = getattr(self, _snake(operation))
+        if operation == "DescribeHumanTaskUi":
+            return handler(region, params, base_url=base_url)
+        return handler(region, params)
+
+    # Human task UIs ---------------------------------------------------------------------------
+
+    def create_human_task_ui(self, region: str, params: dict) -> dict:
+        name = params["HumanTaskUiName"]
+        if self.store.get_task_ui(region, name) is not None:
+            raise _in_use(f"Human task UI '{name}' already exists in {region}; choose another name or reuse it")
+        ui = NamedResource(region, name, arn(region, "human-task-ui", name), params["UiTemplate"]["Content"],
+                           round(time.time(), 3))
+        self.store.put_task_ui(ui)
+        return {"HumanTaskUiArn": ui.arn}
+
+    def describe_human_task_ui(self, region: str, params: dict, *, base_url: str) -> dict:
+        ui = self._task_ui(region, params["HumanTaskUiName"])
+        return {
+            "HumanTaskUiArn": ui.arn,
+            "HumanTaskUiName": ui.name,
+            "HumanTaskUiStatus": "Active",
+            "CreationTime": ui.creation_time,
+            "UiTemplate": {
+                "Url": f"{base_url}/_a2i/human-task-uis/{region}/{ui.name}/template",
+                "ContentSha256": hashlib.sha256(ui.body.encode()).hexdigest(),
+            },
+        }
+
+    def list_human_task_uis(self, region: str, params: dict) -> dict:
+        page, token = _paginate(self.store.list_task_uis(region), params)
+        result: dict[str, Any] = {"HumanTaskUiSummaries": [
+            {"HumanTaskUiName": ui.name, "HumanTaskUiArn": ui.arn, "CreationTime": ui.creation_time} for ui in page
+        ]}
+        if token:
+            result["NextToken"] = token
+        return result
+
+    def delete_human_task_ui(self, region: str, params: dict) -> dict:
+        name = params["HumanTaskUiName"]
+        if not self.store.delete_task_ui(region, name):
+            raise _not_found(f"Human task UI '{name}' does not exist in {region}")
+        return {}
+
+    def _task_ui(self, region: str, name: str) -> NamedResource:
+        ui = self.store.get_task_ui(region, name)
+        if ui is None:
+            raise _not_found(f"Human task UI '{name}' does not exist in {region}")
+        return ui
+
+    # Flow definitions -------------------------------------------------------------------------
+
+    def create_flow_definition(self, region: str, params: dict) -> dict:
+        name = params["FlowDefinitionName"]
+        self._check_flow_definition(region, params)
+        if self.store.get_flow_definition(region, name) is not None:
+            raise _in_use(f"Flow definition '{name}' already exists in {region}; choose another name or reuse it")
+        request = {key: value for key, value in params.items() if key not in ("FlowDefinitionName", "Tags")}
+        flow = NamedResource(region, name, arn(region, "flow-definition", name), request, round(time.time(), 3))
+        self.store.put_flow_definition(flow)
+        return {"FlowDefinitionArn": flow.arn}
+
+    def _check_flow_definition(self, region: str, params: dict) -> None:
+        loop_config = params.get("HumanLoopConfig")
+        if loop_config is None:
+            raise validation_error("HumanLoopConfig is required for an A2I flow definition: give WorkteamArn, "
+                                   "HumanTaskUiArn, TaskTitle, TaskDescription and TaskCount")
+        lifetime = loop_config.get("TaskAvailabilityLifetimeInSeconds")
+        if lifetime is not None and lifetime > MAX_TASK_AVAILABILITY_SECONDS:
+            raise validation_error(
+                f"TaskAvailabilityLifetimeInSeconds {lifetime} is more than A2I's maximum of "
+                f"{MAX_TASK_AVAILABILITY_SECONDS} seconds (10 days)"
+            )
+        activation = params.get("HumanLoopActivationConfig")
+        if activation is not None:
+            if "HumanLoopRequestSource" not in params:
+                raise validation_error(
+                    "HumanLoopActivationConfig applies only to built-in task types: give HumanLoopRequestSource "
+                    "(AWS/Textract/AnalyzeDocument/Forms/V1 or AWS/Rekognition/DetectModerationLabels/Image/V3), "
+                    "or remove HumanLoopActivationConfig for a custom task"
+                )
+            conditions = activation["HumanLoopActivationConditionsConfig"]["HumanLoopActivationConditions"]
+            try:
+                json.loads(conditions)
+            except ValueError as error:
+                raise validation_error(f"HumanLoopActivationConditions is not valid JSON: {error}") from None
+        ui_arn = loop_config["HumanTaskUiArn"]
+        ui_name = ui_arn.rsplit("/", 1)[-1]
+        if ui_arn != arn(region, "human-task-ui", ui_name) or self.store.get_task_ui(region, ui_name) is None:
+            raise validation_error(
+                f"HumanTaskUiArn '{ui_arn}' does not name a human task UI in {region}; create it with "
+                "CreateHumanTaskUi in the flow definition's Region and pass the ARN it returns"
+            )
+
+    def describe_flow_definition(self, region: str, params: dict) -> dict:
+        flow = self._flow(region, params["FlowDefinitionName"])
+        return {
+            "FlowDefinitionArn": flow.arn,
+            "FlowDefinitionName": flow.name,
+            "FlowDefinitionStatus": "Active",
+            "CreationTime": flow.creation_time,
+            **flow.body,
+        }
+
+    def list_flow_definitions(self, region: str, params: dict) -> dict:
+        page, token = _paginate(self.store.list_flow_definitions(region), params)
+        result: dict[str, Any] = {"FlowDefinitionSummaries": [
+            {"FlowDefinitionName": flow.name, "FlowDefinitionArn": flow.arn, "FlowDefinitionStatus": "Active",
+             "CreationTime": flow.creation_time} for flow in page
+        ]}
+        if token:
+            result["NextToken"] = token
+        return result
+
+    def delete_flow_definition(self, region: str, params: dict) -> dict:
+        name = params["FlowDefinitionName"]
+        if not self.store.delete_flow_definition(region, name):
+            raise _not_found(f"Flow definition '{name}' does not exist in {region}")
+        return {}
+
+    def _flow(self, region: str, name: str) -> NamedResource:
+        flow = self.store.get_flow_definition(region, name)
+        if flow is None:
+            raise _not_found(f"Flow definition '{name}' does not exist in {region}")
+        return flow
+
+
+def _snake(operation: str) -> str:
+    return "".join("_" + char.lower() if char.isupper() else char for char in operation).lstrip("_")
+
+
+def _paginate(items: list[NamedResource], params: dict) -> tuple[list[NamedResource], str | None]:
+    """SageMaker-style listing: time filters, SortOrder (default Descending), MaxResults, NextToken."""
+    after = parse_timestamp(params["CreationTimeAfter"], "CreationTimeAfter") if "CreationTimeAfter" in params \
+        else None
+    before = parse_timestamp(params["CreationTimeBefore"], "CreationTimeBefore") \
+        if "CreationTimeBefore" in params else None
+    chosen = [item for item in items
+              if (after is None or item.creation_time > after) and (before is None or item.creation_time < before)]
+    if params.get("SortOrder", "Descending") == "Descending":
+        chosen.reverse()
+    start = 0
+    if params.get("NextToken"):
+        try:
+            start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
+        except (ValueError, binascii.Error):
+            raise validation_error("NextToken is not a token this service returned") from None
+    limit = params.get("MaxResults", 10)
+    page = chosen[start:start + limit]
+    more = start + limit < len(chosen)
+    return page, base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None

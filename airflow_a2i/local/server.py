@@ -1,0 +1,305 @@
+"""One HTTP endpoint: the A2I runtime and SageMaker's A2I calls are served here, everything else by moto.
+
+Requests are routed by the SigV4 credential scope's service and ``X-Amz-Target``; the service's own
+admin API lives under ``/_a2i/`` (no S3 bucket name can start with ``_``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from airflow_a2i.local import s3
+from airflow_a2i.local.errors import ServiceError
+from airflow_a2i.local.faults import FaultRule, Faults
+from airflow_a2i.local.runtime import A2IRuntime
+from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
+from airflow_a2i.local.sagemaker import SageMakerA2I
+from airflow_a2i.local.store import Store
+
+log = logging.getLogger(__name__)
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+DEFAULT_REGION = "us-east-1"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ADMIN_PREFIX = "/_a2i/"
+
+
+def credential_scope(request: Request) -> tuple[str | None, str]:
+    """(service, region) from the SigV4 Authorization header or a presigned URL's X-Amz-Credential."""
+    authorization = request.headers.get("Authorization", "")
+    match = CREDENTIAL_SCOPE.search(authorization)
+    if match is None and "X-Amz-Credential" in request.args:
+        match = CREDENTIAL_SCOPE.search("Credential=" + request.args["X-Amz-Credential"])
+    if match is None:
+        return None, DEFAULT_REGION
+    return match.group(2), match.group(1)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+
+
+def runtime_error(error: ServiceError) -> Response:
+    """rest-json: botocore reads the code from X-Amzn-ErrorType and the message from the body."""
+    return json_response({"__type": error.code, "message": error.message}, error.status,
+                         {"X-Amzn-ErrorType": f"{error.code}:"})
+
+
+def json_protocol_error(error: ServiceError) -> Response:
+    return json_response({"__type": error.code, "message": error.message}, error.status)
+
+
+class LocalService:
+    """The WSGI application of ``airflow-a2i local serve``."""
+
+    def __init__(self, data_dir: Path, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
+                 seed: int = 0) -> None:
+        self.data_dir = data_dir
+        self.store = Store(data_dir / "state.sqlite3")
+        self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
+        self.sagemaker = SageMakerA2I(self.store)
+        self.faults = Faults(seed)
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self._bucket_lock = threading.Lock()
+        self._known_buckets: dict[str, str] = {}
+
+    # Start-up: S3 lives in memory, so recreate what the store remembers -------------------------
+
+    def restore(self) -> tuple[int, int]:
+        """Recreate recorded buckets and rewrite finished loops' output.json; returns (buckets, outputs)."""
+        recorded = self.store.buckets()
+        for name, region in recorded.items():
+            s3.ensure_bucket(name, region)
+        self._known_buckets = s3.buckets()
+        return len(recorded), self.runtime.rewrite_outputs()
+
+    def _record_buckets(self) -> None:
+        with self._bucket_lock:
+            current = s3.buckets()
+            if current != self._known_buckets:
+                self.store.replace_buckets(current)
+                self._known_buckets = current
+
+    # Routing ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        path = request.path
+        if path.startswith(ADMIN_PREFIX):
+            return self._admin(request)(environ, start_response)
+        service, region = credential_scope(request)
+        target = request.headers.get("X-Amz-Target", "")
+        if service == "sagemaker" and target.startswith("SageMaker."):
+            operation = target.split(".", 1)[1]
+            if operation in SAGEMAKER_OPERATIONS:
+                return self._sagemaker(request, operation, region)(environ, start_response)
+        elif service == "sagemaker" and (path == "/human-loops" or path.startswith("/human-loops/")):
+            return self._runtime(request, region)(environ, start_response)
+        result = self.moto(environ, start_response)
+        if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
+            self._record_buckets()
+        return result
+
+    def _runtime(self, request: Request, region: str) -> Response:
+        try:
+            operation, call = self._runtime_call(request, region)
+            self.faults.check(operation)
+            return json_response(call())
+        except ServiceError as error:
+            return runtime_error(error)
+        except Exception as error:  # never a crash: an InternalServerException the client can retry
+            log.exception("A2I runtime request failed")
+            return runtime_error(ServiceError("InternalServerException", f"Internal error: {error}", 500))
+
+    def _runtime_call(self, request: Request, region: str) -> tuple[str, Any]:
+        path, method, runtime = request.path, request.method, self.runtime
+        if path == "/human-loops" and method == "POST":
+            return "StartHumanLoop", lambda: runtime.start_human_loop(region, _json_body(request))
+        if path == "/human-loops" and method == "GET":
+            return "ListHumanLoops", lambda: runtime.list_human_loops(region, request.args.to_dict())
+        if path == "/human-loops/stop" and method == "POST":
+            return "StopHumanLoop", lambda: runtime.stop_human_loop(region, _json_body(request))
+        name = unquote(path[len("/human-loops/"):])
+        if method == "GET":
+            return "DescribeHumanLoop", lambda: runtime.describe_human_loop(region, name)
+        if method == "DELETE":
+            return "DeleteHumanLoop", lambda: runtime.delete_human_loop(region, name)
+        raise ServiceError("ValidationException", f"{method} {path} is not an A2I runtime operation", 400)
+
+    def _sagemaker(self, request: Request, operation: str, region: str) -> Response:
+        try:
+            self.faults.check(operation)
+            params = _json_body(request)
+            return json_response(self.sagemaker.handle(operation, region, params, base_url=request.host_url.rstrip("/")))
+        except ServiceError as error:
+            return json_protocol_error(error)
+        except Exception as error:
+            log.exception("SageMaker request failed")
+            return json_protocol_error(ServiceError("InternalFailure", f"Internal error: {error}", 500))
+
+    # Admin API --------------------------------------------------------------------------------
+
+    def _admin(self, request: Request) -> Response:
+        try:
+            return self._admin_call(request)
+        except ServiceError as error:
+            return json_response({"error": error.code, "message": error.message}, error.status)
+        except ValueError as error:
+            return json_response({"error": "BadRequest", "message": str(error)}, 400)
+
+    def _admin_call(self, request: Request) -> Response:
+        parts = [unquote(part) for part in request.path[len(ADMIN_PREFIX):].strip("/").split("/")]
+        method = request.method
+        if parts == ["health"]:
+            return json_response({"status": "ok"})
+        if len(parts) == 3 and parts[0] == "human-loops" and parts[2] == "answers" and method == "POST":
+            return self._admin_answer(parts[1], _json_body(request))
+        if len(parts) == 2 and parts[0] == "human-loops" and method == "GET":
+            return self._admin_loop(parts[1], request.args.get("region"))
+        if parts == ["faults"]:
+            return self._admin_faults(request)
+        if parts == ["config"] and method == "PUT":
+            return self._admin_config(_json_body(request))
+        if len(parts) == 4 and parts[0] == "human-task-uis" and parts[3] == "template" and method == "GET":
+            ui = self.store.get_task_ui(parts[1], parts[2])
+            if ui is None:
+                raise ServiceError("ResourceNotFound", f"Human task UI '{parts[2]}' does not exist in {parts[1]}",
+                                   404)
+            return Response(ui.body, content_type="text/html; charset=utf-8")
+        raise ServiceError("NotFound", f"{method} {request.path} is not part of the admin API", 404)
+
+    def _admin_answer(self, name: str, body: dict) -> Response:
+        answer = body.get("answer")
+        if not isinstance(answer, dict):
+            raise ValueError("'answer' must be a JSON object: the worker's answerContent, such as {\"label\": \"yes\"}")
+        worker_id = str(body.get("workerId") or "local-cli-worker")
+        time_spent = float(body.get("timeSpentInSeconds", 0.0))
+        loop = self.runtime.answer(body.get("region"), name, answer, worker_id, time_spent=time_spent,
+                                   worker_metadata=body.get("workerMetadata"))
+        return json_response(_loop_view(loop))
+
+    def _admin_loop(self, name: str, region: str | None) -> Response:
+        loops = [self.store.get_loop(region, name)] if region else self.store.find_loops_by_name(name)
+        found = [loop for loop in loops if loop is not None]
+        if not found:
+            raise ServiceError("ResourceNotFoundException", f"Human loop '{name}' does not exist", 404)
+        views = []
+        for loop in found:
+            view = _loop_view(loop)
+            view["answers"] = [answer.__dict__ for answer in self.store.answers(loop.id)]
+            views.append(view)
+        return json_response({"humanLoops": views})
+
+    def _admin_faults(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.faults.clear()
+        elif request.method == "POST":
+            body = _json_body(request)
+            self.faults.add(FaultRule(operation=str(body["operation"]), error=str(body["error"]),
+                                      count=body.get("count"), rate=float(body.get("rate", 1.0))))
+        return json_response({"faults": self.faults.rules()})
+
+    def _admin_config(self, body: dict) -> Response:
+        if "maxOpenLoops" in body:
+            value = body["maxOpenLoops"]
+            self.runtime.max_open_loops = None if value is None else int(value)
+        if "stopDelaySeconds" in body:
+            self.runtime.stop_delay = float(body["stopDelaySeconds"])
+        return json_response({"maxOpenLoops": self.runtime.max_open_loops,
+                              "stopDelaySeconds": self.runtime.stop_delay})
+
+
+def _loop_view(loop: Any) -> dict:
+    return {
+        "humanLoopName": loop.name, "humanLoopArn": loop.arn, "region": loop.region,
+        "humanLoopStatus": loop.status, "flowDefinitionArn": loop.flow_definition_arn,
+        "failureCode": loop.failure_code, "failureReason": loop.failure_reason,
+        "outputS3Uri": loop.output_s3_uri,
+    }
+
+
+def _json_body(request: Request) -> dict:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise ServiceError("ValidationException", f"The request body is not valid JSON: {error}", 400) from None
+    if not isinstance(body, dict):
+        raise ServiceError("ValidationException", "The request body must be a JSON object", 400)
+    return body
+
+
+# Serving ------------------------------------------------------------------------------------------
+
+class _KeepAliveHandler(MotoRequestHandler):
+    # HTTP/1.1 keeps clients' connections open between requests, as AWS endpoints do.
+    protocol_version = "HTTP/1.1"
+
+
+def _write_ready_file(path: Path, endpoint: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(endpoint + "\n")
+    os.replace(partial, path)  # readers never see a half-written endpoint
+
+
+def _advance_forever(service: LocalService, stop: threading.Event, interval: float = 0.25) -> None:
+    while not stop.wait(interval):
+        try:
+            service.runtime.advance()
+        except Exception:  # keep the clock running whatever one tick met
+            log.exception("advancing loops failed")
+
+
+def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = None,
+          ready_file: Path | None = None, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
+          verbose: bool = False) -> None:
+    data_dir = (data_dir or Path(".a2i-local")).resolve()
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+    service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops)
+    buckets, outputs = service.restore()
+    server = make_server(host, port, service, threaded=True, request_handler=_KeepAliveHandler)
+    shown_host = f"[{host}]" if ":" in host else host
+    endpoint = f"http://{shown_host}:{server.server_port}"
+    print(f"airflow-a2i local: serving the A2I runtime, SageMaker flow definitions and moto on {endpoint}",
+          flush=True)
+    print(f"airflow-a2i local: data directory {data_dir}; restored {buckets} bucket(s) and {outputs} "
+          "output.json file(s); other S3 objects do not survive a restart", flush=True)
+    if host not in LOOPBACK_HOSTS:
+        print(f"airflow-a2i local: WARNING: listening on {host}, beyond loopback; this service has no "
+              "authentication and is meant for 127.0.0.1", flush=True)
+    else:
+        print("airflow-a2i local: meant for loopback; point clients at it with "
+              f"AWS_ENDPOINT_URL={endpoint}", flush=True)
+    stop = threading.Event()
+    threading.Thread(target=_advance_forever, args=(service, stop), daemon=True).start()
+
+    def shut_down(signum: int, frame: Any) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    if ready_file is not None:
+        _write_ready_file(ready_file, endpoint)  # the socket already listens: requests queue until served
+    try:
+        server.serve_forever()
+    finally:
+        service.store.close()
+        print("airflow-a2i local: stopped", file=sys.stderr, flush=True)

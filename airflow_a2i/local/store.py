@@ -1,0 +1,260 @@
+"""The local service's state in SQLite: flow definitions, task UIs, loops, answers and buckets.
+
+One connection guarded by a lock (one writer at a time), WAL journal, so every change is on disk
+when the request that made it returns and the service picks up where it was after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS task_uis (
+    region TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL, content TEXT NOT NULL,
+    creation_time REAL NOT NULL, PRIMARY KEY (region, name));
+CREATE TABLE IF NOT EXISTS flow_definitions (
+    region TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL, request TEXT NOT NULL,
+    creation_time REAL NOT NULL, PRIMARY KEY (region, name));
+CREATE TABLE IF NOT EXISTS human_loops (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    region TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL, flow_definition_arn TEXT NOT NULL,
+    input_content TEXT NOT NULL, data_attributes TEXT, status TEXT NOT NULL,
+    creation_time REAL NOT NULL, status_time REAL NOT NULL,
+    failure_code TEXT, failure_reason TEXT, output_s3_uri TEXT, deleted INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX IF NOT EXISTS human_loops_live_name ON human_loops (region, name) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS human_loops_by_flow
+    ON human_loops (flow_definition_arn, creation_time, name) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS human_loops_by_status ON human_loops (status) WHERE deleted = 0;
+CREATE TABLE IF NOT EXISTS answers (
+    loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL,
+    answer TEXT NOT NULL, acceptance_time REAL NOT NULL, submission_time REAL NOT NULL,
+    time_spent REAL NOT NULL, worker_metadata TEXT, PRIMARY KEY (loop_id, worker_id));
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL);
+"""
+
+LOOP_COLUMNS = (
+    "id, region, name, arn, flow_definition_arn, input_content, data_attributes, status, "
+    "creation_time, status_time, failure_code, failure_reason, output_s3_uri, deleted"
+)
+
+
+@dataclass(frozen=True)
+class HumanLoop:
+    id: int
+    region: str
+    name: str
+    arn: str
+    flow_definition_arn: str
+    input_content: str
+    data_attributes: dict | None
+    status: str
+    creation_time: float
+    status_time: float
+    failure_code: str | None
+    failure_reason: str | None
+    output_s3_uri: str | None
+    deleted: bool
+
+    @classmethod
+    def from_row(cls, row: tuple) -> HumanLoop:
+        values = list(row)
+        values[6] = json.loads(values[6]) if values[6] else None
+        values[13] = bool(values[13])
+        return cls(*values)
+
+
+@dataclass(frozen=True)
+class Answer:
+    worker_id: str
+    answer: dict
+    acceptance_time: float
+    submission_time: float
+    time_spent: float
+    worker_metadata: dict | None
+
+
+@dataclass(frozen=True)
+class NamedResource:
+    """A flow definition (``body`` = its create request) or a task UI (``body`` = its template)."""
+
+    region: str
+    name: str
+    arn: str
+    body: Any
+    creation_time: float
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the store for a read-check-write sequence; commits at the end, rolls back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # Task UIs and flow definitions -------------------------------------------------------------
+
+    def put_task_ui(self, ui: NamedResource) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO task_uis VALUES (?, ?, ?, ?, ?)",
+                (ui.region, ui.name, ui.arn, ui.body, ui.creation_time),
+            )
+
+    def put_flow_definition(self, flow: NamedResource) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO flow_definitions VALUES (?, ?, ?, ?, ?)",
+                (flow.region, flow.name, flow.arn, json.dumps(flow.body), flow.creation_time),
+            )
+
+    def get_task_ui(self, region: str, name: str) -> NamedResource | None:
+        rows = self._query("SELECT region, name, arn, content, creation_time FROM task_uis "
+                           "WHERE region = ? AND name = ?", (region, name))
+        return NamedResource(*rows[0]) if rows else None
+
+    def get_flow_definition(self, region: str, name: str) -> NamedResource | None:
+        rows = self._query("SELECT region, name, arn, request, creation_time FROM flow_definitions "
+                           "WHERE region = ? AND name = ?", (region, name))
+        if not rows:
+            return None
+        region_, name_, arn, request, created = rows[0]
+        return NamedResource(region_, name_, arn, json.loads(request), created)
+
+    def list_task_uis(self, region: str) -> list[NamedResource]:
+        rows = self._query("SELECT region, name, arn, content, creation_time FROM task_uis "
+                           "WHERE region = ? ORDER BY creation_time, name", (region,))
+        return [NamedResource(*row) for row in rows]
+
+    def list_flow_definitions(self, region: str) -> list[NamedResource]:
+        rows = self._query("SELECT region, name, arn, request, creation_time FROM flow_definitions "
+                           "WHERE region = ? ORDER BY creation_time, name", (region,))
+        return [NamedResource(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def delete_task_ui(self, region: str, name: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM task_uis WHERE region = ? AND name = ?", (region, name)).rowcount > 0
+
+    def delete_flow_definition(self, region: str, name: str) -> bool:
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM flow_definitions WHERE region = ? AND name = ?", (region, name))
+            return cursor.rowcount > 0
+
+    # Human loops ------------------------------------------------------------------------------
+
+    def get_loop(self, region: str, name: str) -> HumanLoop | None:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE region = ? AND name = ? AND deleted = 0",
+                           (region, name))
+        return HumanLoop.from_row(rows[0]) if rows else None
+
+    def find_loops_by_name(self, name: str) -> list[HumanLoop]:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE name = ? AND deleted = 0", (name,))
+        return [HumanLoop.from_row(row) for row in rows]
+
+    def insert_loop(self, db: sqlite3.Connection, loop: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT INTO human_loops (region, name, arn, flow_definition_arn, input_content, data_attributes, "
+            "status, creation_time, status_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (loop["region"], loop["name"], loop["arn"], loop["flow_definition_arn"], loop["input_content"],
+             json.dumps(loop["data_attributes"]) if loop["data_attributes"] else None,
+             loop["status"], loop["creation_time"], loop["creation_time"]),
+        )
+
+    def count_open_loops(self, db: sqlite3.Connection, region: str) -> int:
+        row = db.execute("SELECT COUNT(*) FROM human_loops WHERE region = ? AND deleted = 0 "
+                         "AND status IN ('InProgress', 'Stopping')", (region,)).fetchone()
+        return int(row[0])
+
+    def set_status(self, db: sqlite3.Connection, loop_id: int, status: str, at: float, *,
+                   failure_code: str | None = None, failure_reason: str | None = None,
+                   output_s3_uri: str | None = None) -> None:
+        db.execute(
+            "UPDATE human_loops SET status = ?, status_time = ?, failure_code = ?, failure_reason = ?, "
+            "output_s3_uri = ? WHERE id = ?",
+            (status, at, failure_code, failure_reason, output_s3_uri, loop_id),
+        )
+
+    def mark_deleted(self, db: sqlite3.Connection, loop_id: int) -> None:
+        db.execute("UPDATE human_loops SET deleted = 1 WHERE id = ?", (loop_id,))
+
+    def list_loops(self, flow_definition_arn: str, *, after: float | None, before: float | None,
+                   descending: bool, start_after: tuple[float, str] | None, limit: int) -> list[HumanLoop]:
+        """Loops of one flow definition in creation order, ``start_after`` being the last one seen."""
+        clauses = ["flow_definition_arn = ?", "deleted = 0"]
+        params: list[Any] = [flow_definition_arn]
+        if after is not None:
+            clauses.append("creation_time > ?")
+            params.append(after)
+        if before is not None:
+            clauses.append("creation_time < ?")
+            params.append(before)
+        if start_after is not None:
+            clauses.append("(creation_time, name) < (?, ?)" if descending else "(creation_time, name) > (?, ?)")
+            params.extend(start_after)
+        order = "DESC" if descending else "ASC"
+        sql = (f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE {' AND '.join(clauses)} "
+               f"ORDER BY creation_time {order}, name {order} LIMIT ?")
+        return [HumanLoop.from_row(row) for row in self._query(sql, (*params, limit))]
+
+    def loops_in_status(self, status: str) -> list[HumanLoop]:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = ? AND deleted = 0", (status,))
+        return [HumanLoop.from_row(row) for row in rows]
+
+    def completed_loops_with_output(self) -> list[HumanLoop]:
+        """Every loop whose output.json was written, deleted ones included (A2I never removes outputs)."""
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE output_s3_uri IS NOT NULL ORDER BY id")
+        return [HumanLoop.from_row(row) for row in rows]
+
+    # Answers ----------------------------------------------------------------------------------
+
+    def add_answer(self, db: sqlite3.Connection, loop_id: int, answer: Answer) -> None:
+        db.execute(
+            "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (loop_id, answer.worker_id, json.dumps(answer.answer), answer.acceptance_time,
+             answer.submission_time, answer.time_spent,
+             json.dumps(answer.worker_metadata) if answer.worker_metadata else None),
+        )
+
+    def answers(self, loop_id: int, db: sqlite3.Connection | None = None) -> list[Answer]:
+        sql = ("SELECT worker_id, answer, acceptance_time, submission_time, time_spent, worker_metadata "
+               "FROM answers WHERE loop_id = ? ORDER BY submission_time, worker_id")
+        rows = db.execute(sql, (loop_id,)).fetchall() if db is not None else self._query(sql, (loop_id,))
+        return [Answer(r[0], json.loads(r[1]), r[2], r[3], r[4], json.loads(r[5]) if r[5] else None) for r in rows]
+
+    # Buckets ----------------------------------------------------------------------------------
+
+    def buckets(self) -> dict[str, str]:
+        return dict(self._query("SELECT name, region FROM buckets ORDER BY name"))  # type: ignore[arg-type]
+
+    def replace_buckets(self, buckets: dict[str, str]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM buckets")
+            db.executemany("INSERT INTO buckets VALUES (?, ?)", sorted(buckets.items()))
