@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.error
@@ -36,10 +37,8 @@ class AdminClient:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 detail = json.loads(detail).get("message", detail)
-            except (ValueError, AttributeError):
-                pass
             raise AdminError(f"{method} /_a2i/{path} failed ({error.code}): {detail}") from None
         except urllib.error.URLError as error:
             raise AdminError(f"Cannot reach the local service at {self.endpoint}: {error.reason}; "

@@ -144,7 +144,8 @@ class LocalService:
         try:
             self.faults.check(operation)
             params = _json_body(request)
-            return json_response(self.sagemaker.handle(operation, region, params, base_url=request.host_url.rstrip("/")))
+            base_url = request.host_url.rstrip("/")
+            return json_response(self.sagemaker.handle(operation, region, params, base_url=base_url))
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:

@@ -252,7 +252,7 @@ class Store:
     # Buckets ----------------------------------------------------------------------------------
 
     def buckets(self) -> dict[str, str]:
-        return dict(self._query("SELECT name, region FROM buckets ORDER BY name"))  # type: ignore[arg-type]
+        return dict(self._query("SELECT name, region FROM buckets ORDER BY name"))
 
     def replace_buckets(self, buckets: dict[str, str]) -> None:
         with self.transaction() as db:

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 
+
 @functools.cache
 def _compile(pattern: str) -> re.Pattern[str]:
     # The tag patterns use Java's Unicode classes inside one character class,
@@ -63,8 +64,8 @@ def _check_structure(shape: Shape, value: Any, path: str, problems: list[str]) -
     if not isinstance(value, dict):
         problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must be an object")
         return
-    members = shape.members  # type: ignore[attr-defined]
-    for name in shape.required_members:  # type: ignore[attr-defined]
+    members = shape.members
+    for name in shape.required_members:
         if value.get(name) is None:
             where = f"{path}.{_camel(name)}" if path else _camel(name)
             problems.append(f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
@@ -80,7 +81,7 @@ def _check_list(shape: Shape, value: Any, path: str, problems: list[str]) -> Non
         problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must be a list")
         return
     _check_length(shape, value, len(value), path, problems)
-    member = shape.member  # type: ignore[attr-defined]
+    member = shape.member
     for index, item in enumerate(value, start=1):
         _check(member, item, f"{path}.{index}.member" if member.type_name != "structure" else f"{path}.{index}",
                problems)

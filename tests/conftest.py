@@ -1,0 +1,108 @@
+"""One local A2I service and one Airflow home per test session; never real AWS."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# Before boto3 or Airflow are imported anywhere: fake credentials, no profile, a throwaway Airflow home.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="airflow-a2i-tests-"))
+for _variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE",
+                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_variable, None)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": str(_SESSION_DIR / "aws-config-absent"),
+    "AWS_SHARED_CREDENTIALS_FILE": str(_SESSION_DIR / "aws-credentials-absent"),
+    "AIRFLOW_HOME": str(_SESSION_DIR / "airflow-home"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+})
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+
+from airflow_a2i.local.process import ServiceProcess  # noqa: E402
+
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/a2i-tests"
+
+
+def workteam_arn(region: str = "us-east-1") -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:workteam/private-crowd/tests"
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def local_service(session_dir: Path) -> Iterator[str]:
+    """The session's local service; its endpoint is in AWS_ENDPOINT_URL for every client."""
+    with ServiceProcess(session_dir / "service", "--stop-delay", "0.2") as service:
+        os.environ["AWS_ENDPOINT_URL"] = service.endpoint
+        yield service.endpoint
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def s3(local_service: str):
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def sagemaker(local_service: str):
+    return boto3.client("sagemaker")
+
+
+@pytest.fixture
+def a2i(local_service: str):
+    return boto3.client("sagemaker-a2i-runtime")
+
+
+@pytest.fixture(scope="session")
+def output_bucket(local_service: str) -> str:
+    name = unique("a2i-output")
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def make_flow_definition(local_service: str, output_bucket: str) -> Callable[..., str]:
+    """Create a task UI and a custom-task flow definition; returns the flow definition's ARN."""
+
+    def make(task_count: int = 1, region: str = "us-east-1", **loop_config: object) -> str:
+        sagemaker = boto3.client("sagemaker", region_name=region)
+        ui_arn = sagemaker.create_human_task_ui(
+            HumanTaskUiName=unique("ui"),
+            UiTemplate={"Content": "<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>"},
+        )["HumanTaskUiArn"]
+        return sagemaker.create_flow_definition(
+            FlowDefinitionName=unique("flow"),
+            RoleArn=ROLE_ARN,
+            OutputConfig={"S3OutputPath": f"s3://{output_bucket}/a2i-output"},
+            HumanLoopConfig={
+                "WorkteamArn": workteam_arn(region),
+                "HumanTaskUiArn": ui_arn,
+                "TaskTitle": "Check the answer",
+                "TaskDescription": "Read the prompt and give the answer",
+                "TaskCount": task_count,
+                **loop_config,
+            },
+        )["FlowDefinitionArn"]
+
+    return make
+
+
+@pytest.fixture
+def flow_definition_arn(make_flow_definition: Callable[..., str]) -> str:
+    return make_flow_definition()
