@@ -20,6 +20,8 @@ demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
 
 test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/mypy airflow_a2i
 	$(BIN)/python -m pytest --durations=15
 
 lint: $(INSTALLED)

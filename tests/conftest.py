@@ -25,8 +25,14 @@ os.environ.update({
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 from airflow_a2i.local.process import ServiceProcess  # noqa: E402
+
+# Bounded and derandomized: the same examples on every run, a fixed cost per property.
+settings.register_profile("project", derandomize=True, max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile("project")
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/a2i-tests"
