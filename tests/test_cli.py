@@ -1,0 +1,92 @@
+"""``airflow-a2i local answer`` and ``airflow-a2i local serve --help``, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import unique
+
+ANSWER = {"label": "yes", "score": 3}
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "airflow_a2i.cli", *args], capture_output=True, text=True,
+                          timeout=60, env=os.environ.copy() if env is None else env)
+
+
+def env_without_endpoint() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"}
+
+
+def start_loop(a2i, flow_definition_arn: str) -> str:
+    name = unique("loop")
+    a2i.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow_definition_arn,
+                         HumanLoopInput={"InputContent": json.dumps({"prompt": "What is the answer?"})})
+    return name
+
+
+def read_output(s3, uri: str) -> dict:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_answer_completes_the_loop(a2i, s3, flow_definition_arn: str) -> None:
+    name = start_loop(a2i, flow_definition_arn)
+    result = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--worker-id", "worker-7")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["humanLoopStatus"] == "Completed"
+    described = a2i.describe_human_loop(HumanLoopName=name)
+    assert described["HumanLoopStatus"] == "Completed"
+    output = read_output(s3, described["HumanLoopOutput"]["OutputS3Uri"])
+    assert output["humanAnswers"][0]["answerContent"] == ANSWER
+    assert output["humanAnswers"][0]["workerId"] == "worker-7"
+
+
+def test_endpoint_option_replaces_the_environment(local_service: str, a2i, flow_definition_arn: str) -> None:
+    name = start_loop(a2i, flow_definition_arn)
+    result = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--endpoint", local_service,
+                 env=env_without_endpoint())
+    assert result.returncode == 0, result.stderr
+    assert a2i.describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == "Completed"
+
+
+def test_answer_without_an_endpoint_says_how_to_give_one() -> None:
+    result = cli("local", "answer", unique("loop"), "--answer", json.dumps(ANSWER),
+                 env=env_without_endpoint())
+    assert result.returncode != 0
+    assert "AWS_ENDPOINT_URL" in result.stderr
+    assert "--endpoint" in result.stderr
+
+
+def test_answer_that_is_not_json_exits_2(local_service: str, a2i, flow_definition_arn: str) -> None:
+    name = start_loop(a2i, flow_definition_arn)
+    result = cli("local", "answer", name, "--answer", "yes please")
+    assert result.returncode == 2
+    assert "--answer is not valid JSON" in result.stderr
+    assert a2i.describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == "InProgress"
+
+
+def test_answering_a_missing_loop_exits_1(local_service: str) -> None:
+    name = unique("missing")
+    result = cli("local", "answer", name, "--answer", json.dumps(ANSWER))
+    assert result.returncode == 1
+    assert f"'{name}' does not exist" in result.stderr
+
+
+def test_answering_a_completed_loop_again_fails(a2i, flow_definition_arn: str) -> None:
+    name = start_loop(a2i, flow_definition_arn)
+    assert cli("local", "answer", name, "--answer", json.dumps(ANSWER)).returncode == 0
+    again = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--worker-id", "another-worker")
+    assert again.returncode == 1
+    assert f"'{name}' is Completed" in again.stderr
+    assert "only a loop that is InProgress takes answers" in again.stderr
+
+
+def test_serve_help_lists_its_options() -> None:
+    result = cli("local", "serve", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--port", "--data-dir", "--ready-file"):
+        assert option in result.stdout
