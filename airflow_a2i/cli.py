@@ -26,6 +26,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-open-loops", type=int, default=None,
                        help="loops InProgress or Stopping per Region before ServiceQuotaExceededException")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument("--workforce", choices=("auto", "off"), default="off",
+                       help="auto: a simulated workforce answers every flow definition's loops (default policy); "
+                            "off: only flow definitions given a policy (default)")
+    serve.add_argument("--workforce-delay", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 3.0),
+                       help="seconds the default policy's workers take (default 1 3)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the simulated workforce and the faults")
+    serve.add_argument("--answer-callable", action="append", default=[], metavar="NAME=module:function",
+                       help="register a Python function that makes simulated answers (repeatable)")
+    serve.add_argument("--faults", type=Path, default=None, metavar="FILE",
+                       help='faults in force from the start, a JSON file: {"rules": [...], "quotas": {...}} '
+                            "(as the admin API /_a2i/faults takes them)")
+
+    workforce = local_commands.add_parser("workforce", help="the simulated workforce's policy per flow definition")
+    workforce_commands = workforce.add_subparsers(dest="workforce_command", required=True)
+    set_policy = workforce_commands.add_parser("set", help="set a flow definition's policy")
+    set_policy.add_argument("flow_definition_arn", metavar="FLOW_DEFINITION_ARN")
+    set_policy.add_argument("--delay", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 3.0),
+                            help="seconds before the workers answer (default 1 3)")
+    set_policy.add_argument("--answer-mode", choices=("echo", "fixed", "callable"), default="echo",
+                            help="echo the input's initialValues (or the input), a fixed answer, or a callable")
+    set_policy.add_argument("--answer", default=None, help="the fixed answer, a JSON object")
+    set_policy.add_argument("--callable", default=None, help="the name of a registered answer callable")
+    set_policy.add_argument("--failure-rate", type=float, default=0.0, help="share of loops that fail (0..1)")
+    set_policy.add_argument("--expiry-rate", type=float, default=0.0, help="share of loops nobody answers (0..1)")
+    set_policy.add_argument("--seed", type=int, default=None, help="this policy's seed (default: the service's)")
+    clear_policy = workforce_commands.add_parser("clear", help="remove a flow definition's policy")
+    clear_policy.add_argument("flow_definition_arn", metavar="FLOW_DEFINITION_ARN")
+    show = workforce_commands.add_parser("show", help="print the workforce's mode, policies and callables")
+    for command in (set_policy, clear_policy, show):
+        command.add_argument("--endpoint", default=None, help="the service's URL (default: $AWS_ENDPOINT_URL)")
 
     answer = local_commands.add_parser("answer", help="answer a human loop as a worker")
     answer.add_argument("loop_name", metavar="LOOP_NAME")
@@ -39,10 +69,62 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from airflow_a2i.local.server import serve
+    from airflow_a2i.local.workforce import WorkforcePolicy, registered_callables
 
+    try:
+        callables = registered_callables(args.answer_callable)
+    except (ValueError, ImportError, AttributeError) as error:
+        print(f"Cannot register the answer callable: {error}", file=sys.stderr)
+        return 2
+    faults = None
+    if args.faults is not None:
+        from airflow_a2i.local.faults import read_faults_file
+
+        try:
+            faults = read_faults_file(args.faults)
+        except ValueError as error:
+            print(str(error), file=sys.stderr)
+            return 2
+    low, high = args.workforce_delay
     serve(args.host, args.port, args.data_dir, args.ready_file, stop_delay=args.stop_delay,
-          max_open_loops=args.max_open_loops, verbose=args.verbose)
+          max_open_loops=args.max_open_loops, verbose=args.verbose, seed=args.seed,
+          workforce_auto=args.workforce == "auto", workforce_default=WorkforcePolicy(min_delay=low, max_delay=high),
+          answer_callables=callables, faults=faults)
     return 0
+
+
+def _workforce(args: argparse.Namespace) -> int:
+    from airflow_a2i.local.admin_client import AdminClient, AdminError
+
+    try:
+        client = AdminClient(args.endpoint)
+        if args.workforce_command == "show":
+            result = client.request("GET", "workforce")
+        elif args.workforce_command == "clear":
+            result = client.request("DELETE", "workforce/policies", {"flowDefinitionArn": args.flow_definition_arn})
+        else:
+            result = client.request("PUT", "workforce/policies", {"flowDefinitionArn": args.flow_definition_arn,
+                                                                  "policy": _policy_from_args(args)})
+    except (AdminError, ValueError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _policy_from_args(args: argparse.Namespace) -> dict:
+    answer: dict = {"mode": args.answer_mode}
+    if args.answer_mode == "fixed":
+        if args.answer is None:
+            raise ValueError("--answer-mode fixed needs --answer '{...}' (the answerContent as a JSON object)")
+        answer["answer"] = json.loads(args.answer)
+    if args.answer_mode == "callable":
+        answer["name"] = args.callable
+    policy: dict = {"delaySeconds": list(args.delay), "answer": answer, "failureRate": args.failure_rate,
+                    "expiryRate": args.expiry_rate}
+    if args.seed is not None:
+        policy["seed"] = args.seed
+    return policy
 
 
 def _answer(args: argparse.Namespace) -> int:
@@ -71,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.local_command == "serve":
         return _serve(args)
+    if args.local_command == "workforce":
+        return _workforce(args)
     return _answer(args)
 
 

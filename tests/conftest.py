@@ -50,7 +50,9 @@ def session_dir() -> Path:
 @pytest.fixture(scope="session")
 def local_service(session_dir: Path) -> Iterator[str]:
     """The session's local service; its endpoint is in AWS_ENDPOINT_URL for every client."""
-    with ServiceProcess(session_dir / "service", "--stop-delay", "0.2") as service:
+    callables = ["--answer-callable", "label-by-worker=tests.answer_callables:label_by_worker",
+                 "--answer-callable", "broken=tests.answer_callables:broken"]
+    with ServiceProcess(session_dir / "service", "--stop-delay", "0.2", *callables) as service:
         os.environ["AWS_ENDPOINT_URL"] = service.endpoint
         yield service.endpoint
         os.environ.pop("AWS_ENDPOINT_URL", None)

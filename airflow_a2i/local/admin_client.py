@@ -53,10 +53,28 @@ class AdminClient:
             body["region"] = region
         return self.request("POST", f"human-loops/{quote(loop_name, safe='')}/answers", body)
 
-    def add_fault(self, operation: str, error: str, *, count: int | None = None, rate: float = 1.0) -> dict:
-        return self.request("POST", "faults", {"operation": operation, "error": error, "count": count, "rate": rate})
+    def faults(self) -> dict:
+        """{"rules": [...], "quotas": {...}}: the faults in force."""
+        return self.request("GET", "faults")
+
+    def add_fault(self, operation: str, error: str | None = None, *, count: int | None = None, rate: float = 1.0,
+                  latency_seconds: float | None = None, lost_response: bool = False) -> dict:
+        """Add a rule: an error the operation's model defines, added latency, and/or a lost response."""
+        rule: dict[str, Any] = {"operation": operation, "count": count, "rate": rate}
+        if error is not None:
+            rule["error"] = error
+        if latency_seconds is not None:
+            rule["latencySeconds"] = latency_seconds
+        if lost_response:
+            rule["lostResponse"] = True
+        return self.request("POST", "faults", rule)
+
+    def set_quotas(self, quotas: dict[str, float | None]) -> dict:
+        """Requests per second per operation, such as {"StartHumanLoop": 50}; None removes a quota."""
+        return self.request("PUT", "faults/quotas", quotas)
 
     def clear_faults(self) -> dict:
+        """Remove every rule and quota."""
         return self.request("DELETE", "faults")
 
     def configure(self, **settings: Any) -> dict:

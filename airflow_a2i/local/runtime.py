@@ -30,6 +30,8 @@ FLOW_DEFINITION_ARN = re.compile(
 )
 FLOW_DEFINITION_NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
 DEFAULT_MAX_RESULTS = 100
+# A2I's default and maximum: a task nobody finishes within this many seconds expires.
+DEFAULT_TASK_AVAILABILITY_SECONDS = 864_000
 
 _MODEL = botocore.session.get_session().get_service_model("sagemaker-a2i-runtime")
 
@@ -62,13 +64,17 @@ def parse_timestamp(value: Any, field: str) -> float:
 
 
 class A2IRuntime:
-    """The runtime operations on the store. ``listeners`` hear of every loop that reaches a final status."""
+    """The runtime operations on the store.
+
+    ``start_listeners`` hear of every loop created; ``listeners`` of every loop that reaches a final status.
+    """
 
     def __init__(self, store: Store, *, stop_delay: float = 1.0, max_open_loops: int | None = None) -> None:
         self.store = store
         self.stop_delay = stop_delay
         self.max_open_loops = max_open_loops
         self.listeners: list[StatusListener] = []
+        self.start_listeners: list[StatusListener] = []
         self._advance_lock = threading.Lock()
 
     # StartHumanLoop ---------------------------------------------------------------------------
@@ -79,7 +85,9 @@ class A2IRuntime:
         flow_arn = params["FlowDefinitionArn"]
         input_content = params["HumanLoopInput"]["InputContent"]
         check_input_content(input_content)
-        self.flow_definition(region, flow_arn, missing=validation_error)
+        flow = self.flow_definition(region, flow_arn, missing=validation_error)
+        lifetime = flow.body["HumanLoopConfig"].get("TaskAvailabilityLifetimeInSeconds",
+                                                    DEFAULT_TASK_AVAILABILITY_SECONDS)
         with self.store.transaction() as db:
             existing = self.store.get_loop(region, name)
             if existing is not None:
@@ -91,11 +99,15 @@ class A2IRuntime:
                     f"{region}; wait for some to finish, or stop them, and try again",
                 )
             arn = loop_arn(region, name)
+            created = round(time.time(), 3)
             self.store.insert_loop(db, {
                 "region": region, "name": name, "arn": arn, "flow_definition_arn": flow_arn,
                 "input_content": input_content, "data_attributes": params.get("DataAttributes"),
-                "status": "InProgress", "creation_time": round(time.time(), 3),
+                "status": "InProgress", "creation_time": created, "expires_at": created + lifetime,
             })
+        new_loop = self._existing_loop(region, name)
+        for listener in self.start_listeners:
+            listener(new_loop)
         return {"HumanLoopArn": arn}
 
     @staticmethod
@@ -265,8 +277,20 @@ class A2IRuntime:
             return
         self.store.set_status(db, loop.id, "Completed", now, output_s3_uri=uri)
 
+    def fail(self, loop: HumanLoop, failure_code: str, failure_reason: str) -> HumanLoop | None:
+        """Fail a loop that is still InProgress; returns it as it is now, or None when it had moved on."""
+        with self.store.transaction() as db:
+            current = self.store.get_loop(loop.region, loop.name)
+            if current is None or current.id != loop.id or current.status != "InProgress":
+                return None
+            self.store.set_status(db, loop.id, "Failed", time.time(), failure_code=failure_code,
+                                  failure_reason=failure_reason)
+        failed = self._existing_loop(loop.region, loop.name)
+        self._notify(failed)
+        return failed
+
     def advance(self, now: float | None = None) -> None:
-        """Move loops whose time has come on: Stopping -> Stopped once the stop delay has passed."""
+        """Move loops whose time has come on: Stopping -> Stopped after the stop delay; expiry."""
         now = time.time() if now is None else now
         with self._advance_lock:
             due = [loop for loop in self.store.loops_in_status("Stopping") if loop.status_time + self.stop_delay <= now]
@@ -274,6 +298,10 @@ class A2IRuntime:
                 with self.store.transaction() as db:
                     self.store.set_status(db, loop.id, "Stopped", now)
                 self._notify(self._existing_loop(loop.region, loop.name))
+            for loop in self.store.expired_loops(now):
+                lifetime = round((loop.expires_at or now) - loop.creation_time)
+                self.fail(loop, "Expired", f"The human loop expired: no worker completed its task within the "
+                          f"flow definition's TaskAvailabilityLifetimeInSeconds ({lifetime} s)")
 
     def _notify(self, loop: HumanLoop) -> None:
         for listener in self.listeners:

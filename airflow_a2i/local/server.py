@@ -24,11 +24,13 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3
 from airflow_a2i.local.errors import ServiceError
-from airflow_a2i.local.faults import FaultRule, Faults
+from airflow_a2i.local.events import publish_status_change
+from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
 from airflow_a2i.local.store import Store
+from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +69,15 @@ class LocalService:
     """The WSGI application of ``airflow-a2i local serve``."""
 
     def __init__(self, data_dir: Path, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, workforce_auto: bool = False, workforce_default: WorkforcePolicy | None = None,
+                 answer_callables: dict[str, AnswerCallable] | None = None) -> None:
         self.data_dir = data_dir
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.sagemaker = SageMakerA2I(self.store)
+        self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
+                                            default_policy=workforce_default, callables=answer_callables)
+        self.runtime.listeners.append(publish_status_change)
         self.faults = Faults(seed)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._bucket_lock = threading.Lock()
@@ -85,6 +91,7 @@ class LocalService:
         for name, region in recorded.items():
             s3.ensure_bucket(name, region)
         self._known_buckets = s3.buckets()
+        self.workforce.plan_open_loops()
         return len(recorded), self.runtime.rewrite_outputs()
 
     def _record_buckets(self) -> None:
@@ -117,8 +124,11 @@ class LocalService:
     def _runtime(self, request: Request, region: str) -> Response:
         try:
             operation, call = self._runtime_call(request, region)
-            self.faults.check(operation)
-            return json_response(call())
+            self.faults.before(operation)
+            result = call()
+            if self.faults.lose_response(operation):
+                raise lost_response(operation)
+            return json_response(result)
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -142,10 +152,13 @@ class LocalService:
 
     def _sagemaker(self, request: Request, operation: str, region: str) -> Response:
         try:
-            self.faults.check(operation)
+            self.faults.before(operation)
             params = _json_body(request)
             base_url = request.host_url.rstrip("/")
-            return json_response(self.sagemaker.handle(operation, region, params, base_url=base_url))
+            result = self.sagemaker.handle(operation, region, params, base_url=base_url)
+            if self.faults.lose_response(operation):
+                raise lost_response(operation)
+            return json_response(result)
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -171,8 +184,10 @@ class LocalService:
             return self._admin_answer(parts[1], _json_body(request))
         if len(parts) == 2 and parts[0] == "human-loops" and method == "GET":
             return self._admin_loop(parts[1], request.args.get("region"))
-        if parts == ["faults"]:
-            return self._admin_faults(request)
+        if parts[0] == "faults":
+            return json_response(self.faults.admin(method, parts[1:], _json_body(request)))
+        if parts[0] == "workforce":
+            return self._admin_workforce(parts[1:], method, _json_body(request))
         if parts == ["config"] and method == "PUT":
             return self._admin_config(_json_body(request))
         if len(parts) == 4 and parts[0] == "human-task-uis" and parts[3] == "template" and method == "GET":
@@ -205,14 +220,21 @@ class LocalService:
             views.append(view)
         return json_response({"humanLoops": views})
 
-    def _admin_faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.faults.clear()
-        elif request.method == "POST":
-            body = _json_body(request)
-            self.faults.add(FaultRule(operation=str(body["operation"]), error=str(body["error"]),
-                                      count=body.get("count"), rate=float(body.get("rate", 1.0))))
-        return json_response({"faults": self.faults.rules()})
+    def _admin_workforce(self, parts: list[str], method: str, body: dict) -> Response:
+        if parts == ["policies"] and method in ("PUT", "DELETE"):
+            arn = body.get("flowDefinitionArn")
+            if not isinstance(arn, str):
+                raise ValueError("Give the flow definition as {\"flowDefinitionArn\": \"arn:aws:sagemaker:...\"}")
+            region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+            self.runtime.flow_definition(region, arn)  # an unknown flow definition is a mistake worth saying
+            policy = body.get("policy", {}) if method == "PUT" else None
+            if policy is not None and not isinstance(policy, dict):
+                raise ValueError("'policy' must be a JSON object")
+            self.workforce.set_policy(arn, policy)
+        elif parts or method != "GET":
+            raise ServiceError("NotFound", f"{method} /_a2i/workforce/{'/'.join(parts)} is not part of the admin API",
+                               404)
+        return json_response(self.workforce.describe())
 
     def _admin_config(self, body: dict) -> Response:
         if "maxOpenLoops" in body:
@@ -260,9 +282,10 @@ def _write_ready_file(path: Path, endpoint: str) -> None:
     os.replace(partial, path)  # readers never see a half-written endpoint
 
 
-def _advance_forever(service: LocalService, stop: threading.Event, interval: float = 0.25) -> None:
+def _advance_forever(service: LocalService, stop: threading.Event, interval: float = 0.1) -> None:
     while not stop.wait(interval):
         try:
+            service.workforce.tick()
             service.runtime.advance()
         except Exception:  # keep the clock running whatever one tick met
             log.exception("advancing loops failed")
@@ -270,10 +293,16 @@ def _advance_forever(service: LocalService, stop: threading.Event, interval: flo
 
 def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = None,
           ready_file: Path | None = None, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
-          verbose: bool = False) -> None:
+          verbose: bool = False, seed: int = 0, workforce_auto: bool = False,
+          workforce_default: WorkforcePolicy | None = None,
+          answer_callables: dict[str, AnswerCallable] | None = None, faults: dict | None = None) -> None:
     data_dir = (data_dir or Path(".a2i-local")).resolve()
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
-    service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops)
+    service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops, seed=seed,
+                           workforce_auto=workforce_auto, workforce_default=workforce_default,
+                           answer_callables=answer_callables)
+    if faults is not None:
+        service.faults.load(faults)  # in force before the first request
     buckets, outputs = service.restore()
     server = make_server(host, port, service, threaded=True, request_handler=_KeepAliveHandler)
     shown_host = f"[{host}]" if ":" in host else host
@@ -282,6 +311,12 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
           flush=True)
     print(f"airflow-a2i local: data directory {data_dir}; restored {buckets} bucket(s) and {outputs} "
           "output.json file(s); other S3 objects do not survive a restart", flush=True)
+    print(f"airflow-a2i local: simulated workforce {'auto' if workforce_auto else 'off'} "
+          f"(policies for {len(service.store.workforce_policies())} flow definition(s); seed {seed})", flush=True)
+    if faults is not None:
+        state = service.faults.state()
+        print(f"airflow-a2i local: fault injection: {len(state['rules'])} rule(s), quotas "
+              f"{json.dumps(state['quotas'])}; see and change them at {endpoint}/_a2i/faults", flush=True)
     if host not in LOOPBACK_HOSTS:
         print(f"airflow-a2i local: WARNING: listening on {host}, beyond loopback; this service has no "
               "authentication and is meant for 127.0.0.1", flush=True)

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS human_loops (
     region TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL, flow_definition_arn TEXT NOT NULL,
     input_content TEXT NOT NULL, data_attributes TEXT, status TEXT NOT NULL,
     creation_time REAL NOT NULL, status_time REAL NOT NULL,
-    failure_code TEXT, failure_reason TEXT, output_s3_uri TEXT, deleted INTEGER NOT NULL DEFAULT 0);
+    failure_code TEXT, failure_reason TEXT, output_s3_uri TEXT, deleted INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL);
 CREATE UNIQUE INDEX IF NOT EXISTS human_loops_live_name ON human_loops (region, name) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS human_loops_by_flow
     ON human_loops (flow_definition_arn, creation_time, name) WHERE deleted = 0;
@@ -37,11 +38,15 @@ CREATE TABLE IF NOT EXISTS answers (
     answer TEXT NOT NULL, acceptance_time REAL NOT NULL, submission_time REAL NOT NULL,
     time_spent REAL NOT NULL, worker_metadata TEXT, PRIMARY KEY (loop_id, worker_id));
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workforce_policies (flow_definition_arn TEXT PRIMARY KEY, policy TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workforce_plans (
+    loop_id INTEGER PRIMARY KEY REFERENCES human_loops (id), due_time REAL NOT NULL, action TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS workforce_plans_due ON workforce_plans (due_time);
 """
 
 LOOP_COLUMNS = (
     "id, region, name, arn, flow_definition_arn, input_content, data_attributes, status, "
-    "creation_time, status_time, failure_code, failure_reason, output_s3_uri, deleted"
+    "creation_time, status_time, failure_code, failure_reason, output_s3_uri, deleted, expires_at"
 )
 
 
@@ -61,6 +66,7 @@ class HumanLoop:
     failure_reason: str | None
     output_s3_uri: str | None
     deleted: bool
+    expires_at: float | None
 
     @classmethod
     def from_row(cls, row: tuple) -> HumanLoop:
@@ -182,10 +188,10 @@ class Store:
     def insert_loop(self, db: sqlite3.Connection, loop: dict[str, Any]) -> None:
         db.execute(
             "INSERT INTO human_loops (region, name, arn, flow_definition_arn, input_content, data_attributes, "
-            "status, creation_time, status_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, creation_time, status_time, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (loop["region"], loop["name"], loop["arn"], loop["flow_definition_arn"], loop["input_content"],
              json.dumps(loop["data_attributes"]) if loop["data_attributes"] else None,
-             loop["status"], loop["creation_time"], loop["creation_time"]),
+             loop["status"], loop["creation_time"], loop["creation_time"], loop["expires_at"]),
         )
 
     def count_open_loops(self, db: sqlite3.Connection, region: str) -> int:
@@ -224,6 +230,11 @@ class Store:
                f"ORDER BY creation_time {order}, name {order} LIMIT ?")
         return [HumanLoop.from_row(row) for row in self._query(sql, (*params, limit))]
 
+    def expired_loops(self, now: float) -> list[HumanLoop]:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
+                           "AND expires_at <= ?", (now,))
+        return [HumanLoop.from_row(row) for row in rows]
+
     def loops_in_status(self, status: str) -> list[HumanLoop]:
         rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = ? AND deleted = 0", (status,))
         return [HumanLoop.from_row(row) for row in rows]
@@ -248,6 +259,39 @@ class Store:
                "FROM answers WHERE loop_id = ? ORDER BY submission_time, worker_id")
         rows = db.execute(sql, (loop_id,)).fetchall() if db is not None else self._query(sql, (loop_id,))
         return [Answer(r[0], json.loads(r[1]), r[2], r[3], r[4], json.loads(r[5]) if r[5] else None) for r in rows]
+
+    # Simulated workforce ----------------------------------------------------------------------
+
+    def workforce_policies(self) -> dict[str, dict]:
+        rows = self._query("SELECT flow_definition_arn, policy FROM workforce_policies ORDER BY flow_definition_arn")
+        return {arn: json.loads(policy) for arn, policy in rows}
+
+    def set_workforce_policy(self, flow_definition_arn: str, policy: dict | None) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM workforce_policies WHERE flow_definition_arn = ?", (flow_definition_arn,))
+            if policy is not None:
+                db.execute("INSERT INTO workforce_policies VALUES (?, ?)", (flow_definition_arn, json.dumps(policy)))
+
+    def add_plan(self, loop_id: int, due_time: float, action: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO workforce_plans VALUES (?, ?, ?)", (loop_id, due_time, action))
+
+    def due_plans(self, now: float) -> list[tuple[int, str]]:
+        return [(row[0], row[1]) for row in self._query(
+            "SELECT loop_id, action FROM workforce_plans WHERE due_time <= ? ORDER BY due_time, loop_id", (now,))]
+
+    def drop_plan(self, loop_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM workforce_plans WHERE loop_id = ?", (loop_id,))
+
+    def unplanned_open_loops(self) -> list[HumanLoop]:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
+                           "AND id NOT IN (SELECT loop_id FROM workforce_plans) ORDER BY id")
+        return [HumanLoop.from_row(row) for row in rows]
+
+    def loop_by_id(self, loop_id: int) -> HumanLoop | None:
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE id = ?", (loop_id,))
+        return HumanLoop.from_row(rows[0]) if rows else None
 
     # Buckets ----------------------------------------------------------------------------------
 

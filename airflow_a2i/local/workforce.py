@@ -1,0 +1,279 @@
+"""A simulated workforce: answers loops by itself after a delay, or lets them fail or expire.
+
+A policy per flow definition says how long workers take, how answers are made (echo the input's
+initial values, a fixed answer, or a registered Python callable), how often loops fail or expire, all
+deterministic under a seed. Plans live in the store, so a restarted service keeps its promises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from airflow_a2i.local.errors import ServiceError
+from airflow_a2i.local.runtime import A2IRuntime
+from airflow_a2i.local.store import HumanLoop, Store
+
+log = logging.getLogger(__name__)
+
+ANSWER_MODES = ("echo", "fixed", "callable")
+CALLABLE_ENTRY_POINT_GROUP = "airflow_a2i.workforce_answers"
+
+# answer(task_input, context) -> answerContent; context has humanLoopName, flowDefinitionArn,
+# workerIndex, workerId and a seeded random.Random.
+AnswerCallable = Callable[[dict, dict], dict]
+
+
+def _bad(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message, 400)
+
+
+@dataclass(frozen=True)
+class WorkforcePolicy:
+    min_delay: float = 1.0
+    max_delay: float = 3.0
+    answer_mode: str = "echo"
+    fixed_answer: dict | None = None
+    callable_name: str | None = None
+    failure_rate: float = 0.0
+    expiry_rate: float = 0.0
+    seed: int | None = None  # None: the service's --seed
+
+    @classmethod
+    def from_json(cls, body: dict, callables: dict[str, AnswerCallable]) -> WorkforcePolicy:
+        """Build and check a policy from its JSON form; errors say what to change."""
+        known = {"delaySeconds", "answer", "failureRate", "expiryRate", "seed"}
+        unknown = set(body) - known
+        if unknown:
+            raise _bad(f"Unknown workforce policy field(s) {sorted(unknown)}; use {sorted(known)}")
+        delay = body.get("delaySeconds", [1.0, 3.0])
+        if (not isinstance(delay, list) or len(delay) != 2 or not all(isinstance(d, int | float) for d in delay)
+                or not 0 <= delay[0] <= delay[1]):
+            raise _bad(f"delaySeconds must be [min, max] with 0 <= min <= max, not {delay!r}")
+        answer = body.get("answer", {"mode": "echo"})
+        if not isinstance(answer, dict) or answer.get("mode") not in ANSWER_MODES:
+            raise _bad(f"answer must be {{\"mode\": one of {list(ANSWER_MODES)}, ...}}, not {answer!r}")
+        fixed = answer.get("answer")
+        if answer["mode"] == "fixed" and not isinstance(fixed, dict):
+            raise _bad("A fixed answer needs {\"mode\": \"fixed\", \"answer\": {...the answerContent...}}")
+        name = answer.get("name")
+        if answer["mode"] == "callable" and name not in callables:
+            registered = ", ".join(sorted(callables)) or "none"
+            raise _bad(f"No answer callable named {name!r} is registered (registered: {registered}); register it "
+                       f"with 'airflow-a2i local serve --answer-callable NAME=module:function' or the "
+                       f"'{CALLABLE_ENTRY_POINT_GROUP}' entry point")
+        rates = {key: body.get(key, 0.0) for key in ("failureRate", "expiryRate")}
+        for key, rate in rates.items():
+            if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise _bad(f"{key} must be a number from 0 to 1, not {rate!r}")
+        if rates["failureRate"] + rates["expiryRate"] > 1:
+            raise _bad("failureRate + expiryRate must be at most 1")
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise _bad(f"seed must be a whole number, not {seed!r}")
+        return cls(float(delay[0]), float(delay[1]), answer["mode"], fixed if answer["mode"] == "fixed" else None,
+                   name if answer["mode"] == "callable" else None, float(rates["failureRate"]),
+                   float(rates["expiryRate"]), seed)
+
+    def to_json(self) -> dict:
+        answer: dict[str, Any] = {"mode": self.answer_mode}
+        if self.fixed_answer is not None:
+            answer["answer"] = self.fixed_answer
+        if self.callable_name is not None:
+            answer["name"] = self.callable_name
+        body: dict[str, Any] = {"delaySeconds": [self.min_delay, self.max_delay], "answer": answer,
+                                "failureRate": self.failure_rate, "expiryRate": self.expiry_rate}
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return body
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the workforce will do with one loop: answer or fail at ``due``, or let it expire."""
+
+    action: str  # "answer" | "fail" | "expire"
+    due: float
+    time_spent: list[float] = field(default_factory=list)
+
+
+def worker_id(index: int) -> str:
+    """Stable 16-hex-digit worker ids, like A2I's: worker N is the same person across loops."""
+    return hashlib.sha256(f"simulated-worker-{index}".encode()).hexdigest()[:16]
+
+
+def echo_answer(task_input: dict) -> dict:
+    """The answer a worker gives who accepts what the task shows: its initialValues, or the input itself."""
+    initial = task_input.get("initialValues")
+    return dict(initial) if isinstance(initial, dict) else dict(task_input)
+
+
+def load_callable(spec: str) -> tuple[str, AnswerCallable]:
+    """``NAME=module:function`` -> (NAME, function)."""
+    name, _, target = spec.partition("=")
+    module_name, _, attribute = target.partition(":")
+    if not name or not module_name or not attribute:
+        raise ValueError(f"--answer-callable {spec!r} is not NAME=module:function")
+    function = getattr(importlib.import_module(module_name), attribute)
+    if not callable(function):
+        raise ValueError(f"--answer-callable {spec!r}: {target} is not callable")
+    return name, function
+
+
+def registered_callables(specs: list[str]) -> dict[str, AnswerCallable]:
+    found: dict[str, AnswerCallable] = {}
+    for entry_point in entry_points(group=CALLABLE_ENTRY_POINT_GROUP):
+        try:
+            found[entry_point.name] = entry_point.load()
+        except Exception:  # one broken plugin must not stop the service
+            log.exception("cannot load answer callable %s", entry_point.name)
+    found.update(load_callable(spec) for spec in specs)
+    return found
+
+
+class SimulatedWorkforce:
+    """Plans each new loop of a flow definition that has a policy (every one with ``auto``) and carries it out."""
+
+    def __init__(self, store: Store, runtime: A2IRuntime, *, auto: bool = False, seed: int = 0,
+                 default_policy: WorkforcePolicy | None = None,
+                 callables: dict[str, AnswerCallable] | None = None) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.auto = auto
+        self.seed = seed
+        self.default_policy = default_policy or WorkforcePolicy()
+        self.callables = callables or {}
+        runtime.start_listeners.append(self.plan_loop)
+
+    # Policies ---------------------------------------------------------------------------------
+
+    def set_policy(self, flow_definition_arn: str, body: dict | None) -> WorkforcePolicy | None:
+        policy = None if body is None else WorkforcePolicy.from_json(body, self.callables)
+        self.store.set_workforce_policy(flow_definition_arn, None if policy is None else policy.to_json())
+        self.plan_open_loops()
+        return policy
+
+    def policy_for(self, flow_definition_arn: str) -> WorkforcePolicy | None:
+        stored = self.store.workforce_policies().get(flow_definition_arn)
+        if stored is not None:
+            return WorkforcePolicy.from_json(stored, self.callables) if self._callable_ok(stored) else None
+        return self.default_policy if self.auto else None
+
+    def _callable_ok(self, stored: dict) -> bool:
+        name = stored.get("answer", {}).get("name")
+        if stored.get("answer", {}).get("mode") == "callable" and name not in self.callables:
+            log.warning("answer callable %r is no longer registered; its loops wait for people", name)
+            return False
+        return True
+
+    def describe(self) -> dict:
+        return {"mode": "auto" if self.auto else "off", "seed": self.seed,
+                "defaultPolicy": self.default_policy.to_json(), "policies": self.store.workforce_policies(),
+                "callables": sorted(self.callables)}
+
+    # Planning ---------------------------------------------------------------------------------
+
+    def plan(self, loop: HumanLoop, policy: WorkforcePolicy, task_count: int) -> Plan:
+        """The same loop, policy and seed always give the same plan."""
+        rng = self._random(loop, policy, "plan")
+        delay = rng.uniform(policy.min_delay, policy.max_delay)
+        draw = rng.random()
+        spent = [round(delay * rng.uniform(0.3, 0.9), 3) for _ in range(task_count)]
+        if draw < policy.failure_rate:
+            return Plan("fail", loop.creation_time + delay)
+        if draw < policy.failure_rate + policy.expiry_rate:
+            return Plan("expire", loop.expires_at or loop.creation_time)
+        return Plan("answer", loop.creation_time + delay, spent)
+
+    def _random(self, loop: HumanLoop, policy: WorkforcePolicy, purpose: str) -> random.Random:
+        seed = self.seed if policy.seed is None else policy.seed
+        return random.Random(f"{seed}:{purpose}:{loop.flow_definition_arn}:{loop.name}:{loop.creation_time}")
+
+    def plan_loop(self, loop: HumanLoop) -> None:
+        policy = self.policy_for(loop.flow_definition_arn)
+        if policy is None:
+            return
+        plan = self.plan(loop, policy, self._task_count(loop))
+        self.store.add_plan(loop.id, plan.due, plan.action)
+
+    def plan_open_loops(self) -> int:
+        """Plan loops that were started before their flow definition had a policy (or before a restart)."""
+        planned = 0
+        for loop in self.store.unplanned_open_loops():
+            if self.policy_for(loop.flow_definition_arn) is not None:
+                self.plan_loop(loop)
+                planned += 1
+        return planned
+
+    def _task_count(self, loop: HumanLoop) -> int:
+        flow = self.runtime.flow_definition(loop.region, loop.flow_definition_arn)
+        return int(flow.body["HumanLoopConfig"]["TaskCount"])
+
+    # Carrying plans out -----------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> int:
+        """Carry out every plan that is due; returns how many loops it finished or failed."""
+        now = time.time() if now is None else now
+        done = 0
+        for loop_id, action in self.store.due_plans(now):
+            loop = self.store.loop_by_id(loop_id)
+            if loop is None or loop.deleted or loop.status != "InProgress":
+                self.store.drop_plan(loop_id)
+                continue
+            if action == "expire":
+                continue  # the runtime's expiry fails it; the plan goes once the loop has moved on
+            try:
+                self._carry_out(loop, action)
+                done += 1
+            finally:
+                self.store.drop_plan(loop_id)
+        return done
+
+    def _carry_out(self, loop: HumanLoop, action: str) -> None:
+        policy = self.policy_for(loop.flow_definition_arn)
+        if policy is None:
+            return
+        if action == "fail":
+            self.runtime.fail(loop, "InternalError", "The simulated workforce failed this loop (failureRate)")
+            return
+        task_count = self._task_count(loop)
+        plan = self.plan(loop, policy, task_count)
+        task_input = json.loads(loop.input_content)
+        answered = {answer.worker_id for answer in self.store.answers(loop.id)}
+        for index in range(task_count):
+            worker = worker_id(index)
+            if worker in answered:
+                continue
+            try:
+                content = self._answer(policy, loop, task_input, index, worker)
+            except Exception as error:  # a user's callable: fail the loop, say why, keep serving
+                log.exception("answer callable failed for %s", loop.name)
+                self.runtime.fail(loop, "InternalError", f"The simulated workforce's answer callable "
+                                  f"{policy.callable_name!r} failed: {error!r}")
+                return
+            try:
+                self.runtime.answer(loop.region, loop.name, content, worker, time_spent=plan.time_spent[index])
+            except ServiceError as error:  # the loop moved on meanwhile (stopped, answered by a person)
+                log.info("simulated answer to %s not taken: %s", loop.name, error.message)
+                return
+
+    def _answer(self, policy: WorkforcePolicy, loop: HumanLoop, task_input: dict, index: int, worker: str) -> dict:
+        if policy.answer_mode == "fixed":
+            return dict(policy.fixed_answer or {})
+        if policy.answer_mode == "echo":
+            return echo_answer(task_input)
+        function = self.callables[policy.callable_name or ""]
+        context = {"humanLoopName": loop.name, "flowDefinitionArn": loop.flow_definition_arn,
+                   "workerIndex": index, "workerId": worker, "random": self._random(loop, policy, f"answer-{index}")}
+        answer = function(task_input, context)
+        if not isinstance(answer, dict):
+            raise TypeError(f"it returned {type(answer).__name__}, not a dict (the answerContent)")
+        return answer
