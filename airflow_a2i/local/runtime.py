@@ -22,7 +22,7 @@ from airflow_a2i.local import outputs
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.s3 import ACCOUNT_ID
 from airflow_a2i.local.store import Answer, HumanLoop, NamedResource, Store
-from airflow_a2i.local.validation import summarize, validate_input
+from airflow_a2i.model_validation import summarize, validate_input
 
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 FLOW_DEFINITION_ARN = re.compile(

@@ -16,7 +16,7 @@ from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.runtime import parse_timestamp
 from airflow_a2i.local.s3 import ACCOUNT_ID
 from airflow_a2i.local.store import NamedResource, Store
-from airflow_a2i.local.validation import summarize, validate_input
+from airflow_a2i.model_validation import summarize, validate_input
 
 OPERATIONS = frozenset({
     "CreateFlowDefinition", "DescribeFlowDefinition", "ListFlowDefinitions", "DeleteFlowDefinition",

@@ -1,0 +1,190 @@
+"""Create, or reuse, the human task UIs and flow definitions (human review workflows) loops run in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+BUILT_IN_REQUEST_SOURCES = ("AWS/Textract/AnalyzeDocument/Forms/V1", "AWS/Rekognition/DetectModerationLabels/Image/V3")
+MAX_TASK_AVAILABILITY_SECONDS = 864_000
+
+
+def check_request(operation: str, request: dict) -> None:
+    """Check a SageMaker request against the botocore model before sending it."""
+    import botocore.session
+
+    from airflow_a2i.model_validation import summarize, validate_input
+
+    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+    problems = validate_input(model, request)
+    if problems:
+        raise A2IValidationError(f"The {operation} request would be rejected: {summarize(problems)}")
+
+
+class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
+    """
+    Create a human task UI (the worker template), or reuse the one of that name with the same template.
+
+    The template is Liquid, as A2I renders it; Airflow does not render it (both use ``{{ }}``).
+
+    :param human_task_ui_name: 1 to 63 lowercase letters, digits and hyphens. (templated)
+    :param ui_template: the template's content; or
+    :param ui_template_file: a path to it (relative paths are read from the DAG file's folder).
+    :return: the task UI's ARN.
+    """
+
+    aws_hook_class = A2IFlowDefinitionHook
+    template_fields: Sequence[str] = aws_template_fields("human_task_ui_name")
+
+    def __init__(self, *, human_task_ui_name: str, ui_template: str | None = None,
+                 ui_template_file: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if (ui_template is None) == (ui_template_file is None):
+            raise A2IValidationError("Give exactly one of ui_template (the content) and ui_template_file (a path)")
+        self.human_task_ui_name = human_task_ui_name
+        self.ui_template = ui_template
+        self.ui_template_file = ui_template_file
+
+    def _template(self) -> str:
+        if self.ui_template is not None:
+            return self.ui_template
+        path = Path(str(self.ui_template_file))
+        if not path.is_absolute() and self.dag is not None and self.dag.fileloc:
+            path = Path(self.dag.fileloc).parent / path
+        if not path.is_file():
+            raise A2IValidationError(f"ui_template_file {str(path)!r} does not exist")
+        return path.read_text()
+
+    def execute(self, context: Context) -> str:
+        template = self._template()
+        check_request("CreateHumanTaskUi", {"HumanTaskUiName": self.human_task_ui_name,
+                                            "UiTemplate": {"Content": template}})
+        return self.hook.create_or_reuse_human_task_ui(self.human_task_ui_name, template)
+
+
+class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
+    """
+    Create a flow definition (human review workflow), or reuse the one of that name when it is the same.
+
+    :param flow_definition_name: 1 to 63 lowercase letters, digits and hyphens. (templated)
+    :param role_arn: the IAM role A2I uses to write the output. (templated)
+    :param output_s3_path: ``s3://bucket/prefix`` for the loops' output.json. (templated)
+    :param workteam_arn: the work team that reviews. (templated)
+    :param human_task_ui_arn: the worker template's ARN. (templated)
+    :param task_title: 1 to 128 characters. (templated)
+    :param task_description: 1 to 255 characters. (templated)
+    :param task_count: workers per loop, 1 to 3. (default 1)
+    :param task_availability_lifetime_in_seconds: how long a task waits for a worker (at most 864,000).
+    :param task_time_limit_in_seconds: how long a worker may take (at least 30).
+    :param task_keywords: up to 5 keywords.
+    :param human_loop_request_source: for built-in task types, ``AWS/Textract/AnalyzeDocument/Forms/V1`` or
+        ``AWS/Rekognition/DetectModerationLabels/Image/V3``.
+    :param activation_conditions: built-in types only: the conditions, a dict or a JSON string.
+    :param public_workforce_task_price: for the public workforce, ``{"AmountInUsd": {...}}``.
+    :param kms_key_id: KMS key for the output.
+    :return: the flow definition's ARN.
+    """
+
+    aws_hook_class = A2IFlowDefinitionHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "flow_definition_name", "role_arn", "output_s3_path", "workteam_arn", "human_task_ui_arn", "task_title",
+        "task_description",
+    )
+
+    def __init__(
+        self,
+        *,
+        flow_definition_name: str,
+        role_arn: str,
+        output_s3_path: str,
+        workteam_arn: str,
+        human_task_ui_arn: str,
+        task_title: str,
+        task_description: str,
+        task_count: int = 1,
+        task_availability_lifetime_in_seconds: int | None = None,
+        task_time_limit_in_seconds: int | None = None,
+        task_keywords: list[str] | None = None,
+        human_loop_request_source: str | None = None,
+        activation_conditions: dict | str | None = None,
+        public_workforce_task_price: dict | None = None,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.flow_definition_name = flow_definition_name
+        self.role_arn = role_arn
+        self.output_s3_path = output_s3_path
+        self.workteam_arn = workteam_arn
+        self.human_task_ui_arn = human_task_ui_arn
+        self.task_title = task_title
+        self.task_description = task_description
+        self.task_count = task_count
+        self.task_availability_lifetime_in_seconds = task_availability_lifetime_in_seconds
+        self.task_time_limit_in_seconds = task_time_limit_in_seconds
+        self.task_keywords = task_keywords
+        self.human_loop_request_source = human_loop_request_source
+        self.activation_conditions = activation_conditions
+        self.public_workforce_task_price = public_workforce_task_price
+        self.kms_key_id = kms_key_id
+
+    def request(self) -> dict[str, Any]:
+        """The CreateFlowDefinition request (without the name), checked before it is sent."""
+        loop_config: dict[str, Any] = {
+            "WorkteamArn": self.workteam_arn, "HumanTaskUiArn": self.human_task_ui_arn,
+            "TaskTitle": self.task_title, "TaskDescription": self.task_description, "TaskCount": self.task_count,
+        }
+        optional = {"TaskAvailabilityLifetimeInSeconds": self.task_availability_lifetime_in_seconds,
+                    "TaskTimeLimitInSeconds": self.task_time_limit_in_seconds, "TaskKeywords": self.task_keywords,
+                    "PublicWorkforceTaskPrice": self.public_workforce_task_price}
+        loop_config.update({key: value for key, value in optional.items() if value is not None})
+        output: dict[str, Any] = {"S3OutputPath": self.output_s3_path}
+        if self.kms_key_id:
+            output["KmsKeyId"] = self.kms_key_id
+        request: dict[str, Any] = {"RoleArn": self.role_arn, "OutputConfig": output, "HumanLoopConfig": loop_config}
+        request.update(self._built_in_parts())
+        self._check(request)
+        return request
+
+    def _built_in_parts(self) -> dict[str, Any]:
+        if self.human_loop_request_source is None:
+            if self.activation_conditions is not None:
+                raise A2IValidationError("activation_conditions apply only to built-in task types: give "
+                                         f"human_loop_request_source, one of {list(BUILT_IN_REQUEST_SOURCES)}")
+            return {}
+        if self.human_loop_request_source not in BUILT_IN_REQUEST_SOURCES:
+            raise A2IValidationError(f"human_loop_request_source={self.human_loop_request_source!r} is not one of "
+                                     f"{list(BUILT_IN_REQUEST_SOURCES)}")
+        parts: dict[str, Any] = {
+            "HumanLoopRequestSource": {"AwsManagedHumanLoopRequestSource": self.human_loop_request_source}}
+        if self.activation_conditions is not None:
+            conditions = self.activation_conditions
+            text = conditions if isinstance(conditions, str) else json.dumps(conditions)
+            try:
+                json.loads(text)
+            except ValueError as error:
+                raise A2IValidationError(f"activation_conditions is not valid JSON: {error}") from None
+            parts["HumanLoopActivationConfig"] = {
+                "HumanLoopActivationConditionsConfig": {"HumanLoopActivationConditions": text}}
+        return parts
+
+    def _check(self, request: dict[str, Any]) -> None:
+        lifetime = self.task_availability_lifetime_in_seconds
+        if lifetime is not None and lifetime > MAX_TASK_AVAILABILITY_SECONDS:
+            raise A2IValidationError(f"task_availability_lifetime_in_seconds={lifetime} is more than A2I's "
+                                     f"maximum of {MAX_TASK_AVAILABILITY_SECONDS} (10 days)")
+        check_request("CreateFlowDefinition", {"FlowDefinitionName": self.flow_definition_name, **request})
+
+    def execute(self, context: Context) -> str:
+        return self.hook.create_or_reuse_flow_definition(self.flow_definition_name, self.request())

@@ -1,0 +1,281 @@
+"""Start, stop and delete A2I human loops of custom task types (``StartHumanLoop``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.links.a2i import A2IHumanLoopLink
+from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
+from airflow_a2i.policies import validate_policies
+from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+from airflow_a2i.validation import (
+    flow_definition_name,
+    is_templated,
+    serialize_input,
+    validate_content_classifiers,
+    validate_flow_definition_arn,
+)
+from airflow_a2i.waiting import judge, raise_for_outcome
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# Extra time a deferral may take beyond the review timeout: the trigger enforces the review timeout
+# itself, the deferral timeout is only a backstop against a lost trigger.
+DEFERRAL_GRACE_SECONDS = 600
+
+
+class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
+    """
+    Start an A2I human loop for a custom task type and, optionally, wait until people have reviewed it.
+
+    The loop name is deterministic per (DAG, run, task, item key or map index) unless given, and a start
+    first looks the name up: a retried task adopts the loop its earlier attempt started, it never starts
+    a second one.
+
+    :param flow_definition_arn: the flow definition (human review workflow) ARN. (templated)
+    :param human_loop_input: the task input: a dict, a JSON object as a string, or the ``s3://`` URI of a
+        JSON object (read at execution, so large or sensitive inputs stay out of rendered fields).
+        At most 3,145,728 characters as JSON. (templated)
+    :param human_loop_name: the loop's name (1 to 63 of ``[a-z0-9-]``); default: deterministic. (templated)
+    :param item_key: what identifies the reviewed item; the default name depends on it instead of the
+        map index. (templated)
+    :param content_classifiers: ``FreeOfPersonallyIdentifiableInformation`` and/or ``FreeOfAdultContent``.
+    :param wait_for_completion: wait until the loop ends. (default True)
+    :param deferrable: wait on the triggerer, freeing the worker slot. (default: ``[operators]
+        default_deferrable``)
+    :param poll_interval: seconds between two looks at the loop. (default 30)
+    :param review_timeout: seconds from the loop's creation after which the review is overdue. (default None)
+    :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for a Failed (or Expired) or Stopped loop.
+    :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
+    :param stop_on_kill: stop the loop when a user kills the task. (default False: people's work is kept)
+    :return: ``{"HumanLoopName", "HumanLoopArn", "HumanLoopStatus"}`` and, once completed, ``"OutputS3Uri"``.
+    """
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "flow_definition_arn", "human_loop_input", "human_loop_name", "item_key", "content_classifiers"
+    )
+    template_fields_renderers: ClassVar[dict] = {"human_loop_input": "json"}
+    operator_extra_links = (A2IHumanLoopLink(),)
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        flow_definition_arn: str,
+        human_loop_input: dict | str,
+        human_loop_name: str | None = None,
+        item_key: str | None = None,
+        content_classifiers: list[str] | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        review_timeout: float | None = None,
+        on_loop_failure: str = "fail",
+        on_review_timeout: str = "fail",
+        stop_on_kill: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.flow_definition_arn = flow_definition_arn
+        self.human_loop_input = human_loop_input
+        self.human_loop_name = human_loop_name
+        self.item_key = item_key
+        self.content_classifiers = content_classifiers
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.review_timeout = review_timeout
+        self.on_loop_failure = on_loop_failure
+        self.on_review_timeout = on_review_timeout
+        self.stop_on_kill = stop_on_kill
+        self._started: str | None = None
+        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        self._validate(rendered=False)
+
+    def _validate(self, *, rendered: bool) -> None:
+        """Check what can be checked: everything once rendered, the literal values at DAG parse time."""
+        def ready(value: object) -> bool:
+            return rendered or not is_templated(value)
+
+        if ready(self.flow_definition_arn):
+            validate_flow_definition_arn(self.flow_definition_arn)
+        if self.human_loop_name is not None and ready(self.human_loop_name):
+            validate_human_loop_name(self.human_loop_name)
+        if ready(self.content_classifiers) and not isinstance(self.content_classifiers, str):
+            validate_content_classifiers(self.content_classifiers)
+        if ready(self.human_loop_input) and not _is_s3_uri(self.human_loop_input):
+            serialize_input(self.human_loop_input)
+
+    def loop_name(self, context: Context) -> str:
+        if self.human_loop_name:
+            return self.human_loop_name
+        ti = context["ti"]
+        return deterministic_loop_name(ti.dag_id, context["run_id"], ti.task_id, item_key=self.item_key,
+                                       map_index=getattr(ti, "map_index", -1))
+
+    def _input_content(self) -> str:
+        if _is_s3_uri(self.human_loop_input):
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            text = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                          config=self.botocore_config).read_key(str(self.human_loop_input))
+            return serialize_input(text)
+        return serialize_input(self.human_loop_input)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate(rendered=True)
+        classifiers = validate_content_classifiers(self.content_classifiers)
+        name = self.loop_name(context)
+        started = self.hook.start_human_loop(name, self.flow_definition_arn, self._input_content(), classifiers)
+        self._started = name
+        A2IHumanLoopLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
+                                 aws_partition=self.hook.conn_partition, human_loop_name=name,
+                                 flow_definition_name=flow_definition_name(self.flow_definition_arn))
+        result = {key: started[key] for key in ("HumanLoopName", "HumanLoopArn", "HumanLoopStatus")}
+        if not self.wait_for_completion:
+            return result
+        verdict, states = judge(self.hook, [name], **self._policies())
+        if not verdict.done and self.deferrable:
+            self.defer(trigger=self._trigger([name]), method_name="execute_complete", timeout=self._deferral_timeout())
+        while not verdict.done:
+            self.log.info("Human loop %s is %s; next look in %s s", name, states[0].status, self.poll_interval)
+            time.sleep(self.poll_interval)
+            verdict, states = judge(self.hook, [name], **self._policies())
+        return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event:
+            raise AirflowException("The trigger ended without an event")
+        return self._finish(event["status"], event.get("message", ""), event.get("loops", {}))
+
+    def _finish(self, outcome: str, message: str, loops: dict[str, dict]) -> dict[str, Any]:
+        self.log.info("Human loop wait ended %s: %s", outcome, message)
+        raise_for_outcome(outcome, message)
+        [(name, state)] = loops.items()
+        result = {"HumanLoopName": name, "HumanLoopArn": state.get("arn"), "HumanLoopStatus": state["status"]}
+        if state.get("output_s3_uri"):
+            result["OutputS3Uri"] = state["output_s3_uri"]
+        return result
+
+    def _policies(self) -> dict[str, Any]:
+        return {"on_loop_failure": self.on_loop_failure, "on_review_timeout": self.on_review_timeout,
+                "review_timeout": self.review_timeout}
+
+    def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
+        return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
+                                   stop_on_kill=self.stop_on_kill, aws_conn_id=self.aws_conn_id,
+                                   region_name=self.region_name, verify=self.verify,
+                                   botocore_config=self.botocore_config, **self._policies())
+
+    def _deferral_timeout(self) -> timedelta | None:
+        if self.review_timeout is None:
+            return None
+        return timedelta(seconds=self.review_timeout + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
+
+    def on_kill(self) -> None:
+        """A user killed the task while it waited on its worker: stop the loop if ``stop_on_kill``."""
+        if self.stop_on_kill and self._started:
+            self.hook.stop_human_loop(self._started)
+
+
+class _LoopNamesOperator(AwsBaseOperator[A2IHook]):
+    """Base of operators acting on loops given by name (one, or a list)."""
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields("human_loop_names")
+
+    def __init__(self, *, human_loop_names: str | list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.human_loop_names = human_loop_names
+        if not is_templated(human_loop_names):
+            self._names()
+
+    def _names(self) -> list[str]:
+        names = [self.human_loop_names] if isinstance(self.human_loop_names, str) else list(self.human_loop_names)
+        for name in names:
+            validate_human_loop_name(name)
+        return names
+
+
+class A2IStopHumanLoopOperator(_LoopNamesOperator):
+    """
+    Stop human loops. Idempotent: a loop already finished, stopped or missing is not an error.
+
+    :param human_loop_names: a loop name or a list of them. (templated)
+    :param fail_if_not_stoppable: fail when a loop was missing or no longer InProgress. (default False)
+    :return: ``{"stopped": [...], "not_stoppable": [...]}``
+    """
+
+    def __init__(self, *, human_loop_names: str | list[str], fail_if_not_stoppable: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(human_loop_names=human_loop_names, **kwargs)
+        self.fail_if_not_stoppable = fail_if_not_stoppable
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {"stopped": [], "not_stoppable": []}
+        for name in self._names():
+            result["stopped" if self.hook.stop_human_loop(name) else "not_stoppable"].append(name)
+        self.log.info("Stopped %d human loop(s); %d were not InProgress", len(result["stopped"]),
+                      len(result["not_stoppable"]))
+        if result["not_stoppable"] and self.fail_if_not_stoppable:
+            raise AirflowFailException(f"Not InProgress, so not stopped: {result['not_stoppable']}")
+        return result
+
+
+class A2IDeleteHumanLoopOperator(_LoopNamesOperator):
+    """
+    Delete finished human loops (their output in S3 stays). Idempotent: a missing loop is not an error.
+
+    :param human_loop_names: a loop name or a list of them. (templated)
+    :param stop_if_open: stop a loop still InProgress and wait until it is Stopped before deleting it;
+        without it such a loop fails the task. (default False)
+    :param fail_if_missing: fail when a loop does not exist. (default False)
+    :param poll_interval: seconds between looks while a stopped loop is Stopping. (default 5)
+    :return: ``{"deleted": [...], "missing": [...]}``
+    """
+
+    def __init__(self, *, human_loop_names: str | list[str], stop_if_open: bool = False,
+                 fail_if_missing: bool = False, poll_interval: float = 5, **kwargs: Any) -> None:
+        super().__init__(human_loop_names=human_loop_names, **kwargs)
+        self.stop_if_open = stop_if_open
+        self.fail_if_missing = fail_if_missing
+        self.poll_interval = poll_interval
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {"deleted": [], "missing": []}
+        for name in self._names():
+            described = self.hook.describe_human_loop(name)
+            if described is None:
+                result["missing"].append(name)
+                continue
+            if described["HumanLoopStatus"] in ("InProgress", "Stopping"):
+                self._stop_and_wait(name, described["HumanLoopStatus"])
+            result["deleted" if self.hook.delete_human_loop(name) else "missing"].append(name)
+        self.log.info("Deleted %d human loop(s); %d did not exist", len(result["deleted"]), len(result["missing"]))
+        if result["missing"] and self.fail_if_missing:
+            raise AirflowFailException(f"These human loops do not exist: {result['missing']}")
+        return result
+
+    def _stop_and_wait(self, name: str, status: str) -> None:
+        if not self.stop_if_open:
+            raise A2IValidationError(f"Human loop {name} is {status}; only finished loops can be deleted. "
+                                     "Stop it first, or set stop_if_open=True")
+        if status == "InProgress":
+            self.hook.stop_human_loop(name)
+        while (self.hook.describe_human_loop(name) or {}).get("HumanLoopStatus") == "Stopping":
+            time.sleep(self.poll_interval)
+
+
+def _is_s3_uri(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("s3://")

@@ -1,0 +1,141 @@
+"""One vocabulary for every waiting operator, sensor and trigger: what ends a wait on human loops.
+
+``on_loop_failure`` decides about loops that end Failed (Expired included) or Stopped, or that are
+missing: ``fail`` the task, ``skip`` it (and its downstream) once the wait is over, or ``continue``
+(succeed and report them). ``on_review_timeout`` decides about loops still open ``review_timeout``
+seconds after their own creation: ``fail`` (leave them open), ``stop_and_fail``, ``stop_and_continue``
+(stop them and stop waiting for them) or ``continue`` (leave them open and stop waiting for them).
+
+Everything here is pure: the sensor (sync) and the trigger (async) share it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airflow_a2i.exceptions import A2IValidationError
+
+ON_LOOP_FAILURE = ("fail", "skip", "continue")
+ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
+OPEN_STATES = frozenset({"InProgress", "Stopping"})
+FAILED_STATES = frozenset({"Failed", "Stopped", "Missing"})
+STOPPED_STATES = frozenset({"Stopping", "Stopped"})
+MISSING = "Missing"  # deleted, or never started: DescribeHumanLoop says ResourceNotFound
+
+
+def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeout: float | None) -> None:
+    if on_loop_failure not in ON_LOOP_FAILURE:
+        raise A2IValidationError(f"on_loop_failure={on_loop_failure!r} is not one of {list(ON_LOOP_FAILURE)}: "
+                                 "fail the task, skip it, or continue and report the failed loops")
+    if on_review_timeout not in ON_REVIEW_TIMEOUT:
+        raise A2IValidationError(f"on_review_timeout={on_review_timeout!r} is not one of "
+                                 f"{list(ON_REVIEW_TIMEOUT)}")
+    if review_timeout is not None and (isinstance(review_timeout, bool) or review_timeout <= 0):
+        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a positive number of seconds, "
+                                 "or None to wait as long as A2I keeps the loops")
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """What a wait needs of one loop; ``creation_time`` in epoch seconds."""
+
+    name: str
+    status: str
+    creation_time: float | None = None
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    output_s3_uri: str | None = None
+    arn: str | None = None
+
+    @classmethod
+    def from_description(cls, name: str, described: dict | None) -> LoopState:
+        if described is None:
+            return cls(name, MISSING)
+        created = described.get("CreationTime")
+        return cls(
+            name=name,
+            status=described["HumanLoopStatus"],
+            creation_time=created.timestamp() if isinstance(created, datetime) else created,
+            failure_code=described.get("FailureCode"),
+            failure_reason=described.get("FailureReason"),
+            output_s3_uri=(described.get("HumanLoopOutput") or {}).get("OutputS3Uri"),
+            arn=described.get("HumanLoopArn"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "creation_time": self.creation_time, "failure_code": self.failure_code,
+                "failure_reason": self.failure_reason, "output_s3_uri": self.output_s3_uri, "arn": self.arn}
+
+
+@dataclass
+class Verdict:
+    """What a wait does after one look at its loops."""
+
+    done: bool = False
+    outcome: str = "waiting"  # waiting | success | failed | skipped
+    message: str = ""
+    stop: list[str] = field(default_factory=list)  # overdue loops to stop now
+    timed_out: list[str] = field(default_factory=list)  # every loop whose review time is up
+
+
+def decide(states: list[LoopState], now: float, *, on_loop_failure: str = "fail",
+           on_review_timeout: str = "fail", review_timeout: float | None = None) -> Verdict:
+    """Judge the loops as they are at ``now``.
+
+    Nothing is remembered between looks: a loop whose review time is up is recognised again on every
+    look by its creation time, and under ``stop_and_continue`` an overdue loop that is Stopping or
+    Stopped counts as one this policy stopped, not as a failure.
+    """
+    overdue = [state for state in states if _is_overdue(state, now, review_timeout)]
+    stopped_by_policy = on_review_timeout == "stop_and_continue"
+    timed_out = sorted(state.name for state in overdue
+                       if state.status in OPEN_STATES or (stopped_by_policy and state.status in STOPPED_STATES))
+    open_overdue = sorted(state.name for state in overdue if state.status == "InProgress")
+    failed = [state for state in states if state.status in FAILED_STATES and state.name not in timed_out]
+    if failed and on_loop_failure == "fail":
+        return Verdict(True, "failed", failure_message(failed), timed_out=timed_out)
+    if open_overdue and on_review_timeout in ("fail", "stop_and_fail"):
+        stop = open_overdue if on_review_timeout == "stop_and_fail" else []
+        return Verdict(True, "failed", timeout_message(timed_out, review_timeout, stopped=bool(stop)), stop,
+                       timed_out)
+    stop = open_overdue if stopped_by_policy else []
+    waiting = [state for state in states if state.status in OPEN_STATES and state.name not in timed_out]
+    if waiting:
+        return Verdict(False, "waiting", "", stop, timed_out)
+    if failed and on_loop_failure == "skip":
+        return Verdict(True, "skipped", failure_message(failed), stop, timed_out)
+    return Verdict(True, "success", summary_message(states, timed_out), stop, timed_out)
+
+
+def _is_overdue(state: LoopState, now: float, review_timeout: float | None) -> bool:
+    return review_timeout is not None and state.creation_time is not None and now - state.creation_time >= \
+        review_timeout
+
+
+def counts(states: list[LoopState]) -> dict[str, int]:
+    return dict(sorted(Counter(state.status for state in states).items()))
+
+
+def failure_message(failed: list[LoopState]) -> str:
+    shown = "; ".join(
+        f"{state.name} {state.status}" + (f" ({state.failure_code}: {state.failure_reason})"
+                                          if state.failure_code or state.failure_reason else "")
+        for state in failed[:10]
+    )
+    more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+    return f"{len(failed)} human loop(s) did not complete: {shown}{more}"
+
+
+def timeout_message(overdue: list[str], review_timeout: float | None, *, stopped: bool) -> str:
+    names = ", ".join(overdue[:10]) + (f" and {len(overdue) - 10} more" if len(overdue) > 10 else "")
+    action = "stopped" if stopped else "left open"
+    return (f"{len(overdue)} human loop(s) were not reviewed within review_timeout={review_timeout}s of their "
+            f"creation ({action}): {names}")
+
+
+def summary_message(states: list[LoopState], timed_out: list[str]) -> str:
+    text = f"{len(states)} human loop(s) done: {counts(states)}"
+    return text + (f"; {len(timed_out)} gave up on after review_timeout" if timed_out else "")

@@ -1,0 +1,125 @@
+"""Wait on human loops started elsewhere: poke, reschedule or deferrable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue, conf
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.names import validate_human_loop_name
+from airflow_a2i.policies import validate_policies
+from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+from airflow_a2i.validation import is_templated
+from airflow_a2i.waiting import INLINE_NAMES_LIMIT, judge, names_by_status, raise_for_outcome, wait_report
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
+    """
+    Wait until one human loop, or each of a list, has ended as the policies say.
+
+    In deferrable mode it looks once on the worker and defers only when the loops are still open,
+    passing its ``timeout`` to the deferral. ``review_timeout`` is enforced by the sensor and the
+    trigger themselves, per loop, from its creation time; the sensor's ``timeout`` is a backstop.
+
+    :param human_loop_names: a loop name, or a list of them. (templated)
+    :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
+    :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
+    :param review_timeout: seconds from each loop's creation after which its review is overdue.
+    :param report_s3_uri: where to write the names per status when there are more than 100 loops
+        (an ``s3://bucket/key.json`` URI). (templated)
+    :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
+    :return: ``{"counts": {status: n}, "names_by_status": {...}, "timed_out": [...]}``, or
+        ``"report_s3_uri"`` in place of the names beyond 100 loops.
+    """
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri")
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        human_loop_names: str | list[str],
+        on_loop_failure: str = "fail",
+        on_review_timeout: str = "fail",
+        review_timeout: float | None = None,
+        report_s3_uri: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.human_loop_names = human_loop_names
+        self.on_loop_failure = on_loop_failure
+        self.on_review_timeout = on_review_timeout
+        self.review_timeout = review_timeout
+        self.report_s3_uri = report_s3_uri
+        self.deferrable = deferrable
+        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        if not is_templated(human_loop_names):
+            self._names()
+
+    def _names(self) -> list[str]:
+        names = [self.human_loop_names] if isinstance(self.human_loop_names, str) else list(self.human_loop_names)
+        if not names:
+            raise A2IValidationError("human_loop_names is empty: give at least one loop name")
+        for name in names:
+            validate_human_loop_name(name)
+        if len(names) > INLINE_NAMES_LIMIT and not (self.report_s3_uri or "").startswith("s3://"):
+            raise A2IValidationError(f"{len(names)} loops are more than {INLINE_NAMES_LIMIT} to report inline: "
+                                     "give report_s3_uri='s3://bucket/key.json' for their names")
+        return names
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context=context)
+        result = self.poke(context)
+        if result.is_done:
+            return result.xcom_value
+        self.defer(
+            trigger=A2IHumanLoopTrigger(
+                human_loop_names=self._names(), poll_interval=self.poke_interval,
+                on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
+                review_timeout=self.review_timeout, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                verify=self.verify, botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        names = self._names()
+        verdict, states = judge(self.hook, names, on_loop_failure=self.on_loop_failure,
+                                on_review_timeout=self.on_review_timeout, review_timeout=self.review_timeout)
+        loops = {state.name: state.to_json() for state in states}
+        if not verdict.done:
+            self.log.info("Human loops: %s", {status: len(group) for status, group in names_by_status(loops).items()})
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(verdict.outcome, verdict.message, loops,
+                                                                     verdict.timed_out))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event:
+            raise AirflowException("The trigger ended without an event")
+        return self._finish(event["status"], event.get("message", ""), event.get("loops", {}),
+                            event.get("timed_out", []))
+
+    def _finish(self, outcome: str, message: str, loops: dict[str, dict], timed_out: list[str]) -> dict[str, Any]:
+        self.log.info("Human loop wait ended %s: %s", outcome, message)
+        raise_for_outcome(outcome, message)
+        return wait_report(loops, timed_out, self.report_s3_uri, self._write_report)
+
+    def _write_report(self, uri: str, body: str) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+               config=self.botocore_config).load_string(body, key=uri, replace=True)
+
