@@ -1,0 +1,147 @@
+"""Names, ARNs, inputs, classifiers and policies users get wrong fail before any request, saying what to fix."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.names import (
+    MAX_LENGTH,
+    deterministic_loop_name,
+    has_run_hash,
+    run_hash,
+    validate_human_loop_name,
+)
+from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
+from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
+from tests.conftest import task_states, unique
+
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/my-flow"
+NAME = re.compile(r"[a-z0-9](-*[a-z0-9])*")
+
+
+def start_operator(**overrides):
+    arguments = {"task_id": "start", "flow_definition_arn": ARN, "human_loop_input": {"prompt": "x"}, **overrides}
+    return A2IStartHumanLoopOperator(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"human_loop_name": "human_loop_name"}, "not a valid A2I name.*'human-loop-name'"),
+        ({"human_loop_name": "a" * 64}, "64 characters; A2I allows at most 63"),
+        ({"human_loop_name": ""}, "empty"),
+        ({"flow_definition_arn": "arn:aws:sagemaker:aws-region:xyz:flow-definition/flow_def_name"},
+         "account 'xyz' is not a 12-digit AWS account id"),
+        ({"flow_definition_arn": "arn:aws:sagemaker:aws_region:123456789012:flow-definition/f"},
+         "Region 'aws_region'"),
+        ({"flow_definition_arn": "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/flow_def_name"},
+         "flow definition name 'flow_def_name'"),
+        ({"flow_definition_arn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/x"},
+         "does not start with 'flow-definition/'"),
+        ({"flow_definition_arn": "flow-definition/my-flow"}, "must start with 'arn:aws:sagemaker:'"),
+        ({"human_loop_input": '{"InputContent": "{"prompt":"What is the answer?"}"}'}, "not valid JSON"),
+        ({"human_loop_input": "[1, 2]"}, "must be a JSON object"),
+        ({"human_loop_input": {"text": "a" * 3_145_728}}, "3,145,728"),
+        ({"human_loop_input": 42}, "must be a dict, a JSON string or an s3:// URI"),
+        ({"content_classifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfViruses"]},
+         r"Unknown content classifier\(s\) \['FreeOfViruses'\]"),
+        ({"on_loop_failure": "retry"}, "on_loop_failure='retry' is not one of"),
+        ({"on_review_timeout": "stop"}, "on_review_timeout='stop' is not one of"),
+        ({"review_timeout": 0}, "positive number of seconds"),
+    ],
+)
+def test_the_start_operator_refuses_bad_input_at_parse_time(overrides, message):
+    with pytest.raises(A2IValidationError, match=message):
+        start_operator(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"human_loop_names": []}, "empty"),
+        ({"human_loop_names": ["ok-name", "Not_OK"]}, "'Not_OK' is not a valid A2I name"),
+        ({"human_loop_names": [f"loop-{index}" for index in range(101)]}, "report_s3_uri"),
+        ({"human_loop_names": "ok", "on_loop_failure": "ignore"}, "on_loop_failure"),
+    ],
+)
+def test_the_sensor_refuses_bad_input_at_parse_time(arguments, message):
+    with pytest.raises(A2IValidationError, match=message):
+        A2IHumanLoopSensor(task_id="wait", **arguments)
+
+
+def test_templated_values_are_checked_once_rendered_before_any_request(run_dag, flow_definition_arn):
+    calls: list[str] = []
+
+    def record(event_name: str, **kwargs) -> None:
+        calls.append(event_name)
+
+    dag_id = unique("bad_template").replace("-", "_")
+    source = f'''
+import datetime
+from airflow.sdk import DAG
+from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
+    A2IStartHumanLoopOperator(task_id="start", flow_definition_arn={flow_definition_arn!r},
+                              human_loop_input={{"prompt": "x"}}, human_loop_name="{{{{ 'human_loop_name' }}}}")
+'''
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def recording_client(self, *args, **kwargs):
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.*.*", record)
+        return client
+
+    botocore.session.Session.create_client = recording_client
+    try:
+        run = run_dag(source, dag_id)
+    finally:
+        botocore.session.Session.create_client = original
+    assert task_states(run) == {"start": "failed"}
+    assert not [call for call in calls if "sagemaker-a2i-runtime" in call or "HumanLoop" in call], calls
+    listed = boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=flow_definition_arn)
+    assert listed["HumanLoopSummaries"] == []
+
+
+def test_deterministic_names_follow_the_rules_and_the_item_key():
+    first = deterministic_loop_name("daily_review", "scheduled__2026-11-25T00:00:00+00:00", "review_documents",
+                                    item_key="invoices/2026/0001.pdf", map_index=3)
+    again = deterministic_loop_name("daily_review", "scheduled__2026-11-25T00:00:00+00:00", "review_documents",
+                                    item_key="invoices/2026/0001.pdf", map_index=7)
+    other = deterministic_loop_name("daily_review", "scheduled__2026-11-25T00:00:00+00:00", "review_documents",
+                                    item_key="invoices/2026/0002.pdf", map_index=3)
+    assert first == again != other  # the item key, not the map index, names an item
+    assert first.startswith("review-documents-")
+    assert has_run_hash(first, run_hash("daily_review", "scheduled__2026-11-25T00:00:00+00:00", "review_documents"))
+    assert not has_run_hash(first, run_hash("daily_review", "another-run", "review_documents"))
+    by_index = {deterministic_loop_name("d", "r", "t", map_index=index) for index in range(50)}
+    assert len(by_index) == 50
+
+
+@given(st.text(max_size=300), st.text(max_size=300), st.text(max_size=300),
+       st.one_of(st.none(), st.text(max_size=500)), st.integers(-1, 10_000))
+def test_every_deterministic_name_is_a_valid_loop_name(dag_id, run_id, task_id, item_key, map_index):
+    name = deterministic_loop_name(dag_id, run_id, task_id, item_key=item_key, map_index=map_index)
+    assert len(name) <= MAX_LENGTH and NAME.fullmatch(name)
+    assert validate_human_loop_name(name) == name
+
+
+def test_the_error_for_the_seed_name_suggests_a_valid_one():
+    with pytest.raises(A2IValidationError) as raised:
+        validate_human_loop_name("human_loop_name")
+    suggestion = re.search(r"for example '([^']+)'", str(raised.value))
+    assert suggestion and validate_human_loop_name(suggestion.group(1)) == "human-loop-name"
+
+
+def test_json_string_input_is_kept_as_given():
+    operator = start_operator(human_loop_input=json.dumps({"prompt": "x"}))
+    assert operator.human_loop_input == '{"prompt": "x"}'
