@@ -138,6 +138,23 @@ def _check_length(shape: Shape, value: Any, length: int, path: str, problems: li
         )
 
 
+def modeled_members(shape: Shape, value: Any) -> Any:
+    """``value`` without the structure members ``shape`` does not define, at every depth.
+
+    Meant for parameters ``validate_input`` has accepted; a value of another type than its shape's
+    is returned as it is.
+    """
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {name: modeled_members(members[name], member) for name, member in value.items() if name in members}
+    if kind == "list" and isinstance(value, list):
+        return [modeled_members(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {key: modeled_members(shape.value, item) for key, item in value.items()}
+    return value
+
+
 def summarize(problems: list[str]) -> str:
     count = len(problems)
     noun = "error" if count == 1 else "errors"

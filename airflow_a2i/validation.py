@@ -22,7 +22,9 @@ ARN_EXAMPLE = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/my-revie
 
 
 def is_templated(value: object) -> bool:
-    """A value still holding Jinja is checked after rendering, at execution."""
+    """A value known only at execution (Jinja, or an XComArg such as ``task.output``) is checked then."""
+    if hasattr(value, "resolve") and not isinstance(value, str | dict | list):
+        return True  # XComArg and other ResolveMixin values
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,6 +34,8 @@ from airflow_a2i.local.process import ServiceProcess  # noqa: E402
 settings.register_profile("project", derandomize=True, max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
 settings.load_profile("project")
+
+pytest_plugins = ("tests.airflow_fixtures",)
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/a2i-tests"
@@ -121,43 +120,9 @@ def flow_definition_arn(make_flow_definition: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow_db(session_dir: Path) -> Path:
-    """The session's Airflow metadata DB (SQLite), migrated once; returns the DAGs folder."""
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    dags.mkdir(parents=True, exist_ok=True)
-    airflow = Path(sys.executable).with_name("airflow")
-    result = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, timeout=300,
-                            env=os.environ.copy())
-    assert result.returncode == 0, result.stdout + result.stderr
-    return dags
+def airflow_deployment(session_dir: Path, local_service: str):
+    """A real Airflow deployment (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite), started
+    the first time a test asks for it and stopped at session end. Tests add DAGs with ``add_dag_file(path)``."""
+    from tests.airflow_deployment import session_deployment
 
-
-@pytest.fixture
-def run_dag(airflow_db: Path, local_service: str) -> Callable[..., object]:
-    """Write a DAG file into the DAGs folder and run it with ``dag.test()``; returns the DagRun."""
-
-    def run(source: str, dag_id: str, conf: dict | None = None):
-        path = airflow_db / f"{dag_id}.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.dag.test(run_conf=conf)
-
-    return run
-
-
-def xcom_value(dag_run, task_id: str, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.query(XComModel).filter(XComModel.dag_id == dag_run.dag_id, XComModel.run_id ==
-                                              dag_run.run_id, XComModel.task_id == task_id,
-                                              XComModel.key == key).one_or_none()
-        return None if row is None else row.value
-
-
-def task_states(dag_run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    yield from session_deployment(session_dir / "airflow-deployment", {"AWS_ENDPOINT_URL": local_service})

@@ -20,7 +20,7 @@ from airflow_a2i.names import (
 )
 from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
-from tests.conftest import task_states, unique
+from tests.conftest import unique
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/my-flow"
 NAME = re.compile(r"[a-z0-9](-*[a-z0-9])*")
@@ -76,7 +76,7 @@ def test_the_sensor_refuses_bad_input_at_parse_time(arguments, message):
         A2IHumanLoopSensor(task_id="wait", **arguments)
 
 
-def test_templated_values_are_checked_once_rendered_before_any_request(run_dag, flow_definition_arn):
+def test_templated_values_are_checked_once_rendered_before_any_request(airflow_dags, flow_definition_arn):
     calls: list[str] = []
 
     def record(event_name: str, **kwargs) -> None:
@@ -103,10 +103,10 @@ with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2026, 1, 1)) as
 
     botocore.session.Session.create_client = recording_client
     try:
-        run = run_dag(source, dag_id)
+        run = airflow_dags.run_source(source, dag_id)
     finally:
         botocore.session.Session.create_client = original
-    assert task_states(run) == {"start": "failed"}
+    assert airflow_dags.task_states(run) == {"start": "failed"}
     assert not [call for call in calls if "sagemaker-a2i-runtime" in call or "HumanLoop" in call], calls
     listed = boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=flow_definition_arn)
     assert listed["HumanLoopSummaries"] == []

@@ -1,6 +1,6 @@
 """The seed page's custom-task examples ("Create and Start a Human Loop for a Custom Task Type").
 
-Taken literally they are broken (see /work/shared/seed/README.md); the local service rejects each
+Taken literally they are broken (see ../shared/seed/README.md); the local service rejects each
 defect with a ValidationException, as AWS does. Each defect is tested alone, everything else
 corrected; then the corrected boto3 and AWS CLI examples start a loop.
 """

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import random
 import threading
 import time
@@ -31,6 +30,7 @@ import botocore.session
 
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
+from airflow_a2i.local.strict_json import finite_float, shown
 
 # The operations fault rules can name, by the botocore service that defines them. Textract and
 # Rekognition are listed before the service serves them, so a faults file can already name them.
@@ -142,6 +142,9 @@ class FaultRule:
             raise ValueError(f"unknown key(s) {', '.join(unknown)} in fault rule; use {', '.join(RULE_KEYS)}")
         if not isinstance(body.get("operation"), str):
             raise ValueError(f"a fault rule needs 'operation', one of {', '.join(known_operations())}")
+        if body.get("error") is not None and not isinstance(body["error"], str):
+            raise ValueError(f"'error' must be an error code such as \"{THROTTLING}\" (or null), "
+                             f"not {shown(body['error'])}")
         rule = cls(operation=body["operation"], error=body.get("error"),
                    rate=_number(body.get("rate", 1.0), "rate"),
                    count=_count(body.get("count")),
@@ -171,9 +174,10 @@ class FaultRule:
 
 
 def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"'{key}' must be a number, not {json.dumps(value)}")
-    return float(value)
+    number = finite_float(value)
+    if number is None:
+        raise ValueError(f"'{key}' must be a finite number, not {shown(value)}")
+    return number
 
 
 def _count(value: Any) -> int | None:

@@ -7,8 +7,8 @@ can be deleted only once it is Completed, Failed or Stopped.
 from __future__ import annotations
 
 import base64
-import binascii
-import json
+import contextlib
+import math
 import re
 import threading
 import time
@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.session
 
-from airflow_a2i.local import outputs
+from airflow_a2i.local import outputs, strict_json
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.s3 import ACCOUNT_ID
 from airflow_a2i.local.store import Answer, HumanLoop, NamedResource, Store
@@ -49,18 +49,23 @@ def loop_arn(region: str, name: str) -> str:
 
 
 def parse_timestamp(value: Any, field: str) -> float:
-    """A timestamp from a query string: ISO 8601 (botocore's choice) or epoch seconds."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    """A timestamp from a query string or a JSON body: ISO 8601 (botocore's choice) or finite epoch seconds."""
+    seconds = _timestamp_text(value) if isinstance(value, str) else strict_json.finite_float(value)
+    if seconds is None or not math.isfinite(seconds):
         raise validation_error(
-            f"Value '{value}' at '{field[:1].lower() + field[1:]}' is not a timestamp: "
-            "use ISO 8601 (2026-11-25T12:00:00Z) or epoch seconds"
-        ) from None
+            f"Value {strict_json.shown(value)} at '{field[:1].lower() + field[1:]}' is not a timestamp: "
+            "use ISO 8601 (2026-11-25T12:00:00Z) or finite epoch seconds"
+        )
+    return seconds
+
+
+def _timestamp_text(text: str) -> float | None:
+    with contextlib.suppress(ValueError):
+        return float(text)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError):  # OverflowError: a date beyond the platform's epoch range
+        return None
 
 
 class A2IRuntime:
@@ -86,8 +91,9 @@ class A2IRuntime:
         input_content = params["HumanLoopInput"]["InputContent"]
         check_input_content(input_content)
         flow = self.flow_definition(region, flow_arn, missing=validation_error)
-        lifetime = flow.body["HumanLoopConfig"].get("TaskAvailabilityLifetimeInSeconds",
-                                                    DEFAULT_TASK_AVAILABILITY_SECONDS)
+        # `or`: a flow definition stored before null members were dropped may hold null here
+        lifetime = flow.body["HumanLoopConfig"].get("TaskAvailabilityLifetimeInSeconds") \
+            or DEFAULT_TASK_AVAILABILITY_SECONDS
         with self.store.transaction() as db:
             existing = self.store.get_loop(region, name)
             if existing is not None:
@@ -214,7 +220,7 @@ class A2IRuntime:
         self.flow_definition(region, flow_arn, missing=lambda message: ServiceError("ResourceNotFoundException",
                                                                                     message))
         descending = params.get("SortOrder") == "Descending"
-        limit = params.get("MaxResults", DEFAULT_MAX_RESULTS)
+        limit = params.get("MaxResults") or DEFAULT_MAX_RESULTS
         start_after = decode_token(params["NextToken"], flow_arn, descending) if "NextToken" in params else None
         after = parse_timestamp(query["CreationTimeAfter"], "CreationTimeAfter") \
             if "CreationTimeAfter" in query else None
@@ -325,11 +331,11 @@ class A2IRuntime:
 
 def check_input_content(input_content: str) -> None:
     try:
-        parsed = json.loads(input_content)
+        parsed = strict_json.loads(input_content)
     except ValueError as error:
         raise validation_error(
-            f"HumanLoopInput.InputContent is not valid JSON ({error}); it must be a JSON object serialised "
-            "as a string, such as '{\"prompt\": \"What is the answer?\"}'"
+            f"HumanLoopInput.InputContent {error}; it must be a JSON object serialised as a string, such as "
+            "'{\"prompt\": \"What is the answer?\"}'"
         ) from None
     if not isinstance(parsed, dict):
         raise validation_error(
@@ -352,17 +358,20 @@ def summary(loop: HumanLoop) -> dict:
 
 def encode_token(last: HumanLoop, flow_arn: str, descending: bool) -> str:
     state = {"c": last.creation_time, "n": last.name, "f": flow_arn, "d": descending}
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+    return base64.urlsafe_b64encode(strict_json.dumps(state).encode()).decode()
 
 
 def decode_token(token: str, flow_arn: str, descending: bool) -> tuple[float, str]:
+    """The (creation time, name) a NextToken continues after; every member checked, as a client may craft it."""
     try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-        position = (float(state["c"]), str(state["n"]))
-        same_request = state["f"] == flow_arn and state["d"] == descending
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise validation_error("NextToken is not a token this service returned; start again without it") from None
-    if not same_request:
+        state = strict_json.loads(base64.urlsafe_b64decode(token.encode()))  # binascii.Error is a ValueError
+    except ValueError:
+        state = None
+    creation_time = strict_json.finite_float(state.get("c")) if isinstance(state, dict) else None
+    if (not isinstance(state, dict) or creation_time is None or not isinstance(state.get("n"), str)
+            or not isinstance(state.get("f"), str) or not isinstance(state.get("d"), bool)):
+        raise validation_error("NextToken is not a token this service returned; start again without it")
+    if state["f"] != flow_arn or state["d"] != descending:
         raise validation_error("NextToken belongs to a listing with another FlowDefinitionArn or SortOrder; "
                                "pass the same ones as the request that returned it")
-    return position
+    return creation_time, state["n"]

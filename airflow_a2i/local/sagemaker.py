@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import botocore.session
 
+from airflow_a2i.local import strict_json
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.runtime import parse_timestamp
 from airflow_a2i.local.s3 import ACCOUNT_ID
 from airflow_a2i.local.store import NamedResource, Store
-from airflow_a2i.model_validation import summarize, validate_input
+from airflow_a2i.model_validation import modeled_members, summarize, validate_input
 
 OPERATIONS = frozenset({
     "CreateFlowDefinition", "DescribeFlowDefinition", "ListFlowDefinitions", "DeleteFlowDefinition",
@@ -25,6 +24,9 @@ OPERATIONS = frozenset({
 MAX_TASK_AVAILABILITY_SECONDS = 864_000  # A2I's limit: 10 days
 
 _MODEL = botocore.session.get_session().get_service_model("sagemaker")
+# What DescribeFlowDefinition shows of the stored create request; the service's own fields come after.
+DESCRIBED_REQUEST_MEMBERS = ("HumanLoopRequestSource", "HumanLoopActivationConfig", "HumanLoopConfig",
+                             "OutputConfig", "RoleArn")
 
 
 def _not_found(message: str) -> ServiceError:
@@ -104,7 +106,9 @@ class SageMakerA2I:
         self._check_flow_definition(region, params)
         if self.store.get_flow_definition(region, name) is not None:
             raise _in_use(f"Flow definition '{name}' already exists in {region}; choose another name or reuse it")
-        request = {key: value for key, value in params.items() if key not in ("FlowDefinitionName", "Tags")}
+        # Only the members the API defines, at every depth: nothing a client made up is stored or shown.
+        modeled = modeled_members(_MODEL.operation_model("CreateFlowDefinition").input_shape, params)
+        request = {key: value for key, value in modeled.items() if key not in ("FlowDefinitionName", "Tags")}
         flow = NamedResource(region, name, arn(region, "flow-definition", name), request, round(time.time(), 3))
         self.store.put_flow_definition(flow)
         return {"FlowDefinitionArn": flow.arn}
@@ -130,9 +134,9 @@ class SageMakerA2I:
                 )
             conditions = activation["HumanLoopActivationConditionsConfig"]["HumanLoopActivationConditions"]
             try:
-                json.loads(conditions)
+                strict_json.loads(conditions)
             except ValueError as error:
-                raise validation_error(f"HumanLoopActivationConditions is not valid JSON: {error}") from None
+                raise validation_error(f"HumanLoopActivationConditions {error}") from None
         ui_arn = loop_config["HumanTaskUiArn"]
         ui_name = ui_arn.rsplit("/", 1)[-1]
         if ui_arn != arn(region, "human-task-ui", ui_name) or self.store.get_task_ui(region, ui_name) is None:
@@ -143,13 +147,14 @@ class SageMakerA2I:
 
     def describe_flow_definition(self, region: str, params: dict) -> dict:
         flow = self._flow(region, params["FlowDefinitionName"])
-        return {
+        described = {key: flow.body[key] for key in DESCRIBED_REQUEST_MEMBERS if key in flow.body}
+        described.update({
             "FlowDefinitionArn": flow.arn,
             "FlowDefinitionName": flow.name,
             "FlowDefinitionStatus": "Active",
             "CreationTime": flow.creation_time,
-            **flow.body,
-        }
+        })
+        return described
 
     def list_flow_definitions(self, region: str, params: dict) -> dict:
         page, token = _paginate(self.store.list_flow_definitions(region), params)
@@ -192,9 +197,11 @@ def _paginate(items: list[NamedResource], params: dict) -> tuple[list[NamedResou
     if params.get("NextToken"):
         try:
             start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
-        except (ValueError, binascii.Error):
-            raise validation_error("NextToken is not a token this service returned") from None
-    limit = params.get("MaxResults", 10)
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            start = -1
+        if start < 0:
+            raise validation_error("NextToken is not a token this service returned; start again without it")
+    limit = params.get("MaxResults") or 10
     page = chosen[start:start + limit]
     more = start + limit < len(chosen)
     return page, base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None

@@ -16,14 +16,13 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from airflow_a2i.local import s3
-from airflow_a2i.local.errors import ServiceError
+from airflow_a2i.local import s3, strict_json
+from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.runtime import A2IRuntime
@@ -38,6 +37,9 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_r
 DEFAULT_REGION = "us-east-1"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ADMIN_PREFIX = "/_a2i/"
+MAX_WORKER_ID_LENGTH = 256
+MAX_TIME_SPENT_SECONDS = 864_000  # no task stays open longer than A2I's maximum TaskAvailabilityLifetimeInSeconds
+CONFIG_KEYS = ("maxOpenLoops", "stopDelaySeconds")
 
 
 def credential_scope(request: Request) -> tuple[str | None, str]:
@@ -52,7 +54,13 @@ def credential_scope(request: Request) -> tuple[str | None, str]:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+    """A strict JSON response; RuntimeError (a bug, answered as a 500) when ``body`` holds NaN or Infinity."""
+    try:
+        text = strict_json.dumps(body)
+    except ValueError as error:
+        raise RuntimeError(f"the response would hold a non-finite number, which strict JSON cannot carry "
+                           f"({error})") from None
+    return Response(text, status=status, headers=headers or {}, content_type="application/json")
 
 
 def runtime_error(error: ServiceError) -> Response:
@@ -138,12 +146,12 @@ class LocalService:
     def _runtime_call(self, request: Request, region: str) -> tuple[str, Any]:
         path, method, runtime = request.path, request.method, self.runtime
         if path == "/human-loops" and method == "POST":
-            return "StartHumanLoop", lambda: runtime.start_human_loop(region, _json_body(request))
+            return "StartHumanLoop", lambda: runtime.start_human_loop(region, _aws_params(request))
         if path == "/human-loops" and method == "GET":
             return "ListHumanLoops", lambda: runtime.list_human_loops(region, request.args.to_dict())
         if path == "/human-loops/stop" and method == "POST":
-            return "StopHumanLoop", lambda: runtime.stop_human_loop(region, _json_body(request))
-        name = unquote(path[len("/human-loops/"):])
+            return "StopHumanLoop", lambda: runtime.stop_human_loop(region, _aws_params(request))
+        name = path[len("/human-loops/"):]  # the WSGI server has percent-decoded the path already
         if method == "GET":
             return "DescribeHumanLoop", lambda: runtime.describe_human_loop(region, name)
         if method == "DELETE":
@@ -153,7 +161,7 @@ class LocalService:
     def _sagemaker(self, request: Request, operation: str, region: str) -> Response:
         try:
             self.faults.before(operation)
-            params = _json_body(request)
+            params = _aws_params(request)
             base_url = request.host_url.rstrip("/")
             result = self.sagemaker.handle(operation, region, params, base_url=base_url)
             if self.faults.lose_response(operation):
@@ -174,9 +182,14 @@ class LocalService:
             return json_response({"error": error.code, "message": error.message}, error.status)
         except ValueError as error:
             return json_response({"error": "BadRequest", "message": str(error)}, 400)
+        except Exception as error:  # never Werkzeug's HTML page: a JSON 500 that says what failed
+            log.exception("admin request %s %s failed", request.method, request.path)
+            return json_response({"error": "InternalError",
+                                  "message": f"Internal error ({type(error).__name__}): {error}"}, 500)
 
     def _admin_call(self, request: Request) -> Response:
-        parts = [unquote(part) for part in request.path[len(ADMIN_PREFIX):].strip("/").split("/")]
+        # request.path is percent-decoded already: a %2F in a name is a '/' here, so it never names a loop
+        parts = request.path[len(ADMIN_PREFIX):].strip("/").split("/")
         method = request.method
         if parts == ["health"]:
             return json_response({"status": "ok"})
@@ -199,13 +212,30 @@ class LocalService:
         raise ServiceError("NotFound", f"{method} {request.path} is not part of the admin API", 404)
 
     def _admin_answer(self, name: str, body: dict) -> Response:
+        """One worker's answer: {"answer": {...}, "workerId", "timeSpentInSeconds", "region", "workerMetadata"}."""
         answer = body.get("answer")
         if not isinstance(answer, dict):
             raise ValueError("'answer' must be a JSON object: the worker's answerContent, such as {\"label\": \"yes\"}")
-        worker_id = str(body.get("workerId") or "local-cli-worker")
-        time_spent = float(body.get("timeSpentInSeconds", 0.0))
-        loop = self.runtime.answer(body.get("region"), name, answer, worker_id, time_spent=time_spent,
-                                   worker_metadata=body.get("workerMetadata"))
+        worker_id = body.get("workerId")
+        if worker_id is None:
+            worker_id = "local-cli-worker"
+        if not isinstance(worker_id, str) or not 1 <= len(worker_id) <= MAX_WORKER_ID_LENGTH:
+            raise ValueError(f"'workerId' must be a string of 1 to {MAX_WORKER_ID_LENGTH} characters (or left out: "
+                             f"local-cli-worker), not {strict_json.shown(worker_id)}")
+        spent = body.get("timeSpentInSeconds")
+        time_spent = 0.0 if spent is None else strict_json.finite_float(spent)
+        if time_spent is None or not 0 <= time_spent <= MAX_TIME_SPENT_SECONDS:
+            raise ValueError(f"'timeSpentInSeconds' must be a number of seconds from 0 to {MAX_TIME_SPENT_SECONDS} "
+                             f"(or left out: 0), not {strict_json.shown(spent)}")
+        region = body.get("region")
+        if region is not None and not isinstance(region, str):
+            raise ValueError(f"'region' must be a Region name such as \"us-east-1\" (or left out: the only loop of "
+                             f"that name), not {strict_json.shown(region)}")
+        metadata = body.get("workerMetadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ValueError("'workerMetadata' must be a JSON object such as {\"identityData\": {...}} (or left out), "
+                             f"not {strict_json.shown(metadata)}")
+        loop = self.runtime.answer(region, name, answer, worker_id, time_spent=time_spent, worker_metadata=metadata)
         return json_response(_loop_view(loop))
 
     def _admin_loop(self, name: str, region: str | None) -> Response:
@@ -237,11 +267,25 @@ class LocalService:
         return json_response(self.workforce.describe())
 
     def _admin_config(self, body: dict) -> Response:
+        """Change the settings given, all or none: every value is checked before any is applied."""
+        unknown = sorted(set(body) - set(CONFIG_KEYS))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; use {', '.join(CONFIG_KEYS)}")
+        max_open_loops = self.runtime.max_open_loops
         if "maxOpenLoops" in body:
-            value = body["maxOpenLoops"]
-            self.runtime.max_open_loops = None if value is None else int(value)
+            max_open_loops = body["maxOpenLoops"]
+            if max_open_loops is not None and (isinstance(max_open_loops, bool) or not isinstance(max_open_loops, int)
+                                               or max_open_loops < 1):
+                raise ValueError("'maxOpenLoops' must be a whole number >= 1, or null for no limit, not "
+                                 f"{strict_json.shown(max_open_loops)}")
+        stop_delay = self.runtime.stop_delay
         if "stopDelaySeconds" in body:
-            self.runtime.stop_delay = float(body["stopDelaySeconds"])
+            given = strict_json.finite_float(body["stopDelaySeconds"])
+            if given is None or given < 0:
+                raise ValueError("'stopDelaySeconds' must be a number of seconds >= 0, not "
+                                 f"{strict_json.shown(body['stopDelaySeconds'])}")
+            stop_delay = given
+        self.runtime.max_open_loops, self.runtime.stop_delay = max_open_loops, stop_delay
         return json_response({"maxOpenLoops": self.runtime.max_open_loops,
                               "stopDelaySeconds": self.runtime.stop_delay})
 
@@ -255,17 +299,23 @@ def _loop_view(loop: Any) -> dict:
     }
 
 
-def _json_body(request: Request) -> dict:
+def _json_body(request: Request, *, drop_nulls: bool = False) -> dict:
+    """The request's JSON object (strict: finite numbers, Unicode text, bounded nesting); {} for no body."""
     raw = request.get_data(cache=True)
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
+        body = strict_json.loads(raw, drop_nulls=drop_nulls)
     except ValueError as error:
-        raise ServiceError("ValidationException", f"The request body is not valid JSON: {error}", 400) from None
+        raise validation_error(f"The request body {error}") from None
     if not isinstance(body, dict):
-        raise ServiceError("ValidationException", "The request body must be a JSON object", 400)
+        raise validation_error("The request body must be a JSON object")
     return body
+
+
+def _aws_params(request: Request) -> dict:
+    """An AWS API request's parameters: a null member is an absent one, at any depth (botocore never sends null)."""
+    return _json_body(request, drop_nulls=True)
 
 
 # Serving ------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, Store
+from airflow_a2i.local.strict_json import finite_float, shown
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ class WorkforcePolicy:
         if unknown:
             raise _bad(f"Unknown workforce policy field(s) {sorted(unknown)}; use {sorted(known)}")
         delay = body.get("delaySeconds", [1.0, 3.0])
-        if (not isinstance(delay, list) or len(delay) != 2 or not all(isinstance(d, int | float) for d in delay)
+        if (not isinstance(delay, list) or len(delay) != 2 or any(finite_float(d) is None for d in delay)
                 or not 0 <= delay[0] <= delay[1]):
-            raise _bad(f"delaySeconds must be [min, max] with 0 <= min <= max, not {delay!r}")
+            raise _bad(f"delaySeconds must be [min, max] with 0 <= min <= max, not {shown(delay)}")
         answer = body.get("answer", {"mode": "echo"})
         if not isinstance(answer, dict) or answer.get("mode") not in ANSWER_MODES:
             raise _bad(f"answer must be {{\"mode\": one of {list(ANSWER_MODES)}, ...}}, not {answer!r}")
@@ -65,7 +66,7 @@ class WorkforcePolicy:
         if answer["mode"] == "fixed" and not isinstance(fixed, dict):
             raise _bad("A fixed answer needs {\"mode\": \"fixed\", \"answer\": {...the answerContent...}}")
         name = answer.get("name")
-        if answer["mode"] == "callable" and name not in callables:
+        if answer["mode"] == "callable" and (not isinstance(name, str) or name not in callables):
             registered = ", ".join(sorted(callables)) or "none"
             raise _bad(f"No answer callable named {name!r} is registered (registered: {registered}); register it "
                        f"with 'airflow-a2i local serve --answer-callable NAME=module:function' or the "

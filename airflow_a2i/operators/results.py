@@ -1,0 +1,319 @@
+"""Read the outputs of human loops and write them to S3 as JSON Lines, with a summary."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+from botocore.exceptions import ClientError
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook, error_code
+from airflow_a2i.names import validate_human_loop_name
+from airflow_a2i.policies import MISSING
+from airflow_a2i.results import OutputParseError, parse_output_json
+from airflow_a2i.validation import is_templated
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, XComArg
+
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+#: Version of the results and summary layout, written into the summary; bumped on incompatible changes.
+RESULTS_FORMAT = "airflow-a2i.results/1"
+OUTPUT_URI_EXAMPLE = "s3://my-bucket/a2i-results/{{ run_id }}"
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: Statuses whose loops should have an output by now; the others are still open.
+OPEN_STATUSES = frozenset({"InProgress", "Stopping"})
+
+
+@dataclass(frozen=True)
+class ResultItem:
+    """One reviewed item: its key, and the loop that reviewed it (None when it needed no review)."""
+
+    item_key: str | None
+    human_loop_name: str | None
+
+
+def parse_output_s3_uri(uri: object) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (trailing slashes dropped), or a clear error."""
+    if not isinstance(uri, str) or not uri:
+        raise A2IValidationError(f"output_s3_uri must be an s3:// URI such as {OUTPUT_URI_EXAMPLE!r}, "
+                                 f"not {uri!r}")
+    if not uri.startswith("s3://"):
+        raise A2IValidationError(f"output_s3_uri {uri!r} must start with 's3://': give a bucket and a prefix "
+                                 f"such as {OUTPUT_URI_EXAMPLE!r}")
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    if not S3_BUCKET.fullmatch(bucket):
+        raise A2IValidationError(f"output_s3_uri {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
+                                 "letters, digits, dots and hyphens)")
+    if not prefix:
+        raise A2IValidationError(
+            f"output_s3_uri {uri!r} has no prefix: add one, so that runs do not overwrite each other's "
+            f"{RESULTS_FILE} and {SUMMARY_FILE} (for example {OUTPUT_URI_EXAMPLE!r})"
+        )
+    return bucket, prefix
+
+
+def _loop_name(name: object, where: str) -> str:
+    try:
+        return validate_human_loop_name(name)
+    except A2IValidationError as error:
+        raise A2IValidationError(f"{where}: {error}") from None
+
+
+def _item(entry: object, index: int) -> ResultItem:
+    where = f"human_loops[{index}]"
+    if isinstance(entry, str):
+        return ResultItem(item_key=entry, human_loop_name=_loop_name(entry, where))
+    if isinstance(entry, Mapping):
+        if "human_loop_name" in entry:
+            name = entry["human_loop_name"]
+            item_key = entry.get("item_key")
+            if name is None and item_key is None:
+                raise A2IValidationError(f"{where} has neither an item_key nor a human_loop_name: give at least "
+                                         "one (human_loop_name None means the item needed no review)")
+            name = None if name is None else _loop_name(name, where)
+        elif "HumanLoopName" in entry:  # what A2IStartHumanLoopOperator returns
+            name = _loop_name(entry["HumanLoopName"], where)
+            item_key = entry.get("item_key", name)
+        else:
+            raise A2IValidationError(f"{where} is a dict without 'human_loop_name' or 'HumanLoopName' "
+                                     f"(it has {sorted(map(str, entry))}); give "
+                                     "{'item_key': ..., 'human_loop_name': ...}")
+        if item_key is not None and not isinstance(item_key, str | int):
+            raise A2IValidationError(f"{where}: item_key must be a string, not {type(item_key).__name__}")
+        return ResultItem(item_key=None if item_key is None else str(item_key), human_loop_name=name)
+    raise A2IValidationError(
+        f"{where} is {type(entry).__name__}: each entry is a loop name, a dict "
+        "{'item_key': ..., 'human_loop_name': ...}, or what an A2I start operator returned (with HumanLoopName)"
+    )
+
+
+def parse_human_loops(human_loops: object) -> list[ResultItem]:
+    """The items of ``human_loops``: a list (or any sequence, such as a mapped task's XCom) of entries."""
+    if isinstance(human_loops, str):
+        try:
+            decoded = json.loads(human_loops)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, list):
+            raise A2IValidationError(
+                f"human_loops must be a list, not the string {human_loops[:80]!r}: pass [name, ...] or a task's "
+                "output (start_task.output); a Jinja template renders to a string unless the DAG has "
+                "render_template_as_native_obj=True"
+            )
+        human_loops = decoded
+    if isinstance(human_loops, Mapping) or not isinstance(human_loops, Iterable):
+        raise A2IValidationError(f"human_loops must be a list of loop names or of dicts, not "
+                                 f"{type(human_loops).__name__}: wrap a single entry in a list")
+    return [_item(entry, index) for index, entry in enumerate(human_loops)]
+
+
+class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
+    """
+    Read the output.json of human loops and write the results to S3: JSON Lines and a summary.
+
+    Each item gives one line of ``<output_s3_uri>/results.jsonl``: ``item_key``, ``human_loop_name``,
+    ``human_loop_arn``, ``status`` (A2I's, or ``Missing`` when no loop of that name exists),
+    ``failure_code``, ``failure_reason``, ``output_s3_uri``, ``output_error`` (why a Completed loop's
+    output could not be read), ``answers`` (``worker_id``, ``submission_time``, ``time_spent_in_seconds``,
+    ``answer``), ``consolidated_answer`` (majority per answer field), ``agreement`` and ``ties``. The loop
+    columns are null for an item that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
+    Only the URIs and counts go to XCom.
+
+    :param human_loops: the loops to read: a list of loop names, of dicts ``{"item_key", "human_loop_name"}``
+        (``human_loop_name`` None for an item that needed no review), or of what
+        ``A2IStartHumanLoopOperator`` returned (dicts with ``HumanLoopName``). (templated)
+    :param output_s3_uri: the prefix to write to, ``s3://bucket/prefix``; include the run in it
+        (``{{ run_id }}``) so that runs do not overwrite each other. (templated)
+    :param fail_on_missing_output: fail the task (after writing the results) when a loop is missing, still
+        open, or Completed without a readable output.json. Failed and Stopped loops never fail it.
+        (default False: they are reported)
+    :return: ``{"results_uri", "summary_uri", "items", "loops", "statuses", "answers"}``
+    """
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields("human_loops", "output_s3_uri")
+    template_fields_renderers: ClassVar[dict] = {"human_loops": "json"}
+    ui_color = "#e4f0ff"
+
+    def __init__(
+        self,
+        *,
+        human_loops: Sequence[str | Mapping[str, Any]] | str | XComArg,
+        output_s3_uri: str,
+        fail_on_missing_output: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.human_loops = human_loops
+        self.output_s3_uri = output_s3_uri
+        self.fail_on_missing_output = fail_on_missing_output
+        self._validate(rendered=False)
+
+    def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
+        """Check what can be checked: everything once rendered, the literal values at DAG parse time."""
+        items = uri = None
+        literal = isinstance(self.human_loops, list | tuple | str | Mapping) and not _has_template(self.human_loops)
+        if rendered or literal:  # an XComArg or a template is checked once rendered
+            items = parse_human_loops(self.human_loops)
+        if rendered or not is_templated(self.output_s3_uri):
+            uri = parse_output_s3_uri(self.output_s3_uri)
+        return items, uri
+
+    @property
+    def s3_hook(self) -> S3Hook:
+        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                      config=self.botocore_config)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        items, uri = self._validate(rendered=True)
+        assert items is not None and uri is not None
+        bucket, prefix = uri
+        s3 = self.s3_hook
+        loops = {item.human_loop_name for item in items if item.human_loop_name}
+        self.log.info("Reading the results of %d item(s), %d human loop(s)", len(items), len(loops))
+        read: dict[str, dict[str, Any]] = {}  # loop name -> its columns (a name may appear twice)
+        step = max(1, len(loops) // 10)
+        rows: list[dict[str, Any]] = []
+        results_key, summary_key = f"{prefix}/{RESULTS_FILE}", f"{prefix}/{SUMMARY_FILE}"
+        with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as results:
+            for item in items:
+                name = item.human_loop_name
+                if name is not None and name not in read:
+                    read[name] = self._loop_columns(name, s3)
+                    if len(read) % step == 0 or len(read) == len(loops):
+                        self.log.info("Read %d of %d human loop(s)", len(read), len(loops))
+                row = {"item_key": item.item_key, "human_loop_name": name,
+                       **(read[name] if name is not None else _no_loop_columns())}
+                results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+                rows.append(_summary_facts(row))
+            results.flush()
+            s3.load_file(results.name, key=results_key, bucket_name=bucket, replace=True)
+        results_uri, summary_uri = f"s3://{bucket}/{results_key}", f"s3://{bucket}/{summary_key}"
+        summary = summarize(rows, results_uri)
+        s3.load_string(json.dumps(summary, indent=2), key=summary_key, bucket_name=bucket, replace=True)
+        self.log.info("Wrote %s and %s: %s", results_uri, summary_uri, summary["statuses"])
+        self._fail_on_missing(rows)
+        return {"results_uri": results_uri, "summary_uri": summary_uri, "items": summary["items"],
+                "loops": summary["loops"], "statuses": summary["statuses"], "answers": summary["answers"]}
+
+    def _loop_columns(self, name: str, s3: S3Hook) -> dict[str, Any]:
+        described = self.hook.describe_human_loop(name)
+        if described is None:
+            return {**_no_loop_columns(), "status": MISSING}
+        columns = {**_no_loop_columns(), "human_loop_arn": described.get("HumanLoopArn"),
+                   "status": described["HumanLoopStatus"], "failure_code": described.get("FailureCode"),
+                   "failure_reason": described.get("FailureReason"),
+                   "output_s3_uri": (described.get("HumanLoopOutput") or {}).get("OutputS3Uri")}
+        if columns["status"] != "Completed":
+            return columns
+        if not columns["output_s3_uri"]:
+            columns["output_error"] = "DescribeHumanLoop gave no HumanLoopOutput.OutputS3Uri for a Completed loop"
+            self.log.warning("Human loop %s: %s", name, columns["output_error"])
+            return columns
+        try:
+            output = parse_output_json(self._read(s3, columns["output_s3_uri"]), columns["output_s3_uri"])
+        except (FileNotFoundError, OutputParseError) as error:
+            columns["output_error"] = str(error)
+            self.log.warning("Human loop %s: %s", name, error)
+            return columns
+        consolidation = output.consolidate()
+        columns.update(
+            answers=[{"worker_id": answer.worker_id, "submission_time": answer.submission_time,
+                      "time_spent_in_seconds": answer.time_spent_in_seconds, "answer": answer.answer_content}
+                     for answer in output.human_answers],
+            consolidated_answer=consolidation.consolidated,
+            agreement=consolidation.agreement,
+            ties=consolidation.ties,
+        )
+        return columns
+
+    @staticmethod
+    def _read(s3: S3Hook, uri: str) -> str:
+        bucket, key = S3Hook.parse_s3_url(uri)
+        try:
+            return s3.read_key(key, bucket_name=bucket)
+        except ClientError as error:
+            if error_code(error) in NOT_FOUND_CODES:
+                raise FileNotFoundError(f"the output {uri} does not exist") from None
+            raise
+
+    def _fail_on_missing(self, rows: list[dict[str, Any]]) -> None:
+        if not self.fail_on_missing_output:
+            return
+        lacking = list(dict.fromkeys(_lacking(row) for row in rows if row["lacks_output"]))
+        if lacking:
+            shown = "; ".join(lacking[:20]) + (f"; and {len(lacking) - 20} more" if len(lacking) > 20 else "")
+            raise AirflowException(f"{len(lacking)} human loop(s) have no readable output "
+                                   f"(fail_on_missing_output=True): {shown}")
+
+
+def _lacking(row: dict[str, Any]) -> str:
+    reason = f": {row['output_error']}" if row["output_error"] else ""
+    return f"{row['human_loop_name']} ({row['status']}{reason})"
+
+
+def _has_template(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_template(entry) for entry in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_template(entry) for entry in value)
+    return is_templated(value)
+
+
+def _no_loop_columns() -> dict[str, Any]:
+    return {"human_loop_arn": None, "status": None, "failure_code": None, "failure_reason": None,
+            "output_s3_uri": None, "output_error": None, "answers": None, "consolidated_answer": None,
+            "agreement": None, "ties": None}
+
+
+def _summary_facts(row: dict[str, Any]) -> dict[str, Any]:
+    """What the summary needs of a row (kept instead of the row, whose answers can be large)."""
+    answers = row["answers"] or []
+    status = row["status"]
+    return {
+        "human_loop_name": row["human_loop_name"], "status": status, "output_error": row["output_error"],
+        "agreement": row["agreement"], "tied": bool(row["ties"]), "answers": len(answers),
+        "workers": [answer["worker_id"] for answer in answers],
+        "time_spent": [answer["time_spent_in_seconds"] for answer in answers
+                       if answer["time_spent_in_seconds"] is not None],
+        "lacks_output": row["human_loop_name"] is not None and (
+            status == MISSING or status in OPEN_STATUSES or (status == "Completed" and row["answers"] is None)),
+    }
+
+
+def summarize(rows: list[dict[str, Any]], results_uri: str) -> dict[str, Any]:
+    """The summary: counts by status, items, loops, answers, mean agreement, total time spent.
+
+    Loop counts are per loop: a loop listed for two items counts once.
+    """
+    loops = {row["human_loop_name"]: row for row in rows if row["human_loop_name"] is not None}.values()
+    agreements = [row["agreement"] for row in loops if row["agreement"] is not None]
+    return {
+        "format": RESULTS_FORMAT,
+        "results_uri": results_uri,
+        "items": len(rows),
+        "items_without_loop": sum(1 for row in rows if row["human_loop_name"] is None),
+        "loops": len(loops),
+        "statuses": dict(sorted(Counter(row["status"] for row in loops).items())),
+        "outputs_read": sum(1 for row in loops if row["status"] == "Completed" and row["output_error"] is None),
+        "output_errors": sum(1 for row in loops if row["output_error"] is not None),
+        "answers": sum(row["answers"] for row in loops),
+        "workers": len({worker for row in loops for worker in row["workers"]}),
+        "mean_agreement": sum(agreements) / len(agreements) if agreements else None,
+        "loops_with_ties": sum(1 for row in loops if row["tied"]),
+        "time_spent_in_seconds": round(sum(spent for row in loops for spent in row["time_spent"]), 3),
+    }
