@@ -200,3 +200,19 @@ def test_stop_and_delete_operators_are_idempotent(airflow_dags, local_service, f
     assert airflow_dags.xcom(run, "stop") == {"stopped": [open_loop], "not_stoppable": [done_loop, "missing-loop"]}
     assert airflow_dags.xcom(run, "delete") == {"deleted": [open_loop, done_loop], "missing": ["gone"]}
     assert loops_of(flow_definition_arn) == []
+
+
+def test_the_console_link_points_at_the_loop(airflow_dags, flow_definition_arn):
+    from airflow_a2i.links.a2i import A2IHumanLoopLink
+
+    dag_id = unique("link").replace("-", "_")
+    run = airflow_dags.run_source(dag_source(dag_id, f"""
+        A2IStartHumanLoopOperator(task_id="review", flow_definition_arn={flow_definition_arn!r},
+            human_loop_input={{"prompt": "x"}}, wait_for_completion=False)
+    """), dag_id)
+    name = airflow_dags.xcom(run, "review")["HumanLoopName"]
+    stored = airflow_dags.xcom(run, "review", key=A2IHumanLoopLink.key)
+    flow_name = flow_definition_arn.rsplit("/", 1)[1]
+    assert A2IHumanLoopLink().format_link(**stored) == (
+        "https://console.aws.amazon.com/a2i/home?region=us-east-1#/human-review-workflows/"
+        f"{flow_name}/human-loops/{name}")

@@ -1,0 +1,160 @@
+"""The custom review DAG end to end on the local service, and what makes it run unchanged on AWS."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import botocore.client
+import pytest
+from aiobotocore.client import AioBaseClient
+
+from airflow_a2i.local.admin_client import AdminClient
+from tests.airflow_fixtures import load_dag_file
+from tests.conftest import ROLE_ARN, unique, workteam_arn
+
+ROOT = Path(__file__).resolve().parent.parent
+DAG_FILE = ROOT / "dags" / "a2i_custom_review.py"
+S3_ACTIONS = {"GetObject": "s3:GetObject", "HeadObject": "s3:GetObject", "PutObject": "s3:PutObject",
+              "ListObjectsV2": "s3:ListBucket"}
+
+
+class AwsCallRecorder:
+    """The AWS calls the DAG run makes, sync and async, as (service, operation, endpoint).
+
+    The calls still go out: this records, it does not stub. Calls from ``ignored`` threads (the test's own
+    reviewer) are left out; S3 uploads run in s3transfer's threads, so threads are not filtered otherwise.
+    """
+
+    def __init__(self, ignored: threading.Thread) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.ignored = ignored
+
+    def __enter__(self) -> AwsCallRecorder:
+        recorder = self
+        self._sync, self._async = botocore.client.BaseClient._make_api_call, AioBaseClient._make_api_call
+
+        def record(client, operation_name: str) -> None:
+            if threading.current_thread() is recorder.ignored:
+                return
+            if operation_name not in client.meta.service_model.operation_names:
+                raise AssertionError(f"{operation_name} is not a public operation of {client.meta.service_model}")
+            recorder.calls.append((client.meta.service_model.service_name, operation_name, client.meta.endpoint_url))
+
+        def sync_call(client, operation_name, api_params):
+            record(client, operation_name)
+            return recorder._sync(client, operation_name, api_params)
+
+        async def async_call(client, operation_name, api_params):
+            record(client, operation_name)
+            return await recorder._async(client, operation_name, api_params)
+
+        botocore.client.BaseClient._make_api_call = sync_call
+        AioBaseClient._make_api_call = async_call
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        botocore.client.BaseClient._make_api_call = self._sync
+        AioBaseClient._make_api_call = self._async
+
+    def iam_actions(self) -> set[str]:
+        actions = set()
+        for service, operation, _ in self.calls:
+            actions.add(S3_ACTIONS[operation] if service == "s3" else f"sagemaker:{operation}")
+        return actions
+
+
+def readme_iam_actions(class_names: set[str]) -> set[str]:
+    """The IAM actions the README lists for these classes."""
+    table = (ROOT / "README.md").read_text().split("<!-- iam-table", 1)[1].split("-->", 1)[1].strip()
+    table = table.split("\n\n", 1)[0]
+    actions = set()
+    for line in table.splitlines():
+        match = re.match(r"\| `(\w+)` \| (.*) \|$", line)
+        if match and match.group(1) in class_names:
+            actions |= set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", match.group(2)))
+    return actions
+
+
+def answer_when_started(flow_arn: str, answer: dict, stop: threading.Event) -> None:
+    """A reviewer: waits for the flow definition's first loop and answers it."""
+    a2i = boto3.client("sagemaker-a2i-runtime")
+    while not stop.is_set():
+        try:
+            loops = a2i.list_human_loops(FlowDefinitionArn=flow_arn)["HumanLoopSummaries"]
+        except a2i.exceptions.ResourceNotFoundException:
+            loops = []
+        if loops:
+            AdminClient().answer(loops[0]["HumanLoopName"], answer, worker_id="reviewer-1", time_spent=42.0)
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(180)
+def test_the_custom_review_dag_runs_end_to_end(airflow_dags, local_service, output_bucket, s3, monkeypatch):
+    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+    dag = load_dag_file(DAG_FILE)
+    flow_name = unique("custom-review")
+    flow_arn = f"arn:aws:sagemaker:us-east-1:123456789012:flow-definition/{flow_name}"
+    conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
+            "output_s3_path": f"s3://{output_bucket}/{flow_name}", "text": "Total: 99.50 EUR"}
+    stop = threading.Event()
+    reviewer = threading.Thread(target=answer_when_started, args=(flow_arn, {"answer": "99.50 EUR"}, stop))
+    reviewer.start()
+    try:
+        with AwsCallRecorder(ignored=reviewer) as recorder:
+            run = airflow_dags.run(dag, run_conf=conf)
+    finally:
+        stop.set()
+        reviewer.join(timeout=10)
+    assert airflow_dags.task_states(run) == {"task_ui": "success", "flow_definition": "success",
+                                             "review": "success", "read_answer": "success"}
+    review = airflow_dags.xcom(run, "review")
+    assert review["HumanLoopStatus"] == "Completed"
+    results = airflow_dags.xcom(run, "read_answer")
+    bucket, key = results["results_uri"].removeprefix("s3://").split("/", 1)
+    [line] = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    row = json.loads(line)
+    assert row["human_loop_name"] == review["HumanLoopName"]
+    assert row["consolidated_answer"] == {"answer": "99.50 EUR"}
+    assert row["answers"][0]["worker_id"] == "reviewer-1"
+
+    # Runs unchanged on AWS: only public operations, none to the admin API, all listed in the README's IAM table.
+    assert recorder.calls and all("/_a2i" not in endpoint for _, _, endpoint in recorder.calls)
+    used = {type(task).__name__ for task in dag.tasks}
+    listed = readme_iam_actions(used)
+    assert recorder.iam_actions() <= listed, recorder.iam_actions() - listed
+    assert {"sagemaker:CreateFlowDefinition", "sagemaker:StartHumanLoop", "sagemaker:DescribeHumanLoop",
+            "s3:PutObject"} <= recorder.iam_actions()
+
+
+def test_a_second_run_reuses_the_task_ui_and_flow_definition(airflow_dags, local_service, output_bucket,
+                                                               monkeypatch, sagemaker):
+    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+    dag = load_dag_file(DAG_FILE)
+    flow_name = unique("custom-review")
+    conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
+            "output_s3_path": f"s3://{output_bucket}/{flow_name}"}
+    for task_id in ("task_ui", "flow_definition"):
+        dag.get_task(task_id)  # both exist in the DAG
+    partial = dag.partial_subset(task_ids=["task_ui", "flow_definition"], include_upstream=True,
+                                 include_downstream=False)
+    first = airflow_dags.run(partial, run_conf=conf)
+    second = airflow_dags.run(partial, run_conf=conf)
+    assert airflow_dags.task_states(first) == airflow_dags.task_states(second) == {
+        "task_ui": "success", "flow_definition": "success"}
+    assert airflow_dags.xcom(first, "flow_definition") == airflow_dags.xcom(second, "flow_definition")
+    flows = [flow["FlowDefinitionName"] for page in sagemaker.get_paginator("list_flow_definitions").paginate()
+             for flow in page["FlowDefinitionSummaries"]]
+    assert flows.count(flow_name) == 1
+
+
+def test_no_dag_names_an_endpoint_or_an_account():
+    for path in (ROOT / "dags").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"https?://|localhost|127\.0\.0\.1|:4566", text), path
+        assert not re.search(r"\b\d{12}\b", text), path
