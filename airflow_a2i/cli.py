@@ -1,4 +1,5 @@
-"""``airflow-a2i``: the project's command line (``airflow-a2i local serve``, ``airflow-a2i local answer``)."""
+"""``airflow-a2i``: the project's command line (``airflow-a2i local serve``, ``airflow-a2i local answer``,
+``airflow-a2i activation simulate``)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,23 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--region", default=None, help="the loop's Region, when its name exists in several")
     answer.add_argument("--time-spent", type=float, default=0.0, help="seconds the worker spent on the task")
     answer.add_argument("--endpoint", default=None, help="the service's URL (default: $AWS_ENDPOINT_URL)")
+
+    activation = commands.add_parser("activation", help="built-in task types' human loop activation conditions")
+    activation_commands = activation.add_subparsers(dest="activation_command", required=True)
+    simulate = activation_commands.add_parser(
+        "simulate", help="evaluate activation conditions over recorded responses, as A2I would",
+        description="Print the share of recorded responses that would go to human review, per top-level condition, "
+                    "and which ones. Exit 0 done, 1 no response to evaluate, 2 invalid conditions or arguments.")
+    simulate.add_argument("--conditions", required=True, type=Path, metavar="FILE",
+                          help='the HumanLoopActivationConditions JSON ({"Conditions": [...]}), or a flow definition')
+    simulate.add_argument("--responses", required=True, metavar="DIR|s3://BUCKET/PREFIX",
+                          help="*.json Textract AnalyzeDocument or Rekognition DetectModerationLabels responses, or "
+                               "A2I output.json files (searched recursively; s3:// honours AWS_ENDPOINT_URL)")
+    simulate.add_argument("--request-source", default=None,
+                          choices=("AWS/Textract/AnalyzeDocument/Forms/V1",
+                                   "AWS/Rekognition/DetectModerationLabels/Image/V3", "textract", "rekognition"),
+                          help="the built-in task type (default: told by the conditions or the responses)")
+    simulate.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
     return parser
 
 
@@ -149,8 +167,16 @@ def _answer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _activation(args: argparse.Namespace) -> int:
+    from airflow_a2i.activation import run_simulate
+
+    return run_simulate(args.conditions, args.responses, args.request_source, as_json=args.as_json)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "activation":
+        return _activation(args)
     if args.local_command == "serve":
         return _serve(args)
     if args.local_command == "workforce":

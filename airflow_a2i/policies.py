@@ -26,16 +26,31 @@ STOPPED_STATES = frozenset({"Stopping", "Stopped"})
 MISSING = "Missing"  # deleted, or never started: DescribeHumanLoop says ResourceNotFound
 
 
-def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeout: float | None) -> None:
+def review_seconds(review_timeout: object) -> float | None:
+    """A review timeout as seconds: a number, or a rendered template such as ``"86400"``; None for no limit."""
+    if review_timeout is None or review_timeout == "" or review_timeout == "None":
+        return None
+    if isinstance(review_timeout, bool):
+        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a number of seconds")
+    try:
+        seconds = float(review_timeout)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise A2IValidationError(f"review_timeout={review_timeout!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a positive number of seconds, "
+                                 "or None to wait as long as A2I keeps the loops")
+    return seconds
+
+
+def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeout: object) -> None:
     if on_loop_failure not in ON_LOOP_FAILURE:
         raise A2IValidationError(f"on_loop_failure={on_loop_failure!r} is not one of {list(ON_LOOP_FAILURE)}: "
                                  "fail the task, skip it, or continue and report the failed loops")
     if on_review_timeout not in ON_REVIEW_TIMEOUT:
         raise A2IValidationError(f"on_review_timeout={on_review_timeout!r} is not one of "
                                  f"{list(ON_REVIEW_TIMEOUT)}")
-    if review_timeout is not None and (isinstance(review_timeout, bool) or review_timeout <= 0):
-        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a positive number of seconds, "
-                                 "or None to wait as long as A2I keeps the loops")
+    if not (isinstance(review_timeout, str) and "{{" in review_timeout):  # templates are checked once rendered
+        review_seconds(review_timeout)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 
 POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
-REVIEW_TIMEOUT_SECONDS = float(os.environ.get("A2I_REVIEW_TIMEOUT_SECONDS", str(3 * 24 * 3600)))
 
 with DAG(
     dag_id="a2i_custom_review",
@@ -40,6 +39,8 @@ with DAG(
         "flow_definition_name": Param("a2i-custom-review", type="string"),
         "text": Param("The invoice total is 1,250.00 EUR, due on 2026-12-31.", type="string"),
         "question": Param("What is the invoice total?", type="string"),
+        "review_timeout_seconds": Param(3 * 24 * 3600, type="integer", minimum=1,
+                                        description="Stop the loop and fail if nobody answers in time"),
     },
 ) as dag:
     task_ui = A2ICreateHumanTaskUiOperator(
@@ -62,10 +63,9 @@ with DAG(
         task_id="review",
         flow_definition_arn=flow_definition.output,
         human_loop_input={"prompt": "{{ params.question }}", "text": "{{ params.text }}"},
-        item_key="{{ ds }}",
         deferrable=True,
         poll_interval=POLL_SECONDS,
-        review_timeout=REVIEW_TIMEOUT_SECONDS,
+        review_timeout="{{ params.review_timeout_seconds }}",
         on_review_timeout="stop_and_fail",
     )
     read_answer = A2IHumanLoopResultsOperator(

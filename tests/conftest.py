@@ -125,4 +125,5 @@ def airflow_deployment(session_dir: Path, local_service: str):
     the first time a test asks for it and stopped at session end. Tests add DAGs with ``add_dag_file(path)``."""
     from tests.airflow_deployment import session_deployment
 
-    yield from session_deployment(session_dir / "airflow-deployment", {"AWS_ENDPOINT_URL": local_service})
+    yield from session_deployment(session_dir / "airflow-deployment",
+                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"})

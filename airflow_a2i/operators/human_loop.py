@@ -15,7 +15,7 @@ from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
-from airflow_a2i.policies import validate_policies
+from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import (
     flow_definition_name,
@@ -54,7 +54,8 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
     :param deferrable: wait on the triggerer, freeing the worker slot. (default: ``[operators]
         default_deferrable``)
     :param poll_interval: seconds between two looks at the loop. (default 30)
-    :param review_timeout: seconds from the loop's creation after which the review is overdue. (default None)
+    :param review_timeout: seconds from the loop's creation after which the review is overdue. (default None;
+        templated)
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for a Failed (or Expired) or Stopped loop.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
     :param stop_on_kill: stop the loop when a user kills the task. (default False: people's work is kept)
@@ -63,7 +64,8 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
 
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields(
-        "flow_definition_arn", "human_loop_input", "human_loop_name", "item_key", "content_classifiers"
+        "flow_definition_arn", "human_loop_input", "human_loop_name", "item_key", "content_classifiers",
+        "review_timeout",
     )
     template_fields_renderers: ClassVar[dict] = {"human_loop_input": "json"}
     operator_extra_links = (A2IHumanLoopLink(),)
@@ -80,7 +82,7 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30,
-        review_timeout: float | None = None,
+        review_timeout: float | str | None = None,
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
         stop_on_kill: bool = False,
@@ -135,6 +137,7 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(rendered=True)
+        self.review_timeout = review_seconds(self.review_timeout)
         classifiers = validate_content_classifiers(self.content_classifiers)
         name = self.loop_name(context)
         started = self.hook.start_human_loop(name, self.flow_definition_arn, self._input_content(), classifiers)
@@ -170,7 +173,7 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
 
     def _policies(self) -> dict[str, Any]:
         return {"on_loop_failure": self.on_loop_failure, "on_review_timeout": self.on_review_timeout,
-                "review_timeout": self.review_timeout}
+                "review_timeout": review_seconds(self.review_timeout)}
 
     def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
         return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
@@ -179,9 +182,10 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
                                    botocore_config=self.botocore_config, **self._policies())
 
     def _deferral_timeout(self) -> timedelta | None:
-        if self.review_timeout is None:
+        seconds = review_seconds(self.review_timeout)
+        if seconds is None:
             return None
-        return timedelta(seconds=self.review_timeout + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
+        return timedelta(seconds=seconds + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
 
     def on_kill(self) -> None:
         """A user killed the task while it waited on its worker: stop the loop if ``stop_on_kill``."""

@@ -13,7 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValu
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.names import validate_human_loop_name
-from airflow_a2i.policies import validate_policies
+from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import is_templated
 from airflow_a2i.waiting import INLINE_NAMES_LIMIT, judge, names_by_status, raise_for_outcome, wait_report
@@ -33,7 +33,7 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
     :param human_loop_names: a loop name, or a list of them. (templated)
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
-    :param review_timeout: seconds from each loop's creation after which its review is overdue.
+    :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
     :param report_s3_uri: where to write the names per status when there are more than 100 loops
         (an ``s3://bucket/key.json`` URI). (templated)
     :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
@@ -42,7 +42,7 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
     """
 
     aws_hook_class = A2IHook
-    template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri")
+    template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri", "review_timeout")
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -51,7 +51,7 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
         human_loop_names: str | list[str],
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
-        review_timeout: float | None = None,
+        review_timeout: float | str | None = None,
         report_s3_uri: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -88,7 +88,8 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
             trigger=A2IHumanLoopTrigger(
                 human_loop_names=self._names(), poll_interval=self.poke_interval,
                 on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
-                review_timeout=self.review_timeout, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                review_timeout=review_seconds(self.review_timeout), aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
                 verify=self.verify, botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
@@ -98,7 +99,8 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
     def poke(self, context: Context) -> PokeReturnValue:
         names = self._names()
         verdict, states = judge(self.hook, names, on_loop_failure=self.on_loop_failure,
-                                on_review_timeout=self.on_review_timeout, review_timeout=self.review_timeout)
+                                on_review_timeout=self.on_review_timeout,
+                                review_timeout=review_seconds(self.review_timeout))
         loops = {state.name: state.to_json() for state in states}
         if not verdict.done:
             self.log.info("Human loops: %s", {status: len(group) for status, group in names_by_status(loops).items()})
