@@ -41,6 +41,14 @@ def validate_human_loop_name(name: object) -> str:
     return name
 
 
+def validate_human_loop_names(names: object) -> list[str]:
+    """One loop name or a list of them, each checked; at least one."""
+    listed = [names] if isinstance(names, str) else list(names)  # type: ignore[call-overload]
+    if not listed:
+        raise A2IValidationError("human_loop_names is empty: give at least one loop name")
+    return [validate_human_loop_name(name) for name in listed]
+
+
 def slugify(text: str, max_length: int = MAX_LENGTH) -> str:
     """Lowercase letters and digits, other runs of characters as one hyphen, trimmed to ``max_length``."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink
-from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
+from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
 from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import (
@@ -206,10 +206,7 @@ class _LoopNamesOperator(AwsBaseOperator[A2IHook]):
             self._names()
 
     def _names(self) -> list[str]:
-        names = [self.human_loop_names] if isinstance(self.human_loop_names, str) else list(self.human_loop_names)
-        for name in names:
-            validate_human_loop_name(name)
-        return names
+        return validate_human_loop_names(self.human_loop_names)
 
 
 class A2IStopHumanLoopOperator(_LoopNamesOperator):

@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValu
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.names import validate_human_loop_name
+from airflow_a2i.names import validate_human_loop_names
 from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import is_templated
@@ -68,11 +68,7 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
             self._names()
 
     def _names(self) -> list[str]:
-        names = [self.human_loop_names] if isinstance(self.human_loop_names, str) else list(self.human_loop_names)
-        if not names:
-            raise A2IValidationError("human_loop_names is empty: give at least one loop name")
-        for name in names:
-            validate_human_loop_name(name)
+        names = validate_human_loop_names(self.human_loop_names)
         if len(names) > INLINE_NAMES_LIMIT and not (self.report_s3_uri or "").startswith("s3://"):
             raise A2IValidationError(f"{len(names)} loops are more than {INLINE_NAMES_LIMIT} to report inline: "
                                      "give report_s3_uri='s3://bucket/key.json' for their names")
