@@ -1,0 +1,154 @@
+"""The hooks' adoption and reuse rules, the trigger on its own, and inputs read from S3."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import boto3
+import pytest
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, A2IHook
+from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+from tests.conftest import ROLE_ARN, unique, workteam_arn
+
+
+def collect(trigger: A2IHumanLoopTrigger) -> list[dict]:
+    async def run() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    return asyncio.run(run())
+
+
+def test_start_adopts_its_own_loop_and_refuses_another_flow_definitions(local_service, make_flow_definition):
+    hook = A2IHook(aws_conn_id=None)
+    flow, other = make_flow_definition(), make_flow_definition()
+    name = unique("loop")
+    first = hook.start_human_loop(name, flow, json.dumps({"a": 1}))
+    again = hook.start_human_loop(name, flow, json.dumps({"a": 1}))
+    assert (first["Adopted"], again["Adopted"]) == (False, True)
+    assert first["HumanLoopArn"] == again["HumanLoopArn"]
+    with pytest.raises(A2IValidationError, match=f"already exists in flow definition {flow}"):
+        hook.start_human_loop(name, other, json.dumps({"a": 1}))
+
+
+def test_list_human_loops_pages_through_a_time_window(local_service, flow_definition_arn):
+    hook = A2IHook(aws_conn_id=None)
+    names = [hook.start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"] for _ in range(5)]
+    listed = [loop["HumanLoopName"] for loop in hook.list_human_loops(flow_definition_arn, page_size=2)]
+    assert listed == names
+    described = hook.describe_human_loop(names[2])
+    after = [loop["HumanLoopName"] for loop in hook.list_human_loops(
+        flow_definition_arn, created_after=described["CreationTime"], page_size=2)]
+    assert after == names[3:] or after == names[2:]  # loops created in the same millisecond share a time
+
+
+def test_task_ui_and_flow_definition_are_reused_only_when_identical(local_service, output_bucket):
+    hook = A2IFlowDefinitionHook(aws_conn_id=None)
+    ui_name, flow_name = unique("ui"), unique("flow")
+    ui_arn = hook.create_or_reuse_human_task_ui(ui_name, "<crowd-form></crowd-form>")
+    assert hook.create_or_reuse_human_task_ui(ui_name, "<crowd-form></crowd-form>") == ui_arn
+    with pytest.raises(A2IValidationError, match="already exists with another template"):
+        hook.create_or_reuse_human_task_ui(ui_name, "<crowd-form>changed</crowd-form>")
+    request = {"RoleArn": ROLE_ARN, "OutputConfig": {"S3OutputPath": f"s3://{output_bucket}/x"},
+               "HumanLoopConfig": {"WorkteamArn": workteam_arn(), "HumanTaskUiArn": ui_arn, "TaskTitle": "t",
+                                   "TaskDescription": "d", "TaskCount": 1}}
+    arn = hook.create_or_reuse_flow_definition(flow_name, request)
+    assert hook.create_or_reuse_flow_definition(flow_name, request) == arn
+    changed = {**request, "HumanLoopConfig": {**request["HumanLoopConfig"], "TaskCount": 2}}
+    with pytest.raises(A2IValidationError, match=r"differs in \['HumanLoopConfig.TaskCount'\]"):
+        hook.create_or_reuse_flow_definition(flow_name, changed)
+
+
+def test_the_trigger_serializes_to_what_rebuilds_it():
+    trigger = A2IHumanLoopTrigger(human_loop_names=["a", "b"], poll_interval=5, review_timeout=60,
+                                  on_loop_failure="skip", on_review_timeout="stop_and_continue", stop_on_kill=True,
+                                  aws_conn_id="aws_a2i", region_name="eu-west-1", botocore_config={"a": 1})
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_a2i.triggers.human_loop.A2IHumanLoopTrigger"
+    assert A2IHumanLoopTrigger(**kwargs).serialize() == (path, kwargs)
+    json.dumps(kwargs)  # what the triggerer stores must be JSON
+
+
+def test_the_trigger_backs_off_when_throttled_and_still_ends(local_service, flow_definition_arn):
+    name = A2IHook(aws_conn_id=None).start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"]
+    AdminClient(local_service).answer(name, {"ok": True})
+    admin = AdminClient(local_service)
+    # More throttles than botocore's own retries, so the trigger's backoff has to carry the wait.
+    admin.add_fault("DescribeHumanLoop", "ThrottlingException", count=2)
+    try:
+        trigger = A2IHumanLoopTrigger(human_loop_names=[name], poll_interval=0.1, aws_conn_id=None,
+                                      botocore_config={"retries": {"total_max_attempts": 1}})
+        [event] = collect(trigger)
+    finally:
+        admin.clear_faults()
+    assert event["status"] == "success" and event["counts"] == {"Completed": 1}
+
+
+def test_the_trigger_reports_other_errors_as_one_error_event(local_service):
+    trigger = A2IHumanLoopTrigger(human_loop_names=["x"], aws_conn_id=None, botocore_config={
+        "retries": {"total_max_attempts": 1}})
+    admin = AdminClient(local_service)
+    admin.add_fault("DescribeHumanLoop", "ValidationException", count=1)
+    try:
+        [event] = collect(trigger)
+    finally:
+        admin.clear_faults()
+    assert event["status"] == "error" and "ValidationException" in event["message"]
+
+
+@pytest.mark.parametrize("stop_on_kill", [True, False])
+def test_on_kill_stops_open_loops_only_when_asked(local_service, flow_definition_arn, stop_on_kill):
+    name = A2IHook(aws_conn_id=None).start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"]
+    trigger = A2IHumanLoopTrigger(human_loop_names=[name], stop_on_kill=stop_on_kill, aws_conn_id=None)
+    asyncio.run(trigger.cleanup())  # runs on every triggerer restart: must never stop anything
+    assert boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == \
+        "InProgress"
+    asyncio.run(trigger.on_kill())
+    status = boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)["HumanLoopStatus"]
+    assert status == ("Stopping" if stop_on_kill else "InProgress")
+
+
+def test_input_from_s3_stays_out_of_rendered_fields(airflow_dags, local_service, s3, output_bucket,
+                                                     flow_definition_arn):
+    from airflow.sdk import DAG
+
+    from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
+
+    key = f"inputs/{unique('doc')}.json"
+    s3.put_object(Bucket=output_bucket, Key=key, Body=json.dumps({"ssn": "123-45-6789"}).encode())
+    with DAG(unique("s3_input").replace("-", "_"), schedule=None) as dag:
+        A2IStartHumanLoopOperator(task_id="review", flow_definition_arn=flow_definition_arn,
+                                  human_loop_input=f"s3://{output_bucket}/{key}", wait_for_completion=False)
+    run = airflow_dags.run(dag)
+    name = airflow_dags.xcom(run, "review")["HumanLoopName"]
+    AdminClient(local_service).answer(name, {"ok": True})
+    output_uri = boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)[
+        "HumanLoopOutput"]["OutputS3Uri"]
+    bucket, output_key = output_uri.removeprefix("s3://").split("/", 1)
+    output = json.loads(s3.get_object(Bucket=bucket, Key=output_key)["Body"].read())
+    assert output["inputContent"] == {"ssn": "123-45-6789"}
+
+
+def test_the_sensor_writes_the_names_of_more_than_100_loops_to_s3(airflow_dags, local_service, s3, output_bucket,
+                                                                  flow_definition_arn):
+    from airflow.sdk import DAG
+
+    from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
+
+    hook = A2IHook(aws_conn_id=None)
+    names = [hook.start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"] for _ in range(101)]
+    admin = AdminClient(local_service)
+    for name in names:
+        admin.answer(name, {"ok": True})
+    report_uri = f"s3://{output_bucket}/reports/{unique('r')}.json"
+    with DAG(unique("big_sensor").replace("-", "_"), schedule=None) as dag:
+        A2IHumanLoopSensor(task_id="wait", human_loop_names=names, report_s3_uri=report_uri, poke_interval=0.1)
+    run = airflow_dags.run(dag)
+    result = airflow_dags.xcom(run, "wait")
+    assert result == {"counts": {"Completed": 101}, "timed_out_count": 0, "report_s3_uri": report_uri}
+    bucket, key = report_uri.removeprefix("s3://").split("/", 1)
+    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert report["names_by_status"] == {"Completed": sorted(names)}
