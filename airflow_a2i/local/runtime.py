@@ -91,30 +91,40 @@ class A2IRuntime:
         input_content = params["HumanLoopInput"]["InputContent"]
         check_input_content(input_content)
         flow = self.flow_definition(region, flow_arn, missing=validation_error)
-        # `or`: a flow definition stored before null members were dropped may hold null here
-        lifetime = flow.body["HumanLoopConfig"].get("TaskAvailabilityLifetimeInSeconds") \
-            or DEFAULT_TASK_AVAILABILITY_SECONDS
         with self.store.transaction() as db:
             existing = self.store.get_loop(region, name)
             if existing is not None:
                 return {"HumanLoopArn": self._adopt_or_conflict(existing, flow_arn, input_content)}
-            if self.max_open_loops is not None and self.store.count_open_loops(db, region) >= self.max_open_loops:
-                raise ServiceError(
-                    "ServiceQuotaExceededException",
-                    f"You have reached the maximum of {self.max_open_loops} human loops in progress in "
-                    f"{region}; wait for some to finish, or stop them, and try again",
-                )
-            arn = loop_arn(region, name)
-            created = round(time.time(), 3)
-            self.store.insert_loop(db, {
-                "region": region, "name": name, "arn": arn, "flow_definition_arn": flow_arn,
-                "input_content": input_content, "data_attributes": params.get("DataAttributes"),
-                "status": "InProgress", "creation_time": created, "expires_at": created + lifetime,
-            })
+            self.check_quota(db, region, "ServiceQuotaExceededException")
+            arn = self.insert_loop(db, region, name, flow, input_content, params.get("DataAttributes"))
+        self.announce_start(region, name)
+        return {"HumanLoopArn": arn}
+
+    def check_quota(self, db, region: str, error_code: str) -> None:
+        """Refuse a new loop beyond ``max_open_loops`` with the calling API's own error code."""
+        if self.max_open_loops is not None and self.store.count_open_loops(db, region) >= self.max_open_loops:
+            raise ServiceError(error_code, f"You have reached the maximum of {self.max_open_loops} human loops in "
+                               f"progress in {region}; wait for some to finish, or stop them, and try again")
+
+    def insert_loop(self, db, region: str, name: str, flow: NamedResource, input_content: str,
+                    data_attributes: dict | None) -> str:
+        """Create an InProgress loop inside the caller's transaction; returns its ARN."""
+        # `or`: a flow definition stored before null members were dropped may hold null here
+        lifetime = flow.body["HumanLoopConfig"].get("TaskAvailabilityLifetimeInSeconds") \
+            or DEFAULT_TASK_AVAILABILITY_SECONDS
+        arn = loop_arn(region, name)
+        created = round(time.time(), 3)
+        self.store.insert_loop(db, {
+            "region": region, "name": name, "arn": arn, "flow_definition_arn": flow.arn,
+            "input_content": input_content, "data_attributes": data_attributes,
+            "status": "InProgress", "creation_time": created, "expires_at": created + lifetime,
+        })
+        return arn
+
+    def announce_start(self, region: str, name: str) -> None:
         new_loop = self._existing_loop(region, name)
         for listener in self.start_listeners:
             listener(new_loop)
-        return {"HumanLoopArn": arn}
 
     @staticmethod
     def _adopt_or_conflict(existing: HumanLoop, flow_arn: str, input_content: str) -> str:
@@ -251,8 +261,8 @@ class A2IRuntime:
             if any(given.worker_id == worker_id for given in self.store.answers(current.id, db)):
                 raise ServiceError("ConflictException", f"Worker '{worker_id}' has already answered human loop "
                                    f"'{name}'; each of its TaskCount answers comes from a different worker", 409)
-            self.store.add_answer(db, current.id, Answer(worker_id, answer, now - time_spent, now, time_spent,
-                                                         worker_metadata))
+            self.store.add_answer(db, current.id, Answer(worker_id, keyed_by_source(flow, answer), now - time_spent,
+                                                         now, time_spent, worker_metadata))
             answers = self.store.answers(current.id, db)
             if len(answers) >= task_count:
                 self._complete(db, flow, current, answers, now)
@@ -327,6 +337,14 @@ class A2IRuntime:
             except LookupError:
                 continue
         return written
+
+
+def keyed_by_source(flow: NamedResource, answer: dict) -> dict:
+    """Built-in loops' answers are keyed by their request source, as A2I writes them; wrap one that is not."""
+    source = (flow.body.get("HumanLoopRequestSource") or {}).get("AwsManagedHumanLoopRequestSource")
+    if source is None or list(answer) == [source]:
+        return answer
+    return {source: answer}
 
 
 def check_input_content(input_content: str) -> None:

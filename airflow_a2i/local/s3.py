@@ -23,6 +23,10 @@ def bucket_exists(name: str) -> bool:
     return name in _backend().buckets
 
 
+def bucket_region(name: str) -> str:
+    return _backend().buckets[name].region_name
+
+
 def ensure_bucket(name: str, region: str) -> None:
     if not bucket_exists(name):
         _backend().create_bucket(name, region)

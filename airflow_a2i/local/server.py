@@ -22,6 +22,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3, strict_json
+from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
+from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
@@ -78,11 +80,12 @@ class LocalService:
 
     def __init__(self, data_dir: Path, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
                  seed: int = 0, workforce_auto: bool = False, workforce_default: WorkforcePolicy | None = None,
-                 answer_callables: dict[str, AnswerCallable] | None = None) -> None:
+                 answer_callables: dict[str, AnswerCallable] | None = None, analyzer: Analyzer | None = None) -> None:
         self.data_dir = data_dir
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.sagemaker = SageMakerA2I(self.store)
+        self.built_in = BuiltInTasks(self.runtime, analyzer)
         self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
                                             default_policy=workforce_default, callables=answer_callables)
         self.runtime.listeners.append(publish_status_change)
@@ -124,6 +127,8 @@ class LocalService:
                 return self._sagemaker(request, operation, region)(environ, start_response)
         elif service == "sagemaker" and (path == "/human-loops" or path.startswith("/human-loops/")):
             return self._runtime(request, region)(environ, start_response)
+        elif target in BUILT_IN_OPERATIONS and service == BUILT_IN_OPERATIONS[target][0]:
+            return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
         result = self.moto(environ, start_response)
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
@@ -172,6 +177,19 @@ class LocalService:
         except Exception as error:
             log.exception("SageMaker request failed")
             return json_protocol_error(ServiceError("InternalFailure", f"Internal error: {error}", 500))
+
+    def _built_in(self, request: Request, service: str, operation: str, region: str) -> Response:
+        try:
+            self.faults.before(operation)
+            result = self.built_in.handle(service, region, _aws_params(request))
+            if self.faults.lose_response(operation):
+                raise lost_response(operation)
+            return json_response(result)
+        except ServiceError as error:
+            return json_protocol_error(error)
+        except Exception as error:
+            log.exception("%s request failed", operation)
+            return json_protocol_error(ServiceError("InternalServerError", f"Internal error: {error}", 500))
 
     # Admin API --------------------------------------------------------------------------------
 

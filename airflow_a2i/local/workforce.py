@@ -112,7 +112,19 @@ def worker_id(index: int) -> str:
 
 
 def echo_answer(task_input: dict) -> dict:
-    """The answer a worker gives who accepts what the task shows: its initialValues, or the input itself."""
+    """The answer of a worker who accepts what the task shows.
+
+    Custom tasks: the input's ``initialValues``, or the input itself. Built-in tasks, in A2I's answer
+    shape: Textract's selected key-value blocks as ``{"blocks": [...]}``, Rekognition's labels as
+    ``{"moderationLabels": [{"name", "parentName"}]}``.
+    """
+    response = task_input.get("aiServiceResponse")
+    if isinstance(response, dict) and "moderationLabels" in response:
+        return {"moderationLabels": [{"name": label.get("name", ""), "parentName": label.get("parentName", "")}
+                                     for label in response["moderationLabels"]]}
+    if isinstance(response, dict) and "blocks" in response:
+        selected = task_input.get("selectedAiServiceResponse") or response
+        return {"blocks": list(selected.get("blocks", []))}
     initial = task_input.get("initialValues")
     return dict(initial) if isinstance(initial, dict) else dict(task_input)
 
