@@ -536,7 +536,8 @@ def sampling_draw(request: Mapping[str, Any] | None, human_loop_name: str | None
     """The request's Sampling draw in [0, 100): the same document and loop name always draw the same number.
 
     The document is its S3 location (bucket, name, version) or a hash of its bytes; Textract's PascalCase request
-    and A2I's camelCase ``aiServiceRequest`` give the same draw. Without a request, the response is hashed.
+    and A2I's camelCase ``aiServiceRequest`` give the same draw. Without a request, the response is hashed (in
+    either spelling alike).
     """
     name = human_loop_name
     identity: Any = None
@@ -556,7 +557,7 @@ def sampling_draw(request: Mapping[str, Any] | None, human_loop_name: str | None
             rest = {key: value for key, value in lowered.items() if key != "humanloopconfig"}
             identity = {"request": _canonical(rest)}
     elif response is not None:
-        identity = {"response": hashlib.sha256(_canonical(response).encode()).hexdigest()}
+        identity = {"response": hashlib.sha256(_canonical(_lower_keys(response)).encode()).hexdigest()}
     digest = hashlib.sha256(_canonical({"document": identity, "humanLoopName": name}).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 * 100
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -34,7 +35,90 @@ if TYPE_CHECKING:
 DEFERRAL_GRACE_SECONDS = 600
 
 
-class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
+class HumanLoopWaitMixin:
+    """Waiting on the one loop an operator started: blocking, or deferred to the trigger, with the policies.
+
+    The operator sets ``wait_for_completion``, ``deferrable``, ``poll_interval``, ``review_timeout``,
+    ``on_loop_failure``, ``on_review_timeout`` and ``stop_on_kill`` (see :meth:`init_wait`).
+    """
+
+    if TYPE_CHECKING:
+        log: Any
+        aws_conn_id: str | None
+        region_name: str | None
+        verify: bool | str | None
+        botocore_config: dict | None
+        _hook_parameters: dict[str, Any]
+
+    def init_wait(self, *, wait_for_completion: bool, deferrable: bool, poll_interval: float,
+                  review_timeout: float | str | None, on_loop_failure: str, on_review_timeout: str,
+                  stop_on_kill: bool) -> None:
+        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.review_timeout = review_timeout
+        self.on_loop_failure = on_loop_failure
+        self.on_review_timeout = on_review_timeout
+        self.stop_on_kill = stop_on_kill
+        self._started: str | None = None
+
+    @cached_property
+    def a2i_hook(self) -> A2IHook:
+        return A2IHook(**self._hook_parameters)
+
+    def wait_for_loop(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Wait until the loop ends as the policies say; ``result`` is returned with its final status."""
+        self._started = name
+        verdict, states = judge(self.a2i_hook, [name], **self._policies())
+        if not verdict.done and self.deferrable:
+            self.defer(trigger=self._trigger([name]), method_name="execute_complete",  # type: ignore[attr-defined]
+                       timeout=self._deferral_timeout(), kwargs={"result": result})
+        while not verdict.done:
+            self.log.info("Human loop %s is %s; next look in %s s", name, states[0].status, self.poll_interval)
+            time.sleep(self.poll_interval)
+            verdict, states = judge(self.a2i_hook, [name], **self._policies())
+        return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states}, result)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         result: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event:
+            raise AirflowException("The trigger ended without an event")
+        return self._finish(event["status"], event.get("message", ""), event.get("loops", {}), result or {})
+
+    def _finish(self, outcome: str, message: str, loops: dict[str, dict], result: dict[str, Any]) -> dict[str, Any]:
+        self.log.info("Human loop wait ended %s: %s", outcome, message)
+        raise_for_outcome(outcome, message)
+        [(name, state)] = loops.items()
+        finished = {**result, "HumanLoopName": name, "HumanLoopArn": state.get("arn") or result.get("HumanLoopArn"),
+                    "HumanLoopStatus": state["status"]}
+        if state.get("output_s3_uri"):
+            finished["OutputS3Uri"] = state["output_s3_uri"]
+        return finished
+
+    def _policies(self) -> dict[str, Any]:
+        return {"on_loop_failure": self.on_loop_failure, "on_review_timeout": self.on_review_timeout,
+                "review_timeout": review_seconds(self.review_timeout)}
+
+    def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
+        return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
+                                   stop_on_kill=self.stop_on_kill, aws_conn_id=self.aws_conn_id,
+                                   region_name=self.region_name, verify=self.verify,
+                                   botocore_config=self.botocore_config, **self._policies())
+
+    def _deferral_timeout(self) -> timedelta | None:
+        seconds = review_seconds(self.review_timeout)
+        if seconds is None:
+            return None
+        return timedelta(seconds=seconds + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
+
+    def on_kill(self) -> None:
+        """A user killed the task while it waited on its worker: stop the loop if ``stop_on_kill``."""
+        if self.stop_on_kill and self._started:
+            self.a2i_hook.stop_human_loop(self._started)
+
+
+class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
     """
     Start an A2I human loop for a custom task type and, optionally, wait until people have reviewed it.
 
@@ -94,15 +178,9 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
         self.human_loop_name = human_loop_name
         self.item_key = item_key
         self.content_classifiers = content_classifiers
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.review_timeout = review_timeout
-        self.on_loop_failure = on_loop_failure
-        self.on_review_timeout = on_review_timeout
-        self.stop_on_kill = stop_on_kill
-        self._started: str | None = None
-        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        self.init_wait(wait_for_completion=wait_for_completion, deferrable=deferrable, poll_interval=poll_interval,
+                       review_timeout=review_timeout, on_loop_failure=on_loop_failure,
+                       on_review_timeout=on_review_timeout, stop_on_kill=stop_on_kill)
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> None:
@@ -141,56 +219,13 @@ class A2IStartHumanLoopOperator(AwsBaseOperator[A2IHook]):
         classifiers = validate_content_classifiers(self.content_classifiers)
         name = self.loop_name(context)
         started = self.hook.start_human_loop(name, self.flow_definition_arn, self._input_content(), classifiers)
-        self._started = name
         A2IHumanLoopLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                                  aws_partition=self.hook.conn_partition, human_loop_name=name,
                                  flow_definition_name=flow_definition_name(self.flow_definition_arn))
         result = {key: started[key] for key in ("HumanLoopName", "HumanLoopArn", "HumanLoopStatus")}
         if not self.wait_for_completion:
             return result
-        verdict, states = judge(self.hook, [name], **self._policies())
-        if not verdict.done and self.deferrable:
-            self.defer(trigger=self._trigger([name]), method_name="execute_complete", timeout=self._deferral_timeout())
-        while not verdict.done:
-            self.log.info("Human loop %s is %s; next look in %s s", name, states[0].status, self.poll_interval)
-            time.sleep(self.poll_interval)
-            verdict, states = judge(self.hook, [name], **self._policies())
-        return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states})
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event:
-            raise AirflowException("The trigger ended without an event")
-        return self._finish(event["status"], event.get("message", ""), event.get("loops", {}))
-
-    def _finish(self, outcome: str, message: str, loops: dict[str, dict]) -> dict[str, Any]:
-        self.log.info("Human loop wait ended %s: %s", outcome, message)
-        raise_for_outcome(outcome, message)
-        [(name, state)] = loops.items()
-        result = {"HumanLoopName": name, "HumanLoopArn": state.get("arn"), "HumanLoopStatus": state["status"]}
-        if state.get("output_s3_uri"):
-            result["OutputS3Uri"] = state["output_s3_uri"]
-        return result
-
-    def _policies(self) -> dict[str, Any]:
-        return {"on_loop_failure": self.on_loop_failure, "on_review_timeout": self.on_review_timeout,
-                "review_timeout": review_seconds(self.review_timeout)}
-
-    def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
-        return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
-                                   stop_on_kill=self.stop_on_kill, aws_conn_id=self.aws_conn_id,
-                                   region_name=self.region_name, verify=self.verify,
-                                   botocore_config=self.botocore_config, **self._policies())
-
-    def _deferral_timeout(self) -> timedelta | None:
-        seconds = review_seconds(self.review_timeout)
-        if seconds is None:
-            return None
-        return timedelta(seconds=seconds + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
-
-    def on_kill(self) -> None:
-        """A user killed the task while it waited on its worker: stop the loop if ``stop_on_kill``."""
-        if self.stop_on_kill and self._started:
-            self.hook.stop_human_loop(self._started)
+        return self.wait_for_loop(name, result)
 
 
 class _LoopNamesOperator(AwsBaseOperator[A2IHook]):
