@@ -10,6 +10,8 @@ from typing import Any
 
 import botocore.session
 
+from airflow_a2i.activation import parse_conditions
+from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local import strict_json
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.runtime import parse_timestamp
@@ -137,6 +139,11 @@ class SageMakerA2I:
                 strict_json.loads(conditions)
             except ValueError as error:
                 raise validation_error(f"HumanLoopActivationConditions {error}") from None
+            source = params["HumanLoopRequestSource"]["AwsManagedHumanLoopRequestSource"]
+            try:
+                parse_conditions(conditions, source)
+            except A2IValidationError as error:
+                raise validation_error(f"HumanLoopActivationConditions: {error}") from None
         ui_arn = loop_config["HumanTaskUiArn"]
         ui_name = ui_arn.rsplit("/", 1)[-1]
         if ui_arn != arn(region, "human-task-ui", ui_name) or self.store.get_task_ui(region, ui_name) is None:

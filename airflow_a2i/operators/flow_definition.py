@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airflow_a2i.activation import parse_conditions
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
 
@@ -171,10 +172,7 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         if self.activation_conditions is not None:
             conditions = self.activation_conditions
             text = conditions if isinstance(conditions, str) else json.dumps(conditions)
-            try:
-                json.loads(text)
-            except ValueError as error:
-                raise A2IValidationError(f"activation_conditions is not valid JSON: {error}") from None
+            parse_conditions(text, self.human_loop_request_source)  # says what is wrong, and where
             parts["HumanLoopActivationConfig"] = {
                 "HumanLoopActivationConditionsConfig": {"HumanLoopActivationConditions": text}}
         return parts
