@@ -1,0 +1,255 @@
+"""What the Textract and Rekognition operators share: one analysis of an S3 object, maybe a human loop.
+
+A2I decides from the flow definition's activation conditions whether people review; the operator
+checks beforehand what A2I would otherwise fail on later (Regions, CORS, the public workforce's
+classifier), writes the full analysis to S3, and returns only references.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
+from botocore.exceptions import ClientError
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, error_code
+from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
+from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
+from airflow_a2i.validation import (
+    flow_definition_name,
+    flow_definition_region,
+    is_templated,
+    validate_content_classifiers,
+    validate_flow_definition_arn,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import Context
+
+CORS_RULE = {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}
+PUBLIC_WORKFORCE = ":394669845002:workteam/public-crowd/"
+PII_FREE = "FreeOfPersonallyIdentifiableInformation"
+
+
+def split_s3_prefix(uri: str, what: str) -> tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
+        raise A2IValidationError(f"{what} must be an s3://bucket/prefix URI, not {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix.strip("/")
+
+
+class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
+    """
+    Base of :class:`TextractAnalyzeDocumentOperator` and :class:`RekognitionDetectModerationLabelsOperator`.
+
+    :param s3_bucket: the bucket of the document or image. (templated)
+    :param s3_key: its key. (templated)
+    :param analysis_output_s3_uri: ``s3://bucket/prefix`` where the full response is written as
+        ``<prefix>/<name>.json``. (templated)
+    :param flow_definition_arn: a flow definition of this service's built-in task type: with it, A2I
+        starts a human loop when the flow definition's activation conditions hold. (templated)
+    :param human_loop_name: the loop's name; default: deterministic from the run, the task and
+        ``item_key``. (templated)
+    :param item_key: what identifies the item; default: the object's ``s3://`` URI. (templated)
+    :param content_classifiers: ``FreeOfPersonallyIdentifiableInformation`` and/or ``FreeOfAdultContent``;
+        the public workforce needs the first.
+    :param check_cors: check that the bucket has the CORS rule A2I's worker UI needs. (default True)
+    :param wait_for_completion: when a loop started, wait until it ends. (default False)
+    """
+
+    service: ClassVar[str]
+    request_source: ClassVar[str]
+    document_member: ClassVar[str]
+    template_fields: Sequence[str] = aws_template_fields(
+        "s3_bucket", "s3_key", "analysis_output_s3_uri", "flow_definition_arn", "human_loop_name", "item_key",
+        "content_classifiers", "review_timeout",
+    )
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        s3_bucket: str,
+        s3_key: str,
+        analysis_output_s3_uri: str,
+        flow_definition_arn: str | None = None,
+        human_loop_name: str | None = None,
+        item_key: str | None = None,
+        content_classifiers: list[str] | None = None,
+        check_cors: bool = True,
+        wait_for_completion: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        review_timeout: float | str | None = None,
+        on_loop_failure: str = "fail",
+        on_review_timeout: str = "fail",
+        stop_on_kill: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.s3_bucket = s3_bucket
+        self.s3_key = s3_key
+        self.analysis_output_s3_uri = analysis_output_s3_uri
+        self.flow_definition_arn = flow_definition_arn
+        self.human_loop_name = human_loop_name
+        self.item_key = item_key
+        self.content_classifiers = content_classifiers
+        self.check_cors = check_cors
+        self.init_wait(wait_for_completion=wait_for_completion, deferrable=deferrable, poll_interval=poll_interval,
+                       review_timeout=review_timeout, on_loop_failure=on_loop_failure,
+                       on_review_timeout=on_review_timeout, stop_on_kill=stop_on_kill)
+        self._validate(rendered=False)
+
+    def _validate(self, *, rendered: bool) -> None:
+        def ready(value: object) -> bool:
+            return value is not None and (rendered or not is_templated(value))
+
+        if ready(self.analysis_output_s3_uri):
+            split_s3_prefix(self.analysis_output_s3_uri, "analysis_output_s3_uri")
+        if ready(self.flow_definition_arn):
+            validate_flow_definition_arn(self.flow_definition_arn)
+        if ready(self.human_loop_name):
+            validate_human_loop_name(self.human_loop_name)
+        if ready(self.content_classifiers):
+            validate_content_classifiers(self.content_classifiers)
+
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(**self._hook_parameters)
+
+    def loop_name(self, context: Context) -> str:
+        if self.human_loop_name:
+            return self.human_loop_name
+        ti = context["ti"]
+        return deterministic_loop_name(ti.dag_id, context["run_id"], ti.task_id,
+                                       item_key=self.item_key or f"s3://{self.s3_bucket}/{self.s3_key}")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate(rendered=True)
+        classifiers = validate_content_classifiers(self.content_classifiers)
+        name = self.loop_name(context)
+        out_bucket, out_prefix = split_s3_prefix(self.analysis_output_s3_uri, "analysis_output_s3_uri")
+        analysis_uri = f"s3://{out_bucket}/{out_prefix + '/' if out_prefix else ''}{name}.json"
+        result: dict[str, Any] = {"Document": f"s3://{self.s3_bucket}/{self.s3_key}", "AnalysisS3Uri": analysis_uri,
+                                  "HumanLoopStarted": False, "HumanLoopName": None, "HumanLoopArn": None,
+                                  "HumanLoopActivationReasons": []}
+        if self.flow_definition_arn:
+            self.preflight(classifiers)
+            adopted = self._adopt(name, analysis_uri)
+            if adopted is not None:
+                result.update(adopted)
+                return self._maybe_wait(result)
+        loop_config = self._loop_config(name, classifiers) if self.flow_definition_arn else None
+        response = self.analyze(loop_config)
+        activation = response.get("HumanLoopActivationOutput")
+        self._write(analysis_uri, response)
+        if activation:
+            result.update({"HumanLoopStarted": True, "HumanLoopName": name,
+                           "HumanLoopArn": activation.get("HumanLoopArn"),
+                           "HumanLoopActivationReasons": activation.get("HumanLoopActivationReasons", [])})
+            self.log.info("A2I started human loop %s for %s: %s", name, result["Document"],
+                          result["HumanLoopActivationReasons"])
+        else:
+            self.log.info("No human review needed for %s", result["Document"])
+        return self._maybe_wait(result)
+
+    def _maybe_wait(self, result: dict[str, Any]) -> dict[str, Any]:
+        if result["HumanLoopStarted"] and self.wait_for_completion:
+            return self.wait_for_loop(result["HumanLoopName"], result)
+        return result
+
+    def _loop_config(self, name: str, classifiers: list[str]) -> dict[str, Any]:
+        config: dict[str, Any] = {"HumanLoopName": name, "FlowDefinitionArn": self.flow_definition_arn}
+        if classifiers:
+            config["DataAttributes"] = {"ContentClassifiers": classifiers}
+        return config
+
+    def analyze(self, loop_config: dict[str, Any] | None) -> dict[str, Any]:
+        """Call the service; subclasses build the request."""
+        raise NotImplementedError
+
+    def _write(self, uri: str, response: dict[str, Any]) -> None:
+        body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+        self.s3_hook.load_string(json.dumps(body), key=uri, replace=True)
+
+    def _adopt(self, name: str, analysis_uri: str) -> dict[str, Any] | None:
+        """A loop of this name exists: an earlier attempt started it. Never analyse with the name again."""
+        described = self.a2i_hook.describe_human_loop(name)
+        if described is None:
+            return None
+        if described["FlowDefinitionArn"] != self.flow_definition_arn:
+            raise A2IValidationError(f"Human loop {name!r} already exists in flow definition "
+                                     f"{described['FlowDefinitionArn']}; choose another human_loop_name")
+        if self.s3_hook.check_for_key(analysis_uri):
+            reasons = json.loads(self.s3_hook.read_key(analysis_uri)).get("HumanLoopActivationOutput", {}).get(
+                "HumanLoopActivationReasons", [])
+        else:  # the earlier attempt ended between the analysis and its write: analyse again, without a loop
+            response = self.analyze(None)
+            response["HumanLoopActivationOutput"] = {"HumanLoopArn": described["HumanLoopArn"]}
+            self._write(analysis_uri, response)
+            reasons = []
+        self.log.info("Human loop %s already exists (%s): adopting it", name, described["HumanLoopStatus"])
+        return {"HumanLoopStarted": True, "HumanLoopName": name, "HumanLoopArn": described["HumanLoopArn"],
+                "HumanLoopActivationReasons": reasons, "Adopted": True}
+
+    # Preflight: what A2I would fail on later, checked before any analysis ----------------------
+
+    def preflight(self, classifiers: list[str]) -> None:
+        arn = str(self.flow_definition_arn)
+        self._check_region(arn)
+        if self.check_cors:
+            self._check_cors()
+        self._check_workforce(arn, classifiers)
+
+    def _check_region(self, arn: str) -> None:
+        location = self.s3_hook.conn.get_bucket_location(Bucket=self.s3_bucket).get("LocationConstraint")
+        bucket_region = location or "us-east-1"
+        flow_region = flow_definition_region(arn)
+        if bucket_region != flow_region:
+            raise A2IValidationError(
+                f"Bucket {self.s3_bucket!r} is in {bucket_region} but flow definition {arn} is in {flow_region}: "
+                f"A2I needs the {self.document_member.lower()} and the flow definition in the same Region. Use a "
+                f"flow definition in {bucket_region}, or copy the {self.document_member.lower()}s to a bucket in "
+                f"{flow_region}"
+            )
+
+    def _check_cors(self) -> None:
+        try:
+            rules = self.s3_hook.conn.get_bucket_cors(Bucket=self.s3_bucket)["CORSRules"]
+        except ClientError as error:
+            if error_code(error) != "NoSuchCORSConfiguration":
+                raise
+            rules = []
+        if not any("GET" in rule.get("AllowedMethods", []) and "*" in rule.get("AllowedOrigins", [])
+                   for rule in rules):
+            raise A2IValidationError(
+                f"Bucket {self.s3_bucket!r} has no CORS rule letting A2I's worker UI fetch the "
+                f"{self.document_member.lower()}, so the task would fail for reviewers. Add this rule "
+                f"(put-bucket-cors): {json.dumps([CORS_RULE])}, or pass check_cors=False"
+            )
+
+    def _check_workforce(self, arn: str, classifiers: list[str]) -> None:
+        described = A2IFlowDefinitionHook(**self._hook_parameters).conn.describe_flow_definition(
+            FlowDefinitionName=flow_definition_name(arn))
+        workteam = described.get("HumanLoopConfig", {}).get("WorkteamArn", "")
+        if PUBLIC_WORKFORCE in workteam and PII_FREE not in classifiers:
+            raise A2IValidationError(
+                f"Flow definition {arn} sends tasks to the public workforce (Mechanical Turk), which receives "
+                f"nothing without the content classifier {PII_FREE!r}. Declare it with "
+                f"content_classifiers=[{PII_FREE!r}] if the data is free of personal information, or use a "
+                "private work team"
+            )
+        source = (described.get("HumanLoopRequestSource") or {}).get("AwsManagedHumanLoopRequestSource")
+        if source != self.request_source:
+            raise A2IValidationError(f"Flow definition {arn} is not for {self.request_source} (it is "
+                                     f"{source or 'a custom task type'}); create one with human_loop_request_source="
+                                     f"{self.request_source!r}")
