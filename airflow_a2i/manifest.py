@@ -1,0 +1,131 @@
+"""A batch's manifest in S3: one JSON line per item, written as it goes, read back after a crash.
+
+S3 cannot append, so a writer flushes part files (``part-<attempt>-<seq>.jsonl``) every ``flush_every``
+items or ``flush_seconds`` seconds, and a final ``_COMPLETE`` marker with the counts. Part names carry
+the attempt, so a retry never overwrites what an earlier attempt recorded; a reader merges all parts,
+the last record of an item winning.
+
+XCom and trigger arguments carry the manifest's URI and counts, never the records.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+COMPLETE_MARKER = "_COMPLETE"
+PART_PREFIX = "part-"
+
+
+@dataclass
+class ManifestRecord:
+    """One item of a batch: whether a loop started for it, under which name, and where its analysis is."""
+
+    item_key: str
+    human_loop_name: str | None = None
+    human_loop_started: bool = False
+    reasons: list[str] = field(default_factory=list)
+    analysis_s3_uri: str | None = None
+    document: str | None = None
+    page: int | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> ManifestRecord:
+        data = json.loads(line)
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> (bucket, prefix without slashes at the ends)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix.strip("/")
+
+
+def join(uri: str, *parts: str) -> str:
+    return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts)])
+
+
+class ManifestWriter:
+    """Writes records to ``<manifest_uri>/part-<attempt>-<seq>.jsonl``; :meth:`complete` writes the marker."""
+
+    def __init__(self, s3_hook: S3Hook, manifest_uri: str, *, flush_every: int = 200, flush_seconds: float = 10.0,
+                 attempt: str | None = None) -> None:
+        self.s3_hook = s3_hook
+        self.manifest_uri = manifest_uri.rstrip("/")
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self.attempt = attempt or uuid.uuid4().hex[:8]
+        self._pending: list[ManifestRecord] = []
+        self._sequence = 0
+        self._last_flush = time.monotonic()
+        self.written = 0
+
+    def add(self, record: ManifestRecord) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        body = "".join(record.to_json() + "\n" for record in self._pending)
+        key = join(self.manifest_uri, f"{PART_PREFIX}{self.attempt}-{self._sequence:05d}.jsonl")
+        self.s3_hook.load_string(body, key=key, replace=True)
+        self._sequence += 1
+        self.written += len(self._pending)
+        self._pending = []
+
+    def complete(self, summary: dict[str, Any]) -> None:
+        """Flush what is left and write the marker: the batch is whole."""
+        self.flush()
+        self.s3_hook.load_string(json.dumps(summary, sort_keys=True), key=join(self.manifest_uri, COMPLETE_MARKER),
+                                 replace=True)
+
+
+def read_manifest(s3_hook: S3Hook, manifest_uri: str) -> dict[str, ManifestRecord]:
+    """Every item recorded under the manifest (all parts, all attempts): item key -> its last record."""
+    bucket, prefix = split_uri(manifest_uri)
+    keys = s3_hook.list_keys(bucket_name=bucket, prefix=f"{prefix}/{PART_PREFIX}") or []
+    records: dict[str, ManifestRecord] = {}
+    for key in sorted(keys):
+        for record in parse_lines(s3_hook.read_key(key, bucket_name=bucket)):
+            records[record.item_key] = record
+    return records
+
+
+def parse_lines(text: str) -> Iterator[ManifestRecord]:
+    for line in text.splitlines():
+        if line.strip():
+            yield ManifestRecord.from_json(line)
+
+
+def read_manifests(s3_hook: S3Hook, manifest_uris: Iterable[str]) -> dict[str, ManifestRecord]:
+    merged: dict[str, ManifestRecord] = {}
+    for uri in manifest_uris:
+        merged.update(read_manifest(s3_hook, uri))
+    return merged
+
+
+def completion(s3_hook: S3Hook, manifest_uri: str) -> dict[str, Any] | None:
+    """The ``_COMPLETE`` marker's summary, or None while the batch is unfinished."""
+    bucket, prefix = split_uri(manifest_uri)
+    key = f"{prefix}/{COMPLETE_MARKER}"
+    if not s3_hook.check_for_key(key, bucket_name=bucket):
+        return None
+    return json.loads(s3_hook.read_key(key, bucket_name=bucket))
