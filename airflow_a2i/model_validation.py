@@ -56,6 +56,8 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         _check_string(shape, value, path, problems)
     elif kind in ("integer", "long"):
         _check_integer(shape, value, path, problems)
+    elif kind in ("float", "double"):
+        _check_float(shape, value, path, problems)
     elif kind == "boolean" and not isinstance(value, bool):
         problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must be a boolean")
 
@@ -122,6 +124,19 @@ def _check_integer(shape: Shape, value: Any, path: str, problems: list[str]) -> 
             f"Value '{value}' at '{path}' failed to satisfy constraint: "
             f"Member must have value less than or equal to {meta['max']}"
         )
+
+
+def _check_float(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must be a number")
+        return
+    meta = shape.metadata
+    if "min" in meta and value < meta["min"]:
+        problems.append(f"Value '{float(value)}' at '{path}' failed to satisfy constraint: "
+                        f"Member must have value greater than or equal to {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        problems.append(f"Value '{float(value)}' at '{path}' failed to satisfy constraint: "
+                        f"Member must have value less than or equal to {meta['max']}")
 
 
 def _check_length(shape: Shape, value: Any, length: int, path: str, problems: list[str]) -> None:

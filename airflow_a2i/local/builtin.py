@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import botocore.session
 
 from airflow_a2i.activation import REKOGNITION, TEXTRACT, ActivationResult, evaluate_flow_definition
-from airflow_a2i.local import s3
+from airflow_a2i.local import s3, strict_json
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, NamedResource
@@ -43,20 +43,56 @@ class StoredResponseAnalyzer:
     """Reads the response recorded beside the object: ``<key>.textract.json`` or ``<key>.rekognition.json``."""
 
     def analyze(self, service: str, bucket: str, key: str) -> dict:
-        path = key + ANALYSIS_SUFFIX[service]
-        body = s3.get_object(bucket, path)
-        if body is None:
-            raise ServiceError("UnsupportedDocumentException",
-                               f"The local service has no analysis for s3://{bucket}/{key}: it looked for "
-                               f"s3://{bucket}/{path} (a {service} response in JSON)", 400)
+        candidates = [(bucket, key + ANALYSIS_SUFFIX[service]), *self._source_page_analyses(service, bucket, key)]
+        for where, path in candidates:
+            body = s3.get_object(where, path)
+            if body is not None:
+                return self._parse(service, where, path, body)
+        looked = " or ".join(f"s3://{where}/{path}" for where, path in candidates)
+        raise ServiceError("UnsupportedDocumentException",
+                           f"The local service has no analysis for s3://{bucket}/{key}: it looked for {looked} "
+                           f"(a {service} response in JSON)", 400)
+
+    @staticmethod
+    def _source_page_analyses(service: str, bucket: str, key: str) -> list[tuple[str, str]]:
+        """A page split from a document (its metadata says which) uses the analysis stored for that page."""
+        metadata = s3.get_user_metadata(bucket, key)
+        source, page = metadata.get("a2i-source-document", ""), metadata.get("a2i-source-page", "")
+        if not source.startswith("s3://") or not page.isdigit():
+            return []
+        source_bucket, _, source_key = source[5:].partition("/")
+        suffix = ANALYSIS_SUFFIX[service]
+        pages = [(source_bucket, f"{source_key}.page-{int(page):04d}{suffix}")]
+        if int(page) == 1:  # a single-page document's analysis may be stored for the whole document
+            pages.append((source_bucket, source_key + suffix))
+        return pages
+
+    @staticmethod
+    def _parse(service: str, bucket: str, path: str, body: bytes) -> dict:
+        """The stored response, checked enough that serving it cannot fail: else UnsupportedDocumentException."""
         try:
-            analysis = json.loads(body)
+            analysis = strict_json.loads(body)
         except ValueError as error:
             raise ServiceError("UnsupportedDocumentException",
                                f"s3://{bucket}/{path} is not a JSON {service} response: {error}", 400) from None
-        if not isinstance(analysis, dict):
-            raise ServiceError("UnsupportedDocumentException", f"s3://{bucket}/{path} is not a JSON object", 400)
+        problem = _shape_problem(service, analysis)
+        if problem:
+            raise ServiceError("UnsupportedDocumentException", f"s3://{bucket}/{path} is not a {service} response in "
+                               f"the API's PascalCase shape: {problem}", 400)
         return analysis
+
+
+def _shape_problem(service: str, analysis: Any) -> str | None:
+    if not isinstance(analysis, dict):
+        return "it is not a JSON object"
+    member = "Blocks" if service == "textract" else "ModerationLabels"
+    items = analysis.get(member, [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return f"{member} must be a list of objects"
+    if service == "rekognition" and not all(isinstance(label.get("Confidence", 0), int | float)
+                                            and not isinstance(label.get("Confidence", 0), bool) for label in items):
+        return "every label's Confidence must be a number"
+    return None
 
 
 def camel_case(value: Any) -> Any:

@@ -41,6 +41,15 @@ def get_object(bucket: str, key: str) -> bytes | None:
     return None if found is None else bytes(found.value)
 
 
+def get_user_metadata(bucket: str, key: str) -> dict[str, str]:
+    """An object's user metadata (``x-amz-meta-*``), names lowercased without the prefix."""
+    found = _backend().get_object(bucket, key)
+    if found is None:
+        return {}
+    return {name.lower().removeprefix("x-amz-meta-"): str(value) for name, value in found.metadata.items()
+            if name.lower().startswith("x-amz-meta-")}
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` or an ``https://`` S3 URL -> (bucket, prefix without slashes at the ends)."""
     parsed = urlparse(uri)

@@ -20,7 +20,18 @@ from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook, error_code
 from airflow_a2i.names import validate_human_loop_name
 from airflow_a2i.policies import MISSING
-from airflow_a2i.results import OutputParseError, parse_output_json
+from airflow_a2i.results import (
+    REKOGNITION_SOURCE,
+    TEXTRACT_SOURCE,
+    HumanLoopOutput,
+    OutputParseError,
+    built_in_answer,
+    final_labels,
+    moderation_labels,
+    parse_output_json,
+    response_source,
+    textract_fields,
+)
 from airflow_a2i.validation import is_templated
 
 if TYPE_CHECKING:
@@ -39,10 +50,13 @@ OPEN_STATUSES = frozenset({"InProgress", "Stopping"})
 
 @dataclass(frozen=True)
 class ResultItem:
-    """One reviewed item: its key, and the loop that reviewed it (None when it needed no review)."""
+    """One reviewed item: its key, the loop that reviewed it (None when it needed no review) and, for built-in
+    task types, where the machine's full result is (``AnalysisS3Uri`` of the Textract and Rekognition
+    operators)."""
 
     item_key: str | None
     human_loop_name: str | None
+    machine_result_s3_uri: str | None = None
 
 
 def parse_output_s3_uri(uri: object) -> tuple[str, str]:
@@ -73,11 +87,19 @@ def _loop_name(name: object, where: str) -> str:
         raise A2IValidationError(f"{where}: {error}") from None
 
 
+def _machine_uri(entry: Mapping[str, Any], key: str, where: str) -> str | None:
+    uri = entry.get(key)
+    if uri is not None and (not isinstance(uri, str) or not uri.startswith("s3://")):
+        raise A2IValidationError(f"{where}.{key} must be an s3:// URI of the machine's result, not {uri!r}")
+    return uri
+
+
 def _item(entry: object, index: int) -> ResultItem:
     where = f"human_loops[{index}]"
     if isinstance(entry, str):
         return ResultItem(item_key=entry, human_loop_name=_loop_name(entry, where))
     if isinstance(entry, Mapping):
+        machine = None
         if "human_loop_name" in entry:
             name = entry["human_loop_name"]
             item_key = entry.get("item_key")
@@ -85,19 +107,28 @@ def _item(entry: object, index: int) -> ResultItem:
                 raise A2IValidationError(f"{where} has neither an item_key nor a human_loop_name: give at least "
                                          "one (human_loop_name None means the item needed no review)")
             name = None if name is None else _loop_name(name, where)
-        elif "HumanLoopName" in entry:  # what A2IStartHumanLoopOperator returns
-            name = _loop_name(entry["HumanLoopName"], where)
-            item_key = entry.get("item_key", name)
+            machine = _machine_uri(entry, "machine_result_s3_uri", where)
+        elif "HumanLoopName" in entry:  # what A2IStartHumanLoopOperator, or a built-in operator, returns
+            name = entry["HumanLoopName"]
+            # The Textract and Rekognition operators: HumanLoopName None when A2I started no loop.
+            item_key = entry.get("item_key", entry.get("Document", name))
+            if name is None and item_key is None:
+                raise A2IValidationError(f"{where} has HumanLoopName None and no Document or item_key: nothing "
+                                         "identifies the item")
+            name = None if name is None else _loop_name(name, where)
+            machine = _machine_uri(entry, "AnalysisS3Uri", where)
         else:
             raise A2IValidationError(f"{where} is a dict without 'human_loop_name' or 'HumanLoopName' "
                                      f"(it has {sorted(map(str, entry))}); give "
                                      "{'item_key': ..., 'human_loop_name': ...}")
         if item_key is not None and not isinstance(item_key, str | int):
             raise A2IValidationError(f"{where}: item_key must be a string, not {type(item_key).__name__}")
-        return ResultItem(item_key=None if item_key is None else str(item_key), human_loop_name=name)
+        return ResultItem(item_key=None if item_key is None else str(item_key), human_loop_name=name,
+                          machine_result_s3_uri=machine)
     raise A2IValidationError(
         f"{where} is {type(entry).__name__}: each entry is a loop name, a dict "
-        "{'item_key': ..., 'human_loop_name': ...}, or what an A2I start operator returned (with HumanLoopName)"
+        "{'item_key': ..., 'human_loop_name': ..., 'machine_result_s3_uri'?: ...}, or what an A2I start, "
+        "Textract or Rekognition operator returned (with HumanLoopName)"
     )
 
 
@@ -133,9 +164,22 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     columns are null for an item that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
     Only the URIs and counts go to XCom.
 
-    :param human_loops: the loops to read: a list of loop names, of dicts ``{"item_key", "human_loop_name"}``
-        (``human_loop_name`` None for an item that needed no review), or of what
-        ``A2IStartHumanLoopOperator`` returned (dicts with ``HumanLoopName``). (templated)
+    Built-in task types (Textract ``AnalyzeDocument``, Rekognition ``DetectModerationLabels``) get the
+    people's corrections merged into the machine's result, in more columns (null otherwise):
+    ``request_source`` (the loop's ``awsManagedHumanLoopRequestSource``, or the analysis' kind),
+    ``machine_result_s3_uri`` (the item's ``AnalysisS3Uri``), for Textract ``fields`` (see
+    :func:`airflow_a2i.results.textract_fields`: ``key``, ``machine_value``, ``machine_confidence``,
+    ``human_value``, ``reviewed``, ``corrected``), for Rekognition ``labels`` (see
+    :func:`airflow_a2i.results.moderation_labels`: ``name``, ``parent_name``, ``machine_confidence``,
+    ``kept_by_reviewer``) and ``final_labels`` (the names that stand). The machine's result is the
+    loop's ``aiServiceResponse``, or, for items without a (completed) loop, the JSON at
+    ``machine_result_s3_uri``. The consolidated answer (majority of the workers) is what is merged.
+
+    :param human_loops: the loops to read: a list of loop names, of dicts ``{"item_key", "human_loop_name",
+        "machine_result_s3_uri"?}`` (``human_loop_name`` None for an item that needed no review), or of what
+        ``A2IStartHumanLoopOperator``, ``TextractAnalyzeDocumentOperator`` or
+        ``RekognitionDetectModerationLabelsOperator`` returned (dicts with ``HumanLoopName``; for the last two
+        the item key is the ``Document`` and the machine's result its ``AnalysisS3Uri``). (templated)
     :param output_s3_uri: the prefix to write to, ``s3://bucket/prefix``; include the run in it
         (``{{ run_id }}``) so that runs do not overwrite each other. (templated)
     :param fail_on_missing_output: fail the task (after writing the results) when a loop is missing, still
@@ -186,6 +230,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         loops = {item.human_loop_name for item in items if item.human_loop_name}
         self.log.info("Reading the results of %d item(s), %d human loop(s)", len(items), len(loops))
         read: dict[str, dict[str, Any]] = {}  # loop name -> its columns (a name may appear twice)
+        outputs: dict[str, HumanLoopOutput] = {}  # loop name -> its parsed output.json, when read
         step = max(1, len(loops) // 10)
         rows: list[dict[str, Any]] = []
         results_key, summary_key = f"{prefix}/{RESULTS_FILE}", f"{prefix}/{SUMMARY_FILE}"
@@ -193,11 +238,12 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             for item in items:
                 name = item.human_loop_name
                 if name is not None and name not in read:
-                    read[name] = self._loop_columns(name, s3)
+                    read[name] = self._loop_columns(name, s3, outputs)
                     if len(read) % step == 0 or len(read) == len(loops):
                         self.log.info("Read %d of %d human loop(s)", len(read), len(loops))
                 row = {"item_key": item.item_key, "human_loop_name": name,
                        **(read[name] if name is not None else _no_loop_columns())}
+                row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
                 results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
                 rows.append(_summary_facts(row))
             results.flush()
@@ -210,7 +256,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         return {"results_uri": results_uri, "summary_uri": summary_uri, "items": summary["items"],
                 "loops": summary["loops"], "statuses": summary["statuses"], "answers": summary["answers"]}
 
-    def _loop_columns(self, name: str, s3: S3Hook) -> dict[str, Any]:
+    def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
         described = self.hook.describe_human_loop(name)
         if described is None:
             return {**_no_loop_columns(), "status": MISSING}
@@ -230,6 +276,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             columns["output_error"] = str(error)
             self.log.warning("Human loop %s: %s", name, error)
             return columns
+        outputs[name] = output
         consolidation = output.consolidate()
         columns.update(
             answers=[{"worker_id": answer.worker_id, "submission_time": answer.submission_time,
@@ -239,6 +286,37 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             agreement=consolidation.agreement,
             ties=consolidation.ties,
         )
+        return columns
+
+    def _built_in_columns(self, item: ResultItem, row: dict[str, Any], output: HumanLoopOutput | None,
+                          s3: S3Hook) -> dict[str, Any]:
+        """``request_source``, ``machine_result_s3_uri``, ``fields``, ``labels``, ``final_labels`` of one item."""
+        columns: dict[str, Any] = {"request_source": None, "machine_result_s3_uri": item.machine_result_s3_uri,
+                                   "fields": None, "labels": None, "final_labels": None}
+        machine, answer, shown = None, None, None
+        if output is not None and output.ai_service_response is not None:
+            columns["request_source"] = output.aws_managed_human_loop_request_source
+            machine, shown = output.ai_service_response, output.selected_ai_service_response
+        elif output is not None:
+            columns["request_source"] = output.aws_managed_human_loop_request_source
+        if machine is None and item.machine_result_s3_uri:
+            try:
+                machine = json.loads(self._read(s3, item.machine_result_s3_uri))
+            except (FileNotFoundError, ValueError) as error:
+                problem = f"the machine result {item.machine_result_s3_uri} could not be read: {error}"
+                self.log.warning("Item %s: %s", item.item_key, problem)
+                return {**columns, "output_error": row["output_error"] or problem}
+        source = columns["request_source"] or response_source(machine)
+        if machine is None or not isinstance(machine, dict) or source not in (TEXTRACT_SOURCE, REKOGNITION_SOURCE):
+            return columns
+        columns["request_source"] = source
+        if output is not None and row["consolidated_answer"] is not None:
+            answer = built_in_answer(row["consolidated_answer"], source)
+        if source == TEXTRACT_SOURCE:
+            columns["fields"] = textract_fields(machine, answer)
+        else:
+            labels = moderation_labels(machine, answer, shown)
+            columns.update(labels=labels, final_labels=final_labels(labels))
         return columns
 
     @staticmethod

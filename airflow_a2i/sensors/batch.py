@@ -1,0 +1,282 @@
+"""Wait on a whole batch of human loops, found through its manifests: poke, reschedule or deferrable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue, conf
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.manifest import join
+from airflow_a2i.policies import LoopState, Verdict, decide, review_seconds, validate_policies
+from airflow_a2i.triggers.batch import (
+    A2IHumanLoopBatchTrigger,
+    BatchLook,
+    batch_event,
+    common_run_hash,
+    started_loops,
+    unfinished_manifests,
+    write_report,
+)
+from airflow_a2i.validation import is_templated, validate_flow_definition_arn
+from airflow_a2i.waiting import raise_for_outcome
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import Context
+
+DEFAULT_REPORT_NAME = "wait-report.jsonl"
+
+
+@dataclass(frozen=True)
+class ManifestSources:
+    """What ``manifest_uris`` says: the manifests, and what batch start tasks told about them."""
+
+    uris: list[str]
+    flow_definition_arns: frozenset[str] = frozenset()
+    created_after: float | None = None  # when every start task gave one: the earliest
+
+
+def manifest_sources(value: object) -> ManifestSources:
+    """The manifests from what a DAG passes: a URI, a list of URIs, or what batch start tasks return.
+
+    A batch start task (:class:`~airflow_a2i.operators.batch.A2IStartHumanLoopsOperator`) returns a dict
+    with ``"manifest_uri"``, and also ``"flow_definition_arn"`` and ``"created_after"`` (epoch seconds
+    before its loops' creation), which are used when present; a mapped task returns a list of them.
+    Lists may mix URIs and such dicts. None items (a map index that pushed nothing) are ignored;
+    duplicate URIs are dropped.
+    """
+    items: list[Any]
+    if isinstance(value, str | Mapping):
+        items = [value]
+    elif isinstance(value, Sequence) or hasattr(value, "__iter__"):
+        items = list(value)
+    else:
+        raise A2IValidationError(f"manifest_uris must be an s3:// URI, a list of them, or what a batch start task "
+                                 f"returns (a dict with 'manifest_uri'), not {type(value).__name__}")
+    uris: list[str] = []
+    arns: set[str] = set()
+    created: list[float | None] = []
+    for item in items:
+        if item is None:
+            continue
+        uri = item.get("manifest_uri") if isinstance(item, Mapping) else item
+        if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].strip("/"):
+            raise A2IValidationError(
+                f"manifest_uris holds {item!r:.200}, not an s3://bucket/prefix URI nor a dict with a "
+                "'manifest_uri' key. Pass the start task's output (start.output) rather than a Jinja string "
+                "of it, or set render_template_as_native_obj=True on the DAG"
+            )
+        uris.append(uri.rstrip("/"))
+        if isinstance(item, Mapping):
+            if isinstance(item.get("flow_definition_arn"), str):
+                arns.add(item["flow_definition_arn"])
+            after = item.get("created_after")
+            created.append(float(after) if isinstance(after, int | float) and not isinstance(after, bool) else None)
+        else:
+            created.append(None)
+    if not uris:
+        raise A2IValidationError("manifest_uris names no manifest: give at least one s3:// manifest URI")
+    known = [after for after in created if after is not None]
+    return ManifestSources(list(dict.fromkeys(uris)), frozenset(arns),
+                           min(known) if known and len(known) == len(created) else None)
+
+
+def _has_template(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_template(item) for item in value)
+    return is_templated(value)
+
+
+class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
+    """
+    Wait until every loop a batch's manifests record as started has ended, as the policies say.
+
+    Built for thousands of loops: each look lists the flow definition's loops 100 a call over the
+    batch's creation-time window (see :class:`~airflow_a2i.triggers.batch.BatchLook`) and describes
+    only the loops the listing does not show (a deleted loop is ``Missing``, a failure under
+    ``on_loop_failure``). The first look starts from the ``created_after`` the batch start tasks
+    returned; without it (plain URIs) it lists newest first until it has seen every loop of the batch.
+    Later looks start from the earliest loop still open, and stop paging once they have seen every open
+    loop. In
+    deferrable mode the sensor looks once on the worker, then defers with the earliest creation time it
+    found, the manifests' URIs and the counts (never the names), passing its ``timeout`` to the deferral.
+    In ``poke`` mode later looks also skip the loops already ended; ``reschedule`` mode reads the
+    manifests and lists from scratch at each poke.
+
+    :param manifest_uris: the batch's manifests: an ``s3://bucket/prefix`` URI, a list of them, or what
+        a batch start task returns (a dict with ``"manifest_uri"``, or a mapped task's list of such
+        dicts). (templated)
+    :param flow_definition_arn: the flow definition the batch's loops were started in; default: the one
+        the batch start tasks returned with their manifests. (templated)
+    :param report_s3_uri: where to write each loop's final state as JSON Lines (``human_loop_name``,
+        ``item_key``, ``status``, ``creation_time``, ``failure_code``, ``failure_reason``,
+        ``output_s3_uri``, ``arn``, ``timed_out``; fields the listing does not give are null). Default:
+        ``wait-report.jsonl`` beside the first manifest's parts. (templated)
+    :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
+    :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
+    :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
+    :param stop_on_kill: stop the batch's open loops when a user kills the deferred task.
+    :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
+    :return: ``{"total": n, "counts": {status: n}, "timed_out_count": n, "report_s3_uri": uri,
+        "manifest_uris": [...]}``: URIs and counts only, whatever the batch's size.
+    """
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields("manifest_uris", "flow_definition_arn", "report_s3_uri",
+                                                         "review_timeout")
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        manifest_uris: str | list[str] | dict[str, Any] | list[dict[str, Any]],
+        flow_definition_arn: str | None = None,
+        report_s3_uri: str | None = None,
+        on_loop_failure: str = "fail",
+        on_review_timeout: str = "fail",
+        review_timeout: float | str | None = None,
+        stop_on_kill: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.manifest_uris = manifest_uris
+        self.flow_definition_arn = flow_definition_arn
+        self.report_s3_uri = report_s3_uri
+        self.on_loop_failure = on_loop_failure
+        self.on_review_timeout = on_review_timeout
+        self.review_timeout = review_timeout
+        self.stop_on_kill = stop_on_kill
+        self.deferrable = deferrable
+        self._batch_look: BatchLook | None = None
+        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        if not _has_template(manifest_uris):
+            manifest_sources(manifest_uris)
+        if flow_definition_arn is not None and not is_templated(flow_definition_arn):
+            validate_flow_definition_arn(flow_definition_arn)
+        if not _has_template(manifest_uris) and not _has_template(flow_definition_arn):
+            self._flow_definition_arn()
+        if report_s3_uri is not None and not is_templated(report_s3_uri) and not report_s3_uri.startswith("s3://"):
+            raise A2IValidationError(f"report_s3_uri={report_s3_uri!r} must be an s3://bucket/key URI")
+
+    def _uris(self) -> list[str]:
+        return manifest_sources(self.manifest_uris).uris
+
+    def _flow_definition_arn(self) -> str:
+        """``flow_definition_arn``, else the one the batch start tasks returned."""
+        told = manifest_sources(self.manifest_uris).flow_definition_arns
+        if self.flow_definition_arn is not None:
+            other = sorted(told - {self.flow_definition_arn})
+            if other:
+                raise A2IValidationError(f"flow_definition_arn is {self.flow_definition_arn} but the batch start "
+                                         f"task(s) started their loops in {other}")
+            return validate_flow_definition_arn(self.flow_definition_arn)
+        if len(told) != 1:
+            raise A2IValidationError("Give flow_definition_arn: the manifests' sources name "
+                                     + (f"several flow definitions {sorted(told)}" if told else "none"))
+        return validate_flow_definition_arn(next(iter(told)))
+
+    def _report_uri(self) -> str:
+        return self.report_s3_uri or join(self._uris()[0], DEFAULT_REPORT_NAME)
+
+    def _s3_hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                      config=self.botocore_config)
+
+    def _batch(self) -> BatchLook:
+        """The batch's loops, read from the manifests on the first poke (kept while the sensor instance lives)."""
+        if self._batch_look is None:
+            uris = self._uris()
+            s3_hook = self._s3_hook()
+            unfinished = unfinished_manifests(s3_hook, uris)
+            if unfinished:
+                self.log.warning("%d manifest(s) have no _COMPLETE marker (%s): their batch may still be starting "
+                                 "loops, or was interrupted; waiting on the loops they record now",
+                                 len(unfinished), ", ".join(unfinished[:5]))
+            loops = started_loops(s3_hook, uris)
+            self._batch_look = BatchLook(self._flow_definition_arn(), loops, run_hash=common_run_hash(loops),
+                                         earliest_creation_time=manifest_sources(self.manifest_uris).created_after)
+            self.log.info("Waiting on %d human loop(s) recorded in %d manifest(s)", len(loops), len(uris))
+        return self._batch_look
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context=context)
+        result = self.poke(context)
+        if result.is_done:
+            return result.xcom_value
+        batch = self._batch()
+        self.defer(
+            trigger=A2IHumanLoopBatchTrigger(
+                manifest_uris=self._uris(), flow_definition_arn=batch.flow_definition_arn,
+                run_hash=batch.run_hash, total_loops=len(batch.loops), earliest_creation_time=batch.earliest,
+                report_s3_uri=self._report_uri(), poll_interval=self.poke_interval,
+                review_timeout=review_seconds(self.review_timeout), on_loop_failure=self.on_loop_failure,
+                on_review_timeout=self.on_review_timeout, stop_on_kill=self.stop_on_kill,
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        batch = self._batch()
+        verdict, states = self._judge(batch)
+        self.log.info("%s", batch.progress(states))
+        if not verdict.done:
+            return PokeReturnValue(is_done=False)
+        report_uri = self._report_uri()
+        write_report(self._s3_hook(), report_uri, batch.loops, states, verdict.timed_out)
+        event = batch_event(verdict, states, report_s3_uri=report_uri, manifest_uris=self._uris())
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
+
+    def _judge(self, batch: BatchLook) -> tuple[Verdict, list[LoopState]]:
+        """One look at the batch (listing pages, then describes of what they did not show), the verdict,
+        and the stops it asks for."""
+        params = batch.begin()
+        if params is not None:
+            for page in self.hook.conn.get_paginator("list_human_loops").paginate(**params):
+                batch.pages += 1
+                for summary in page["HumanLoopSummaries"]:
+                    batch.take(summary)
+                if batch.all_seen:
+                    break
+            unseen = batch.unseen()
+            batch.describes = len(unseen)
+            for name in unseen:
+                batch.take_description(name, self.hook.describe_human_loop(name))
+        states = batch.end()
+        verdict = decide(states, time.time(), on_loop_failure=self.on_loop_failure,
+                         on_review_timeout=self.on_review_timeout, review_timeout=review_seconds(self.review_timeout))
+        for name in verdict.stop:
+            self.hook.stop_human_loop(name)
+        return verdict, states
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event:
+            raise AirflowException("The trigger ended without an event")
+        return self._finish(event)
+
+    def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.log.info("Batch wait ended %s: %s", event["status"], event.get("message", ""))
+        if event.get("failed"):
+            self.log.info("Loops that did not complete (first %d): %s", len(event["failed"]),
+                          ", ".join(event["failed"]))
+        if event.get("timed_out"):
+            self.log.info("Loops whose review time is up (first %d): %s", len(event["timed_out"]),
+                          ", ".join(event["timed_out"]))
+        raise_for_outcome(event["status"], event.get("message", ""))
+        return event["report"]
