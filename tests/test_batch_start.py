@@ -141,3 +141,19 @@ def test_an_empty_batch_fails_unless_allowed(local_service, flow_definition_arn,
         run_operator(operator, "empty-run")
     operator.fail_on_empty = False
     assert run_operator(operator, "empty-run")["loops"] == 0
+
+
+def test_stop_every_open_loop_of_a_batch(local_service, flow_definition_arn, output_bucket):
+    from airflow_a2i.operators.batch import A2IStopHumanLoopsOperator
+
+    start = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(6),
+                                       manifest_s3_uri=f"s3://{output_bucket}/{unique('s')}", aws_conn_id=None)
+    summary = run_operator(start, "stop-run")
+    done = loop_names(flow_definition_arn)[0]
+    AdminClient(local_service).answer(done, {"ok": True})
+    stop = A2IStopHumanLoopsOperator(task_id="stop", manifests=[summary], aws_conn_id=None)
+    assert stop.execute({}) == {"stopped": 5, "not_open": 1}
+    statuses = {loop["HumanLoopStatus"] for loop in boto3.client("sagemaker-a2i-runtime").list_human_loops(
+        FlowDefinitionArn=flow_definition_arn)["HumanLoopSummaries"]}
+    assert statuses <= {"Completed", "Stopping", "Stopped"} and "Completed" in statuses
+    assert stop.execute({}) == {"stopped": 0, "not_open": 6}  # idempotent

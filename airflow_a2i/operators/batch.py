@@ -214,3 +214,56 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
             "errors": sum(1 for record in results if record.error),
             "created_after": created_after,
         }
+
+
+def manifest_uris_of(value: Any) -> list[str]:
+    """Manifest URIs from what batch tasks return: a URI, a summary dict with ``manifest_uri``, or lists of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        if "manifest_uri" not in value:
+            raise A2IValidationError(f"{value!r:.200} is not a batch summary: it has no 'manifest_uri'")
+        return [value["manifest_uri"]]
+    uris: list[str] = []
+    for item in value or []:
+        uris.extend(manifest_uris_of(item))
+    return uris
+
+
+class A2IStopHumanLoopsOperator(AwsBaseOperator[A2IHook]):
+    """
+    Stop every loop of a batch that is still open, e.g. when the run is abandoned or past its deadline.
+
+    Idempotent: loops already finished, stopped or deleted are counted, not errors.
+
+    :param manifests: what the batch start tasks returned (summaries or manifest URIs), or their XCom.
+        (templated)
+    :param max_concurrency: StopHumanLoop calls in flight at once. (default 8)
+    :return: ``{"stopped": n, "not_open": n}``
+    """
+
+    aws_hook_class = A2IHook
+    template_fields: Sequence[str] = aws_template_fields("manifests")
+
+    def __init__(self, *, manifests: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.manifests = manifests
+        self.max_concurrency = max_concurrency
+
+    def execute(self, context: Context) -> dict[str, int]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        s3_hook = S3Hook(**self._hook_parameters)
+        names = sorted({record.human_loop_name for uri in manifest_uris_of(self.manifests)
+                        for record in read_manifest(s3_hook, uri).values()
+                        if record.human_loop_started and record.human_loop_name})
+        progress = Progress(len(names), self.log, "loops")
+
+        def stop(name: str) -> bool:
+            stopped = call_with_backoff(lambda: self.hook.stop_human_loop(name), A2I_RETRYABLE)
+            progress.count("stopped" if stopped else "not open")
+            return stopped
+
+        outcomes = run_bounded(stop, names, self.max_concurrency)
+        progress.report()
+        return {"stopped": sum(outcomes), "not_open": len(outcomes) - sum(outcomes)}
