@@ -10,16 +10,18 @@ with Textract's failings mixed in: some key-value pairs read with low confidence
 
 Layout written by :func:`write_samples` under ``out`` (default ``.demo/samples``)::
 
-    documents/<folder>/doc-NNNN.pdf|png            the documents; the document key is this relative path
-    analyses/<document key>.page-PPPP.textract.json one single-page AnalyzeDocument response per page
-    ground_truth.jsonl                             one JSON object per document, sorted by document key
-    summary.json                                   the counts
+    documents/<folder>/doc-NNNN.pdf|png   the documents; a document's key D is this relative path
+    analyses/<D>.page-PPPP.textract.json  a PDF's page P (1-based, PDF page index P-1), every PDF even of one page
+    analyses/<D>.textract.json            a PNG (one page, analysed as it is)
+    ground_truth.jsonl                    one JSON object per document, sorted by document key
+    summary.json                          the seed and the counts
 
-The pipeline convention: upload ``documents/`` under the input prefix and ``analyses/`` under an analyses prefix
-(both keeping the relative paths). Whatever object ``P`` the pipeline has Textract analyse for page ``n``
-(1-based, the PDF's page index n-1; PNGs have page 1 only) of document ``D``, it copies
-``<analyses prefix>/`` + :func:`analysis_key` ``(D, n)`` to ``P + ".textract.json"``: the local service's
-:class:`~airflow_a2i.local.builtin.StoredResponseAnalyzer` reads it there.
+``analyses/`` mirrors ``documents/``: upload both onto the same input prefix and every analysis lies where the
+local service looks (:class:`~airflow_a2i.local.builtin.StoredResponseAnalyzer`): beside a PNG,
+``<key>.textract.json``; for a page the pipeline split from a PDF (its S3 metadata ``a2i-source-document`` and
+``a2i-source-page``), ``<source key>.page-PPPP.textract.json`` beside the source document. Batch listings skip
+``*.textract.json``. :func:`analysis_key` gives the name. Each analysis is a complete single-page
+AnalyzeDocument response (``DocumentMetadata.Pages`` 1, blocks on ``Page`` 1), as Textract returns for that page.
 
 Workers are simulated with :func:`corrected_blocks` (A2I's answer for selected blocks, values set to the truth)
 and :func:`ground_truth_answer`, an answer callable for the local service's simulated workforce.
@@ -77,11 +79,19 @@ ROW_GAP_PT = 25.0
 # Layout conventions
 
 
-def analysis_key(document_key: str, page_number: int) -> str:
-    """The analysis of page ``page_number`` (1-based) of ``document_key``, relative to the analyses folder."""
+def analysis_key(document_key: str, page_number: int = 1) -> str:
+    """Where the analysis of page ``page_number`` (1-based) of a document lies, relative to the document's prefix.
+
+    A PDF (split into single-page PDFs by the pipeline, whatever its length): ``<key>.page-PPPP.textract.json``.
+    Any other document (a PNG: one page, analysed as it is): ``<key>.textract.json``.
+    """
     if page_number < 1:
         raise ValueError(f"page numbers start at 1, not {page_number}")
-    return f"{document_key}.page-{page_number:04d}{ANALYSIS_SUFFIX}"
+    if document_key.lower().endswith(".pdf"):
+        return f"{document_key}.page-{page_number:04d}{ANALYSIS_SUFFIX}"
+    if page_number != 1:
+        raise ValueError(f"{document_key} is not a PDF: it has page 1 only, not {page_number}")
+    return document_key + ANALYSIS_SUFFIX
 
 
 def analysis_for_page(samples_dir: str | Path, document_key: str, page_number: int) -> dict[str, Any]:
