@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workforce", choices=("auto", "off"), default="off",
                        help="auto: a simulated workforce answers every flow definition's loops (default policy); "
                             "off: only flow definitions given a policy (default)")
+    serve.add_argument("--workforce-callable", default=None, metavar="NAME",
+                       help="the default policy answers with this registered answer callable instead of echo")
     serve.add_argument("--workforce-delay", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 3.0),
                        help="seconds the default policy's workers take (default 1 3)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the simulated workforce and the faults")
@@ -87,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from airflow_a2i.local.server import serve
-    from airflow_a2i.local.workforce import WorkforcePolicy, registered_callables
+    from airflow_a2i.local.workforce import registered_callables
 
     try:
         callables = registered_callables(args.answer_callable)
@@ -106,9 +109,21 @@ def _serve(args: argparse.Namespace) -> int:
     low, high = args.workforce_delay
     serve(args.host, args.port, args.data_dir, args.ready_file, stop_delay=args.stop_delay,
           max_open_loops=args.max_open_loops, verbose=args.verbose, seed=args.seed,
-          workforce_auto=args.workforce == "auto", workforce_default=WorkforcePolicy(min_delay=low, max_delay=high),
+          workforce_auto=args.workforce == "auto", workforce_default=_default_policy(args, low, high, callables),
           answer_callables=callables, faults=faults)
     return 0
+
+
+def _default_policy(args: argparse.Namespace, low: float, high: float, callables: dict) -> Any:
+    from airflow_a2i.local.workforce import WorkforcePolicy
+
+    if args.workforce_callable is None:
+        return WorkforcePolicy(min_delay=low, max_delay=high)
+    if args.workforce_callable not in callables:
+        raise SystemExit(f"--workforce-callable {args.workforce_callable!r} is not registered; register it with "
+                         "--answer-callable NAME=module:function")
+    return WorkforcePolicy(min_delay=low, max_delay=high, answer_mode="callable",
+                           callable_name=args.workforce_callable)
 
 
 def _workforce(args: argparse.Namespace) -> int:
