@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue, conf
+from botocore.exceptions import ClientError
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.hooks.a2i import A2IHook, error_code
 from airflow_a2i.manifest import join
 from airflow_a2i.policies import LoopState, Verdict, decide, review_seconds, validate_policies
 from airflow_a2i.triggers.batch import (
@@ -25,6 +26,7 @@ from airflow_a2i.triggers.batch import (
     unfinished_manifests,
     write_report,
 )
+from airflow_a2i.triggers.human_loop import THROTTLED
 from airflow_a2i.validation import is_templated, validate_flow_definition_arn
 from airflow_a2i.waiting import raise_for_outcome
 
@@ -107,11 +109,12 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
     ``on_loop_failure``). The first look starts from the ``created_after`` the batch start tasks
     returned; without it (plain URIs) it lists newest first until it has seen every loop of the batch.
     Later looks start from the earliest loop still open, and stop paging once they have seen every open
-    loop. In
-    deferrable mode the sensor looks once on the worker, then defers with the earliest creation time it
-    found, the manifests' URIs and the counts (never the names), passing its ``timeout`` to the deferral.
-    In ``poke`` mode later looks also skip the loops already ended; ``reschedule`` mode reads the
-    manifests and lists from scratch at each poke.
+    loop; loops already ended are not looked at again (in ``reschedule`` mode, where each poke is a new
+    sensor instance, every poke reads the manifests and looks at every loop).
+
+    In deferrable mode the sensor looks once on the worker, then defers with the earliest creation time
+    it found, the manifests' URIs and the counts (never the names), passing its ``timeout`` to the
+    deferral. Each loop's final state is written to ``report_s3_uri`` whatever the outcome.
 
     :param manifest_uris: the batch's manifests: an ``s3://bucket/prefix`` URI, a list of them, or what
         a batch start task returns (a dict with ``"manifest_uri"``, or a mapped task's list of such
@@ -139,7 +142,7 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
     def __init__(
         self,
         *,
-        manifest_uris: str | list[str] | dict[str, Any] | list[dict[str, Any]],
+        manifest_uris: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any] | None] | Any,
         flow_definition_arn: str | None = None,
         report_s3_uri: str | None = None,
         on_loop_failure: str = "fail",
@@ -234,7 +237,14 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
 
     def poke(self, context: Context) -> PokeReturnValue:
         batch = self._batch()
-        verdict, states = self._judge(batch)
+        try:
+            verdict, states = self._judge(batch)
+        except ClientError as error:
+            if error_code(error) not in THROTTLED:
+                raise
+            self.log.warning("Throttled while looking at the batch's human loops (%s); looking again at the next "
+                             "poke", error)
+            return PokeReturnValue(is_done=False)
         self.log.info("%s", batch.progress(states))
         if not verdict.done:
             return PokeReturnValue(is_done=False)
