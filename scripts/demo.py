@@ -1,100 +1,152 @@
-"""`make demo`: the seed page's custom-task example, corrected, run end to end against the local service.
+"""`make demo`: the batch document review DAG end to end on the local A2I service.
 
-Starts ``airflow-a2i local serve`` on a free port, creates the output bucket, task UI and flow definition
-(reused on later runs: the state lives in .demo/a2i-local), starts a human loop with boto3 exactly as
-the AWS page shows it once its defects are fixed, prints the loop's status, answers it as a worker with
-``airflow-a2i local answer``, and prints where output.json is and what it holds. Leaves nothing running.
+Generates the sample documents (fixed seed), starts ``airflow-a2i local serve`` with a simulated
+workforce that answers from the ground truth, uploads the documents, runs
+``dags/a2i_batch_document_review.py`` with real Airflow (``dag.test()``: tasks, mapping, deferral and
+the trigger, in this process), and prints what happened and where the results are. Leaves nothing
+running.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = ROOT / ".demo"
-BUCKET = "a2i-demo-output"
+DEMO = ROOT / ".demo"
+SAMPLES = DEMO / "samples"
+BUCKET = "a2i-demo"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the local service's account (moto's default)
+CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 
 
-def fake_aws_environment(endpoint: str) -> None:
-    """Plain boto3 reaches the local service through AWS_ENDPOINT_URL; nothing else changes."""
+def environment(endpoint: str) -> None:
+    """Plain boto3 and Airflow reach the local service through AWS_ENDPOINT_URL; nothing else changes."""
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(variable, None)
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_DEFAULT_REGION": REGION})
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": REGION, "AIRFLOW_HOME": str(DEMO / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DEMO / "airflow" / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "A2I_POLL_SECONDS": "2", "A2I_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/a2i-demo",
+        "A2I_WORKTEAM_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/demo-reviewers",
+        "A2I_INPUT_S3_URI": f"s3://{BUCKET}/input", "A2I_OUTPUT_S3_URI": f"s3://{BUCKET}/output",
+    })
 
 
-def ensure_flow_definition(sagemaker, s3) -> str:
-    if BUCKET not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET)
-    try:
-        return sagemaker.describe_flow_definition(FlowDefinitionName="demo-custom-review")["FlowDefinitionArn"]
-    except sagemaker.exceptions.ResourceNotFound:
-        pass
-    template = (ROOT / "dags" / "templates" / "custom_review.liquid.html").read_text()
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName="demo-custom-review",
-                                            UiTemplate={"Content": template})["HumanTaskUiArn"]
-    return sagemaker.create_flow_definition(
-        FlowDefinitionName="demo-custom-review",
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/a2i-demo",
-        OutputConfig={"S3OutputPath": f"s3://{BUCKET}/a2i-output"},
-        HumanLoopConfig={
-            "WorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/demo-team",
-            "HumanTaskUiArn": ui_arn,
-            "TaskTitle": "Answer the question",
-            "TaskDescription": "Read the question and type the answer",
-            "TaskCount": 1,
-        },
-    )["FlowDefinitionArn"]
+def upload_samples() -> int:
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration=CORS)  # A2I's worker UI fetches the documents
+    uploaded = 0
+    for folder in ("documents", "analyses"):  # analyses beside their documents: the local Textract reads them
+        for path in sorted((SAMPLES / folder).rglob("*")):
+            if path.is_file():
+                key = f"input/{path.relative_to(SAMPLES / folder).as_posix()}"
+                s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+                uploaded += folder == "documents"
+    return uploaded
+
+
+def run_dag():
+    from airflow.utils.db import initdb
+
+    initdb()
+    from airflow_a2i.local.dag_runner import load_dag_file
+    from airflow_a2i.local.dag_runner import run_dag as run
+
+    dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
+    return run(dag)
+
+
+def report(summary_uri: str, results_uri: str, elapsed: float) -> None:
+    import boto3
+
+    s3 = boto3.client("s3")
+
+    def read(uri: str) -> str:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+    lines = [json.loads(line) for line in read(results_uri).splitlines() if line.strip()]
+    (DEMO / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    truth = {record["document"]: record for record in
+             (json.loads(line) for line in (SAMPLES / "ground_truth.jsonl").read_text().splitlines())}
+    documents = {line.get("document") for line in lines}
+    reviewed = [line for line in lines if line.get("human_loop_name")]
+    print(f"\nDocuments: {len(documents)}, pages: {len(lines)}; sent to review: {len(reviewed)} pages "
+          f"({100 * len(reviewed) / max(len(lines), 1):.0f}%)")
+    reasons: dict[str, int] = {}
+    for line in reviewed:  # the conditions: a key-value pair read with less than 80% confidence
+        for field in line.get("fields") or []:
+            if (field.get("machine_confidence") or 100) < 80:
+                reasons[field["key"]] = reasons.get(field["key"], 0) + 1
+    ranked = sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))
+    more = f" and {len(ranked) - 6} more keys" if len(ranked) > 6 else ""
+    print("Why: values read with less than 80% confidence, "
+          + ", ".join(f"{key!r} {count}" for key, count in ranked[:6]) + more)
+    before, after, total = accuracy(lines, truth)
+    print(f"Field accuracy against the ground truth: {before}/{total} ({100 * before / max(total, 1):.1f}%) "
+          f"before review, {after}/{total} ({100 * after / max(total, 1):.1f}%) after")
+    spent = [answer.get("time_spent_in_seconds") or 0 for line in reviewed for answer in line.get("answers") or []]
+    if spent:
+        print(f"Review time: {sum(spent):.0f} s in all, median {statistics.median(spent):.1f} s a page")
+    print(f"Results: {results_uri}\nSummary: {summary_uri}\nA copy: {DEMO / 'results.jsonl'}; "
+          f"the demo took {elapsed:.0f} s")
+
+
+def accuracy(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int, int]:
+    """Fields right before review (machine values) and after (human values where reviewed), of all true fields."""
+    found: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for line in lines:
+        document = (line.get("document") or "").removeprefix(f"s3://{BUCKET}/input/")
+        for field in line.get("fields") or []:
+            final = field.get("human_value") if field.get("reviewed") else field.get("machine_value")
+            found[(document, field["key"])] = (field.get("machine_value"), final)
+    before = after = total = 0
+    for document, record in truth.items():
+        for key, value in record["fields"].items():
+            machine, final = found.get((document, key), (None, None))
+            total += 1
+            before += machine == value
+            after += final == value
+    return before, after, total
 
 
 def main() -> int:
+    started = time.monotonic()
     from airflow_a2i.local.process import ServiceProcess
+    from airflow_a2i.samples import GROUND_TRUTH_ENV, write_samples
 
-    with ServiceProcess(DEMO_DIR / "a2i-local") as service:
-        fake_aws_environment(service.endpoint)
-        import boto3
+    shutil.rmtree(DEMO, ignore_errors=True)
+    summary = write_samples(SAMPLES)
+    print(f"Sample documents: {summary.documents} ({summary.multi_page} multi-page PDFs, {summary.pages} pages) "
+          f"in {SAMPLES}")
+    os.environ[GROUND_TRUTH_ENV] = str(SAMPLES)
+    service = ServiceProcess(DEMO / "a2i-local", "--workforce", "auto", "--workforce-delay", "1", "4",
+                             "--answer-callable", "samples=airflow_a2i.samples:ground_truth_answer",
+                             "--workforce-callable", "samples")
+    with service:
+        environment(service.endpoint)
+        print(f"Local A2I service: {service.endpoint} (simulated reviewers answer from the ground truth)")
+        print(f"Uploaded {upload_samples()} documents to s3://{BUCKET}/input/")
+        dag_run = run_dag()
+        states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+        print(f"DAG run {dag_run.run_id}: {dag_run.state} {states}")
+        if str(dag_run.state) != "success":
+            return 1
+        from airflow_a2i.local.dag_runner import xcom
 
-        print(f"Local A2I service: {service.endpoint} (state in {service.data_dir})")
-        flow_definition_arn = ensure_flow_definition(boto3.client("sagemaker"), boto3.client("s3"))
-        print(f"Flow definition: {flow_definition_arn}")
-
-        # The seed page's boto3 example, corrected: a valid loop name, a created flow definition's ARN,
-        # a JSON string as InputContent, and a list of content classifiers.
-        a2i_runtime_client = boto3.client("sagemaker-a2i-runtime")
-        human_loop_name = f"demo-loop-{time.strftime('%Y%m%d-%H%M%S')}"
-        response = a2i_runtime_client.start_human_loop(
-            HumanLoopName=human_loop_name,
-            FlowDefinitionArn=flow_definition_arn,
-            HumanLoopInput={"InputContent": '{"prompt":"What is the answer?"}'},
-            DataAttributes={"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]},
-        )
-        print(f"Started human loop: {response['HumanLoopArn']}")
-        status = a2i_runtime_client.describe_human_loop(HumanLoopName=human_loop_name)["HumanLoopStatus"]
-        print(f"Status: {status}")
-
-        answer = ["airflow-a2i", "local", "answer", human_loop_name, "--answer", '{"answer": "42"}',
-                  "--worker-id", "demo-worker", "--time-spent", "7.5"]
-        print("A worker answers: " + " ".join(answer[:4]) + " --answer '{\"answer\": \"42\"}' ...")
-        subprocess.run([sys.executable, "-m", "airflow_a2i.cli", *answer[1:]], check=True, stdout=subprocess.DEVNULL)
-
-        described = a2i_runtime_client.describe_human_loop(HumanLoopName=human_loop_name)
-        output_uri = described["HumanLoopOutput"]["OutputS3Uri"]
-        bucket, key = output_uri.removeprefix("s3://").split("/", 1)
-        output = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-        local_copy = DEMO_DIR / "output.json"
-        local_copy.write_text(json.dumps(output, indent=2) + "\n")
-        print(f"Status: {described['HumanLoopStatus']}")
-        print(f"output.json: {output_uri}")
-        print(f"  (a copy: {local_copy}; the service writes outputs again when it restarts with the same "
-              f"--data-dir {service.data_dir})")
-        print(json.dumps(output, indent=2))
+        results = xcom(dag_run, "results")
+        report(results["summary_uri"], results["results_uri"], time.monotonic() - started)
     return 0
 
 

@@ -57,6 +57,17 @@ class ResultItem:
     item_key: str | None
     human_loop_name: str | None
     machine_result_s3_uri: str | None = None
+    # From a batch's manifest: the document, the page of it, and why A2I started the loop.
+    document: str | None = None
+    page: int | None = None
+    review_reasons: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_manifest(cls, record: Any) -> ResultItem:
+        started = record.human_loop_started and record.human_loop_name
+        return cls(item_key=record.item_key, human_loop_name=record.human_loop_name if started else None,
+                   machine_result_s3_uri=record.analysis_s3_uri, document=record.document, page=record.page,
+                   review_reasons=tuple(record.reasons) if started else None)
 
 
 def parse_output_s3_uri(uri: object) -> tuple[str, str]:
@@ -180,6 +191,10 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         ``A2IStartHumanLoopOperator``, ``TextractAnalyzeDocumentOperator`` or
         ``RekognitionDetectModerationLabelsOperator`` returned (dicts with ``HumanLoopName``; for the last two
         the item key is the ``Document`` and the machine's result its ``AnalysisS3Uri``). (templated)
+    :param manifests: instead of ``human_loops``, a batch: what ``A2IStartHumanLoopsOperator`` or
+        ``TextractAnalyzeDocumentsOperator`` returned (a summary, or a mapped task's list of them) or manifest
+        URIs. One line per item (a page), items without a loop included, with ``document``, ``page`` and
+        ``review_reasons``. (templated)
     :param output_s3_uri: the prefix to write to, ``s3://bucket/prefix``; include the run in it
         (``{{ run_id }}``) so that runs do not overwrite each other. (templated)
     :param fail_on_missing_output: fail the task (after writing the results) when a loop is missing, still
@@ -189,20 +204,25 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     """
 
     aws_hook_class = A2IHook
-    template_fields: Sequence[str] = aws_template_fields("human_loops", "output_s3_uri")
+    template_fields: Sequence[str] = aws_template_fields("human_loops", "manifests", "output_s3_uri")
     template_fields_renderers: ClassVar[dict] = {"human_loops": "json"}
     ui_color = "#e4f0ff"
 
     def __init__(
         self,
         *,
-        human_loops: Sequence[str | Mapping[str, Any]] | str | XComArg,
         output_s3_uri: str,
+        human_loops: Sequence[str | Mapping[str, Any]] | str | XComArg | None = None,
+        manifests: Any = None,
         fail_on_missing_output: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (human_loops is None) == (manifests is None):
+            raise A2IValidationError("Give exactly one of human_loops (loops or start results) and manifests (what "
+                                     "batch start tasks return, or manifest URIs)")
         self.human_loops = human_loops
+        self.manifests = manifests
         self.output_s3_uri = output_s3_uri
         self.fail_on_missing_output = fail_on_missing_output
         self._validate(rendered=False)
@@ -211,11 +231,20 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         """Check what can be checked: everything once rendered, the literal values at DAG parse time."""
         items = uri = None
         literal = isinstance(self.human_loops, list | tuple | str | Mapping) and not _has_template(self.human_loops)
-        if rendered or literal:  # an XComArg or a template is checked once rendered
+        if self.manifests is not None:
+            items = self._manifest_items() if rendered else None
+        elif rendered or literal:  # an XComArg or a template is checked once rendered
             items = parse_human_loops(self.human_loops)
         if rendered or not is_templated(self.output_s3_uri):
             uri = parse_output_s3_uri(self.output_s3_uri)
         return items, uri
+
+    def _manifest_items(self) -> list[ResultItem]:
+        from airflow_a2i.manifest import read_manifests
+        from airflow_a2i.operators.batch import manifest_uris_of
+
+        records = read_manifests(self.s3_hook, manifest_uris_of(self.manifests))
+        return [ResultItem.from_manifest(record) for _, record in sorted(records.items())]
 
     @property
     def s3_hook(self) -> S3Hook:
@@ -243,6 +272,9 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
                         self.log.info("Read %d of %d human loop(s)", len(read), len(loops))
                 row = {"item_key": item.item_key, "human_loop_name": name,
                        **(read[name] if name is not None else _no_loop_columns())}
+                if item.document is not None:
+                    row.update(document=item.document, page=item.page,
+                               review_reasons=list(item.review_reasons) if item.review_reasons else None)
                 row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
                 results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
                 rows.append(_summary_facts(row))
@@ -252,9 +284,18 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         summary = summarize(rows, results_uri)
         s3.load_string(json.dumps(summary, indent=2), key=summary_key, bucket_name=bucket, replace=True)
         self.log.info("Wrote %s and %s: %s", results_uri, summary_uri, summary["statuses"])
+        self._announce(context, results_uri, summary)
         self._fail_on_missing(rows)
         return {"results_uri": results_uri, "summary_uri": summary_uri, "items": summary["items"],
                 "loops": summary["loops"], "statuses": summary["statuses"], "answers": summary["answers"]}
+
+    def _announce(self, context: Context, results_uri: str, summary: dict[str, Any]) -> None:
+        """Tell downstream DAGs scheduled on the outlet assets where this run's results are."""
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        for outlet in getattr(self, "outlets", None) or []:
+            if events is not None:
+                events[outlet].extra = {"results_uri": results_uri, "items": summary["items"],
+                                        "loops": summary["loops"]}
 
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
         described = self.hook.describe_human_loop(name)

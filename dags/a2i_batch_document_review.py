@@ -1,0 +1,94 @@
+"""Batch document review: every day's documents analysed by Textract, the uncertain pages reviewed by people.
+
+1. Lists the documents under the input prefix and writes chunk manifests (mapping runs over chunks,
+   never over single documents, so thousands of documents stay a handful of tasks).
+2. Each chunk task splits multi-page PDFs into pages under the run's working prefix and analyses every
+   page with Textract and the flow definition's HumanLoopConfig: A2I starts a loop where the activation
+   conditions hold. Each task records its items in a manifest as it goes, so a retry resumes.
+3. One deferrable sensor waits for every loop of the run (a poll lists 100 loops a call).
+4. The results operator merges the people's corrections into the machine results and writes JSON Lines
+   and a summary; the results URI is an asset downstream DAGs can be scheduled on.
+
+It runs unchanged on AWS and on ``airflow-a2i local serve``: no endpoint or account is named here.
+Defaults of the params come from the DAG processor's environment (``A2I_ROLE_ARN``, ``A2I_WORKTEAM_ARN``,
+``A2I_INPUT_S3_URI``, ``A2I_OUTPUT_S3_URI``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG, Asset, Param, task
+
+from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
+from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
+from airflow_a2i.operators.textract import TextractAnalyzeDocumentsOperator
+from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
+
+POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
+OUTPUT = os.environ.get("A2I_OUTPUT_S3_URI", "")
+RUN = "{{ params.output_s3_uri }}/runs/{{ run_id | replace(':', '-') | replace('+', '-') }}"
+# Review a page when any of its key-value pairs was read with less than 80% confidence.
+ACTIVATION_CONDITIONS = {"Conditions": [
+    {"ConditionType": "ImportantFormKeyConfidenceCheck",
+     "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": 80}},
+]}
+REVIEWED_RESULTS = Asset(name="a2i_reviewed_documents", uri=f"{OUTPUT or 's3://a2i-reviewed-results'}/reviewed")
+
+with DAG(
+    dag_id="a2i_batch_document_review",
+    description="Textract every document, people review the uncertain pages (A2I), merged results to S3",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["a2i", "human-review", "textract"],
+    params={
+        "input_s3_uri": Param(os.environ.get("A2I_INPUT_S3_URI", ""), type="string",
+                              description="s3://bucket/prefix of the day's documents"),
+        "output_s3_uri": Param(OUTPUT, type="string", description="s3://bucket/prefix for runs and results"),
+        "role_arn": Param(os.environ.get("A2I_ROLE_ARN", ""), type="string"),
+        "workteam_arn": Param(os.environ.get("A2I_WORKTEAM_ARN", ""), type="string"),
+        "flow_definition_name": Param("a2i-batch-document-review", type="string"),
+        "chunk_size": Param(100, type="integer", minimum=1, description="documents per mapped task"),
+        "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1),
+    },
+) as dag:
+    task_ui = A2ICreateHumanTaskUiOperator(
+        task_id="task_ui", human_task_ui_name="{{ params.flow_definition_name }}",
+        ui_template_file="templates/textract_review.liquid.html")
+    flow_definition = A2ICreateFlowDefinitionOperator(
+        task_id="flow_definition", flow_definition_name="{{ params.flow_definition_name }}",
+        role_arn="{{ params.role_arn }}", workteam_arn="{{ params.workteam_arn }}",
+        output_s3_path="{{ params.output_s3_uri }}/a2i-output", human_task_ui_arn=task_ui.output,
+        task_title="Check the values read from a form", task_description="Correct the values that are wrong",
+        human_loop_request_source="AWS/Textract/AnalyzeDocument/Forms/V1",
+        activation_conditions=ACTIVATION_CONDITIONS, task_availability_lifetime_in_seconds=7 * 24 * 3600)
+
+    @task
+    def chunk_documents(input_s3_uri: str, run_s3_uri: str, chunk_size: int) -> list[str]:
+        """The day's documents as chunk manifests; XCom carries their URIs only."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_a2i.documents import list_documents, write_chunks
+
+        hook = S3Hook()
+        documents = list_documents(hook, input_s3_uri, skip_prefixes=(run_s3_uri,))
+        chunks = write_chunks(hook, documents, f"{run_s3_uri}/chunks", int(chunk_size))
+        print(f"{len(documents)} documents in {len(chunks)} chunk(s)")
+        return chunks
+
+    chunks = chunk_documents("{{ params.input_s3_uri }}", RUN, "{{ params.chunk_size }}")
+    analyze = TextractAnalyzeDocumentsOperator.partial(
+        task_id="analyze", flow_definition_arn=flow_definition.output, work_s3_uri=f"{RUN}/work",
+        manifest_s3_uri=f"{RUN}/manifests", fail_on_empty=False, retries=2,
+    ).expand(documents_s3_uri=chunks)
+    wait = A2IHumanLoopBatchSensor(
+        task_id="wait_for_reviews", manifest_uris=analyze.output, deferrable=True, poke_interval=POLL_SECONDS,
+        review_timeout="{{ params.review_timeout_seconds }}", on_review_timeout="stop_and_continue",
+        on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl", timeout=7 * 24 * 3600)
+    results = A2IHumanLoopResultsOperator(
+        task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results", outlets=[REVIEWED_RESULTS])
+    flow_definition >> chunks
+    analyze >> wait >> results
