@@ -1,0 +1,76 @@
+"""The batch document review DAG end to end on the local service, with reviewers answering from ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.local.dag_runner import load_dag_file
+from airflow_a2i.samples import corrected_blocks, load_ground_truth, write_samples
+from tests.conftest import ROLE_ARN, unique, workteam_arn
+
+ROOT = Path(__file__).resolve().parent.parent
+CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
+
+
+def read_lines(s3, uri: str) -> list[dict]:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()]
+
+
+@pytest.mark.timeout(240)
+def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_service, s3, tmp_path, monkeypatch):
+    samples = tmp_path / "samples"
+    summary = write_samples(samples, count=14)
+    bucket = unique("batch-review")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS)
+    for folder in ("documents", "analyses"):
+        for path in sorted((samples / folder).rglob("*")):
+            if path.is_file():
+                s3.put_object(Bucket=bucket, Key=f"input/{path.relative_to(samples / folder).as_posix()}",
+                              Body=path.read_bytes())
+    monkeypatch.setenv("A2I_POLL_SECONDS", "0.5")
+    flow_name = unique("batch-flow")
+    dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
+    # The reviewers: every loop of this flow definition answered from the ground truth by a simulated workforce.
+    partial = dag.partial_subset(task_ids=["task_ui", "flow_definition"], include_upstream=True,
+                                 include_downstream=False)
+    conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
+            "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name, "chunk_size": 5}
+    flow_arn = airflow_dags.xcom(airflow_dags.run(partial, run_conf=conf), "flow_definition")
+    truth = {f"s3://{bucket}/input/{record['document']}": record for record in load_ground_truth(samples)}
+    AdminClient(local_service).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
+        "delaySeconds": [0.2, 1.0], "answer": {"mode": "echo"}}})
+
+    run = airflow_dags.run(dag, run_conf=conf)
+    states = airflow_dags.task_states(run)
+    assert str(run.state) == "success", states
+    assert states["analyze"] == "success"
+    results = airflow_dags.xcom(run, "results")
+    lines = read_lines(s3, results["results_uri"])
+    assert len(lines) == summary.pages  # one line per page, reviewed or not
+    assert {line["document"] for line in lines} == set(truth)
+    reviewed = [line for line in lines if line["human_loop_name"]]
+    assert 0 < len(reviewed) < len(lines)
+    assert all(line["status"] == "Completed" and line["answers"] for line in reviewed)
+    assert all(line["fields"] is not None for line in lines)  # every page: machine values, merged with answers
+    assert sum(bool(line["fields"]) for line in lines) > len(lines) // 2
+    names = [loop["HumanLoopName"] for loop in boto3.client("sagemaker-a2i-runtime").list_human_loops(
+        FlowDefinitionArn=flow_arn)["HumanLoopSummaries"]]
+    assert sorted(names) == sorted(line["human_loop_name"] for line in reviewed)  # one loop per reviewed page
+    assert len(airflow_dags.xcom(run, "chunk_documents")) == 3  # 14 documents in chunks of 5
+
+
+def test_corrected_blocks_set_values_to_the_truth():
+    blocks = [{"blockType": "KEY_VALUE_SET", "id": "k", "entityTypes": ["KEY"],
+               "relationships": [{"type": "CHILD", "ids": ["w1"]}, {"type": "VALUE", "ids": ["v"]}]},
+              {"blockType": "KEY_VALUE_SET", "id": "v", "entityTypes": ["VALUE"],
+               "relationships": [{"type": "CHILD", "ids": ["w2"]}]},
+              {"blockType": "WORD", "id": "w1", "text": "Total:"}, {"blockType": "WORD", "id": "w2", "text": "12.5O"}]
+    fixed = corrected_blocks(blocks, {"Total:": "12.50"})
+    assert [block.get("text") for block in fixed if block["blockType"] == "WORD"] == ["Total:", "12.50"]
