@@ -20,7 +20,10 @@ from tests.conftest import ROLE_ARN, unique, workteam_arn
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "dags" / "a2i_custom_review.py"
 S3_ACTIONS = {"GetObject": "s3:GetObject", "HeadObject": "s3:GetObject", "PutObject": "s3:PutObject",
-              "ListObjectsV2": "s3:ListBucket"}
+              "ListObjectsV2": "s3:ListBucket", "GetBucketLocation": "s3:GetBucketLocation",
+              "GetBucketCors": "s3:GetBucketCors"}
+#: Services whose IAM namespace is their own name; the rest (SageMaker and the A2I runtime) are ``sagemaker:``.
+OWN_NAMESPACE = ("s3", "textract", "rekognition")
 
 
 class AwsCallRecorder:
@@ -64,7 +67,10 @@ class AwsCallRecorder:
     def iam_actions(self) -> set[str]:
         actions = set()
         for service, operation, _ in self.calls:
-            actions.add(S3_ACTIONS[operation] if service == "s3" else f"sagemaker:{operation}")
+            if service == "s3":
+                actions.add(S3_ACTIONS[operation])
+            else:
+                actions.add(f"{service if service in OWN_NAMESPACE else 'sagemaker'}:{operation}")
         return actions
 
 

@@ -352,8 +352,11 @@ def test_the_operator_reads_the_local_services_outputs_in_a_dag(airflow_dags, re
     rows = {row["item_key"]: row for row in read_lines(s3, returned["results_uri"])}
     assert list(rows) == ["doc-majority", "doc-tie", loops["single"], loops["open"], "doc-missing", "doc-confident"]
     columns = ["item_key", "human_loop_name", "human_loop_arn", "status", "failure_code", "failure_reason",
-               "output_s3_uri", "output_error", "answers", "consolidated_answer", "agreement", "ties"]
+               "output_s3_uri", "output_error", "answers", "consolidated_answer", "agreement", "ties",
+               # built-in task types only (tests/test_builtin_operators.py); null for custom ones
+               "request_source", "machine_result_s3_uri", "fields", "labels", "final_labels"]
     assert all(list(row) == columns for row in rows.values())
+    assert all(row[column] is None for row in rows.values() for column in columns[-5:])
 
     majority = rows["doc-majority"]
     assert majority["human_loop_name"] == loops["majority"]
@@ -398,6 +401,9 @@ def test_the_operator_reads_the_local_services_outputs_in_a_dag(airflow_dags, re
         "outputs_read": 3, "output_errors": 0, "answers": 7, "workers": 4,
         "mean_agreement": pytest.approx((2 / 3 + 1 / 3 + 1) / 3), "loops_with_ties": 1,
         "time_spent_in_seconds": 10.0 + 20.0 + 30.5 + 3 * 1.0 + 4.0,
+        # nearest-rank percentiles of [1, 1, 1, 4, 10, 20, 30.5]
+        "time_spent_percentiles": {"p50": 4.0, "p90": 30.5, "p99": 30.5},
+        "fields": 0, "fields_reviewed": 0, "fields_corrected": 0,  # custom tasks have no form fields
     }
 
 

@@ -197,6 +197,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         ``review_reasons``. (templated)
     :param output_s3_uri: the prefix to write to, ``s3://bucket/prefix``; include the run in it
         (``{{ run_id }}``) so that runs do not overwrite each other. (templated)
+    :param delete_finished_loops: retention: once the results are written, delete the loops that are
+        finished and read (Completed with a readable output, Failed, Stopped). Their output.json stays in S3.
     :param fail_on_missing_output: fail the task (after writing the results) when a loop is missing, still
         open, or Completed without a readable output.json. Failed and Stopped loops never fail it.
         (default False: they are reported)
@@ -215,9 +217,11 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         human_loops: Sequence[str | Mapping[str, Any]] | str | XComArg | None = None,
         manifests: Any = None,
         fail_on_missing_output: bool = False,
+        delete_finished_loops: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.delete_finished_loops = delete_finished_loops
         if (human_loops is None) == (manifests is None):
             raise A2IValidationError("Give exactly one of human_loops (loops or start results) and manifests (what "
                                      "batch start tasks return, or manifest URIs)")
@@ -285,9 +289,18 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         s3.load_string(json.dumps(summary, indent=2), key=summary_key, bucket_name=bucket, replace=True)
         self.log.info("Wrote %s and %s: %s", results_uri, summary_uri, summary["statuses"])
         self._announce(context, results_uri, summary)
+        if self.delete_finished_loops:
+            self._delete_finished(rows)
         self._fail_on_missing(rows)
         return {"results_uri": results_uri, "summary_uri": summary_uri, "items": summary["items"],
                 "loops": summary["loops"], "statuses": summary["statuses"], "answers": summary["answers"]}
+
+    def _delete_finished(self, rows: list[dict[str, Any]]) -> None:
+        """Retention: delete the loops whose results are now in S3 (their output.json stays where A2I wrote it)."""
+        finished = sorted({row["human_loop_name"] for row in rows if row["human_loop_name"] and (
+            row["status"] in ("Failed", "Stopped") or (row["status"] == "Completed" and row["output_error"] is None))})
+        deleted = sum(self.hook.delete_human_loop(name) for name in finished)
+        self.log.info("Deleted %d finished human loop(s) after reading their results", deleted)
 
     def _announce(self, context: Context, results_uri: str, summary: dict[str, Any]) -> None:
         """Tell downstream DAGs scheduled on the outlet assets where this run's results are."""
@@ -409,6 +422,9 @@ def _summary_facts(row: dict[str, Any]) -> dict[str, Any]:
         "workers": [answer["worker_id"] for answer in answers],
         "time_spent": [answer["time_spent_in_seconds"] for answer in answers
                        if answer["time_spent_in_seconds"] is not None],
+        "fields": len(row.get("fields") or []),
+        "fields_corrected": sum(1 for field in row.get("fields") or [] if field.get("corrected")),
+        "fields_reviewed": sum(1 for field in row.get("fields") or [] if field.get("reviewed")),
         "lacks_output": row["human_loop_name"] is not None and (
             status == MISSING or status in OPEN_STATUSES or (status == "Completed" and row["answers"] is None)),
     }
@@ -435,4 +451,17 @@ def summarize(rows: list[dict[str, Any]], results_uri: str) -> dict[str, Any]:
         "mean_agreement": sum(agreements) / len(agreements) if agreements else None,
         "loops_with_ties": sum(1 for row in loops if row["tied"]),
         "time_spent_in_seconds": round(sum(spent for row in loops for spent in row["time_spent"]), 3),
+        "time_spent_percentiles": percentiles([spent for row in loops for spent in row["time_spent"]]),
+        "fields": sum(row.get("fields", 0) for row in rows),
+        "fields_reviewed": sum(row.get("fields_reviewed", 0) for row in rows),
+        "fields_corrected": sum(row.get("fields_corrected", 0) for row in rows),
     }
+
+
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    """p50, p90 and p99 of the review times (nearest rank), or None without any."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {f"p{rank}": round(ordered[min(len(ordered) - 1, max(0, -(-rank * len(ordered) // 100) - 1))], 3)
+            for rank in (50, 90, 99)}

@@ -1,0 +1,137 @@
+"""Image moderation with human review: Rekognition labels every image, people review the uncertain ones.
+
+1. Creates (or reuses) its worker task UI from ``templates/moderation_review.liquid.html`` and its built-in
+   flow definition (``AWS/Rekognition/DetectModerationLabels/Image/V3``) whose activation conditions send an
+   image to review when any moderation label was detected with less than ``REVIEW_BELOW`` % confidence.
+2. Lists the JPEG and PNG images under the input prefix and maps ``RekognitionDetectModerationLabelsOperator``
+   over them: each analysis goes to S3, and A2I starts a loop where the conditions hold. (One task per image:
+   fine for a few hundred images a run; larger batches want chunks.)
+3. One deferrable sensor waits for the loops that started (none started: it is skipped). A review that fails
+   or is not done within ``review_timeout_seconds`` (stopped then) does not hold the others up: its image
+   keeps the machine's labels, and its row says why.
+4. The results operator writes the final labels as JSON Lines: per image the machine's labels, which ones
+   the reviewer kept (``labels[].kept_by_reviewer``) and ``final_labels``, the names that stand.
+
+It runs unchanged on AWS and on the local service (``airflow-a2i local serve``): nothing here names an endpoint
+or an account. Defaults for the params come from the DAG processor's environment (``A2I_ROLE_ARN``,
+``A2I_WORKTEAM_ARN``, ``A2I_IMAGES_S3_URI``, ``A2I_OUTPUT_S3_PATH``). The input bucket needs the CORS rule A2I's
+worker UI uses (the Rekognition task checks it before any analysis), and Airflow needs ``s3:ListBucket`` on the
+input prefix besides the operators' actions listed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
+from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
+from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
+from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
+
+POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
+RUN = "{{ params.output_s3_path }}/runs/{{ run_id | replace(':', '-') | replace('+', '-') }}"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what DetectModerationLabels reads
+MIN_CONFIDENCE = 50  # Rekognition reports no label below this
+REVIEW_BELOW = 90  # a label reported with less confidence than this sends its image to review
+ACTIVATION_CONDITIONS = {"Conditions": [{
+    "ConditionType": "ModerationLabelConfidenceCheck",
+    "ConditionParameters": {"ModerationLabelName": "*", "ConfidenceLessThan": REVIEW_BELOW},
+}]}
+
+with DAG(
+    dag_id="a2i_moderation_review",
+    description="Rekognition moderation labels for every image, people review the uncertain ones (A2I)",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["a2i", "human-review", "rekognition"],
+    params={
+        "role_arn": Param(os.environ.get("A2I_ROLE_ARN", ""), type="string",
+                          description="IAM role A2I uses to write the output"),
+        "workteam_arn": Param(os.environ.get("A2I_WORKTEAM_ARN", ""), type="string",
+                              description="The private work team that reviews"),
+        "input_s3_uri": Param(os.environ.get("A2I_IMAGES_S3_URI", ""), type="string",
+                              description="s3://bucket/prefix of the images (JPEG, PNG)"),
+        "output_s3_path": Param(os.environ.get("A2I_OUTPUT_S3_PATH", ""), type="string",
+                                description="s3://bucket/prefix for output.json, the analyses and the results"),
+        "flow_definition_name": Param("a2i-moderation-review", type="string"),
+        "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1,
+                                        description="Stop a review nobody finished in time; the image keeps "
+                                                    "the machine's labels"),
+    },
+) as dag:
+    task_ui = A2ICreateHumanTaskUiOperator(
+        task_id="task_ui",
+        human_task_ui_name="{{ params.flow_definition_name }}",
+        ui_template_file="templates/moderation_review.liquid.html",
+    )
+    flow_definition = A2ICreateFlowDefinitionOperator(
+        task_id="flow_definition",
+        flow_definition_name="{{ params.flow_definition_name }}",
+        role_arn="{{ params.role_arn }}",
+        output_s3_path="{{ params.output_s3_path }}",
+        workteam_arn="{{ params.workteam_arn }}",
+        human_task_ui_arn=task_ui.output,
+        task_title="Check the moderation labels of an image",
+        task_description="Choose the categories the image shows",
+        task_count=1,
+        human_loop_request_source="AWS/Rekognition/DetectModerationLabels/Image/V3",
+        activation_conditions=ACTIVATION_CONDITIONS,
+    )
+
+    @task
+    def list_images(input_s3_uri: str) -> list[dict[str, str]]:
+        """The images under the input prefix, as the Rekognition task's arguments."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        if not input_s3_uri.startswith("s3://") or not input_s3_uri[5:].split("/", 1)[0]:
+            raise ValueError(f"input_s3_uri must be s3://bucket/prefix, not {input_s3_uri!r}")
+        bucket, _, prefix = input_s3_uri[5:].partition("/")
+        prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        keys = [key for key in S3Hook().list_keys(bucket_name=bucket, prefix=prefix)
+                if key.lower().endswith(IMAGE_SUFFIXES)]
+        print(f"{len(keys)} image(s) under {input_s3_uri}")
+        return [{"s3_bucket": bucket, "s3_key": key} for key in sorted(keys)]
+
+    moderate = RekognitionDetectModerationLabelsOperator.partial(
+        task_id="moderate",
+        flow_definition_arn=flow_definition.output,
+        analysis_output_s3_uri=f"{RUN}/analyses",
+        min_confidence=MIN_CONFIDENCE,
+        retries=2,  # a retry adopts the loop its first attempt started
+    ).expand_kwargs(list_images("{{ params.input_s3_uri }}"))
+
+    @task
+    def started_loops(moderated: list[dict]) -> list[str]:
+        """The names of the loops A2I started; the wait is skipped when there are none."""
+        from airflow.providers.common.compat.sdk import AirflowSkipException
+
+        names = [item["HumanLoopName"] for item in moderated if item["HumanLoopStarted"]]
+        print(f"{len(names)} of {len(moderated)} image(s) went to review")
+        if not names:
+            raise AirflowSkipException("No image needed review")
+        return names
+
+    wait_for_reviews = A2IHumanLoopSensor(
+        task_id="wait_for_reviews",
+        human_loop_names=started_loops(moderate.output),
+        deferrable=True,
+        poke_interval=POLL_SECONDS,
+        review_timeout="{{ params.review_timeout_seconds }}",
+        on_review_timeout="stop_and_continue",
+        on_loop_failure="continue",
+        timeout=7 * 24 * 3600,
+        report_s3_uri=f"{RUN}/loops.json",
+    )
+    final_labels = A2IHumanLoopResultsOperator(
+        task_id="final_labels",
+        human_loops=moderate.output,
+        output_s3_uri=f"{RUN}/results",
+        trigger_rule="none_failed_min_one_success",  # also when no image needed review
+    )
+    task_ui >> flow_definition
+    wait_for_reviews >> final_labels
