@@ -157,3 +157,24 @@ def test_stop_every_open_loop_of_a_batch(local_service, flow_definition_arn, out
         FlowDefinitionArn=flow_definition_arn)["HumanLoopSummaries"]}
     assert statuses <= {"Completed", "Stopping", "Stopped"} and "Completed" in statuses
     assert stop.execute({}) == {"stopped": 0, "not_open": 6}  # idempotent
+
+
+def test_results_of_a_batch_and_retention(local_service, flow_definition_arn, output_bucket, s3):
+    from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
+
+    start = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(3),
+                                       manifest_s3_uri=f"s3://{output_bucket}/{unique('r')}", aws_conn_id=None)
+    summary = run_operator(start, "retention-run")
+    first, second, _ = sorted(loop_names(flow_definition_arn))
+    admin = AdminClient(local_service)
+    admin.answer(first, {"ok": 1})
+    admin.answer(second, {"ok": 2})
+    results = A2IHumanLoopResultsOperator(task_id="results", manifests=[summary], delete_finished_loops=True,
+                                          output_s3_uri=f"s3://{output_bucket}/{unique('results')}",
+                                          aws_conn_id=None)
+    written = results.execute({})
+    bucket, key = written["results_uri"].removeprefix("s3://").split("/", 1)
+    lines = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()]
+    assert sorted(line["item_key"] for line in lines) == [item["item_key"] for item in items(3)]
+    assert sorted(line["status"] for line in lines) == ["Completed", "Completed", "InProgress"]
+    assert len(loop_names(flow_definition_arn)) == 1  # the two finished loops are deleted, the open one kept

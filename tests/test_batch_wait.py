@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -477,12 +478,26 @@ def test_the_sensor_waits_for_the_batch_in_a_dag_run(airflow_dags, local_service
         return original_run(self)
 
     monkeypatch.setattr(A2IHumanLoopBatchTrigger, "run", run)
-    set_policy(local_service, flow_definition_arn, delaySeconds=[2.0, 2.5])
     loops, manifest = new_batch(flow_definition_arn, output_bucket, 6)
     start_loops(flow_definition_arn, list(batch_names(unique("other-run"), 2).values()))
     dag_id = unique(f"batch_wait_{mode}").replace("-", "_")
     options = {"deferrable": True} if mode == "deferrable" else {"mode": "poke"}
-    run_result = airflow_dags.run(batch_dag(dag_id, flow_definition_arn, manifest, **options))
+
+    def review() -> None:
+        """People answer once the sensor waits (deferred, or after its first pokes), however slow the machine."""
+        deadline = time.monotonic() + 60
+        while mode == "deferrable" and not deferrals and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        for name in loops.values():
+            AdminClient(local_service).answer(name, {"ok": True})
+
+    reviewer = threading.Thread(target=review)
+    reviewer.start()
+    try:
+        run_result = airflow_dags.run(batch_dag(dag_id, flow_definition_arn, manifest, **options))
+    finally:
+        reviewer.join(timeout=60)
     assert airflow_dags.task_states(run_result) == {"start": "success", "wait": "success"}
     assert airflow_dags.xcom(run_result, "wait") == {
         "total": 6, "counts": {"Completed": 6}, "timed_out_count": 0,
