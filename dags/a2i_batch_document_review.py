@@ -50,11 +50,23 @@ with DAG(
         "output_s3_uri": Param(OUTPUT, type="string", description="s3://bucket/prefix for runs and results"),
         "role_arn": Param(os.environ.get("A2I_ROLE_ARN", ""), type="string"),
         "workteam_arn": Param(os.environ.get("A2I_WORKTEAM_ARN", ""), type="string"),
+        "flow_definition_arn": Param("", type="string",
+                                     description="an existing Textract flow definition; empty: create or reuse "
+                                                 "flow_definition_name from the repository's template"),
         "flow_definition_name": Param("a2i-batch-document-review", type="string"),
         "chunk_size": Param(100, type="integer", minimum=1, description="documents per mapped task"),
         "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1),
     },
 ) as dag:
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def needs_flow_definition(given_arn: str) -> bool:
+        """Create (or reuse) the flow definition only when the run was not given one."""
+        return not given_arn
+
+    @task(trigger_rule="none_failed")
+    def flow_definition_to_use(given_arn: str, created_arn: str | None) -> str:
+        return given_arn or str(created_arn)
+
     task_ui = A2ICreateHumanTaskUiOperator(
         task_id="task_ui", human_task_ui_name="{{ params.flow_definition_name }}",
         ui_template_file="templates/textract_review.liquid.html")
@@ -79,9 +91,12 @@ with DAG(
         print(f"{len(documents)} documents in {len(chunks)} chunk(s)")
         return chunks
 
+    given = "{{ params.flow_definition_arn }}"
+    needs_flow_definition(given) >> task_ui
+    flow_definition_arn = flow_definition_to_use(given, flow_definition.output)
     chunks = chunk_documents("{{ params.input_s3_uri }}", RUN, "{{ params.chunk_size }}")
     analyze = TextractAnalyzeDocumentsOperator.partial(
-        task_id="analyze", flow_definition_arn=flow_definition.output, work_s3_uri=f"{RUN}/work",
+        task_id="analyze", flow_definition_arn=flow_definition_arn, work_s3_uri=f"{RUN}/work",
         manifest_s3_uri=f"{RUN}/manifests", fail_on_empty=False, retries=2,
     ).expand(documents_s3_uri=chunks)
     wait = A2IHumanLoopBatchSensor(
@@ -90,5 +105,5 @@ with DAG(
         on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl", timeout=7 * 24 * 3600)
     results = A2IHumanLoopResultsOperator(
         task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results", outlets=[REVIEWED_RESULTS])
-    flow_definition >> chunks
+    flow_definition_arn >> chunks
     analyze >> wait >> results

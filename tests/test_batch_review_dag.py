@@ -38,8 +38,8 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     flow_name = unique("batch-flow")
     dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
     # The reviewers: every loop of this flow definition answered from the ground truth by a simulated workforce.
-    partial = dag.partial_subset(task_ids=["task_ui", "flow_definition"], include_upstream=True,
-                                 include_downstream=False)
+    partial = dag.partial_subset(task_ids=["needs_flow_definition", "task_ui", "flow_definition"],
+                                 include_upstream=True, include_downstream=False)
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
             "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name, "chunk_size": 5}
     flow_arn = airflow_dags.xcom(airflow_dags.run(partial, run_conf=conf), "flow_definition")
@@ -47,8 +47,10 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     AdminClient(local_service).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
         "delaySeconds": [0.2, 1.0], "answer": {"mode": "echo"}}})
 
-    run = airflow_dags.run(dag, run_conf=conf)
+    # The run is given the flow definition: it creates none.
+    run = airflow_dags.run(dag, run_conf={**conf, "flow_definition_arn": flow_arn})
     states = airflow_dags.task_states(run)
+    assert (states["task_ui"], states["flow_definition"]) == ("skipped", "skipped")
     assert str(run.state) == "success", states
     assert states["analyze"] == "success"
     results = airflow_dags.xcom(run, "results")
@@ -64,6 +66,9 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
         FlowDefinitionArn=flow_arn)["HumanLoopSummaries"]]
     assert sorted(names) == sorted(line["human_loop_name"] for line in reviewed)  # one loop per reviewed page
     assert len(airflow_dags.xcom(run, "chunk_documents")) == 3  # 14 documents in chunks of 5
+    totals = json.loads(s3.get_object(Bucket=bucket, Key=results["summary_uri"].split("/", 3)[3])["Body"].read())
+    assert totals["documents"] == 14 and totals["items"] == summary.pages
+    assert totals["documents_reviewed"] == len({line["document"] for line in reviewed})
 
 
 def test_corrected_blocks_set_values_to_the_truth():

@@ -422,6 +422,7 @@ def _summary_facts(row: dict[str, Any]) -> dict[str, Any]:
         "workers": [answer["worker_id"] for answer in answers],
         "time_spent": [answer["time_spent_in_seconds"] for answer in answers
                        if answer["time_spent_in_seconds"] is not None],
+        "document": row.get("document"),
         "fields": len(row.get("fields") or []),
         "fields_corrected": sum(1 for field in row.get("fields") or [] if field.get("corrected")),
         "fields_reviewed": sum(1 for field in row.get("fields") or [] if field.get("reviewed")),
@@ -452,6 +453,9 @@ def summarize(rows: list[dict[str, Any]], results_uri: str) -> dict[str, Any]:
         "loops_with_ties": sum(1 for row in loops if row["tied"]),
         "time_spent_in_seconds": round(sum(spent for row in loops for spent in row["time_spent"]), 3),
         "time_spent_percentiles": percentiles([spent for row in loops for spent in row["time_spent"]]),
+        # a batch's pages grouped back per document
+        "documents": len({row["document"] for row in rows if row.get("document")}),
+        "documents_reviewed": len({row["document"] for row in rows if row.get("document") and row["human_loop_name"]}),
         "fields": sum(row.get("fields", 0) for row in rows),
         "fields_reviewed": sum(row.get("fields_reviewed", 0) for row in rows),
         "fields_corrected": sum(row.get("fields_corrected", 0) for row in rows),
