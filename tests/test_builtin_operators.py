@@ -25,10 +25,10 @@ from airflow.sdk import DAG
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.operators.built_in import CORS_RULE
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator, parse_human_loops
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator
+from airflow_a2i.preflight import CORS_RULE
 from airflow_a2i.results import (
     built_in_answer,
     final_labels,

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.operators.built_in import CORS_RULE
+from airflow_a2i.preflight import CORS_RULE
 from tests.airflow_fixtures import load_dag_file
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.test_custom_review_dag import AwsCallRecorder, readme_iam_actions

@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from botocore.exceptions import ClientError
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, error_code
+from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
 from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
+from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
 from airflow_a2i.validation import (
-    flow_definition_name,
-    flow_definition_region,
     is_templated,
     validate_content_classifiers,
     validate_flow_definition_arn,
@@ -33,9 +31,6 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
-CORS_RULE = {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}
-PUBLIC_WORKFORCE = ":394669845002:workteam/public-crowd/"
-PII_FREE = "FreeOfPersonallyIdentifiableInformation"
 
 
 def split_s3_prefix(uri: str, what: str) -> tuple[str, str]:
@@ -224,51 +219,9 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
 
     def preflight(self, classifiers: list[str]) -> None:
         arn = str(self.flow_definition_arn)
-        self._check_region(arn)
+        what = self.document_member.lower()
+        check_region(self.s3_hook.conn, self.s3_bucket, arn, what)
         if self.check_cors:
-            self._check_cors()
-        self._check_workforce(arn, classifiers)
-
-    def _check_region(self, arn: str) -> None:
-        location = self.s3_hook.conn.get_bucket_location(Bucket=self.s3_bucket).get("LocationConstraint")
-        bucket_region = location or "us-east-1"
-        flow_region = flow_definition_region(arn)
-        if bucket_region != flow_region:
-            raise A2IValidationError(
-                f"Bucket {self.s3_bucket!r} is in {bucket_region} but flow definition {arn} is in {flow_region}: "
-                f"A2I needs the {self.document_member.lower()} and the flow definition in the same Region. Use a "
-                f"flow definition in {bucket_region}, or copy the {self.document_member.lower()}s to a bucket in "
-                f"{flow_region}"
-            )
-
-    def _check_cors(self) -> None:
-        try:
-            rules = self.s3_hook.conn.get_bucket_cors(Bucket=self.s3_bucket)["CORSRules"]
-        except ClientError as error:
-            if error_code(error) != "NoSuchCORSConfiguration":
-                raise
-            rules = []
-        if not any("GET" in rule.get("AllowedMethods", []) and "*" in rule.get("AllowedOrigins", [])
-                   for rule in rules):
-            raise A2IValidationError(
-                f"Bucket {self.s3_bucket!r} has no CORS rule letting A2I's worker UI fetch the "
-                f"{self.document_member.lower()}, so the task would fail for reviewers. Add this rule "
-                f"(put-bucket-cors): {json.dumps([CORS_RULE])}, or pass check_cors=False"
-            )
-
-    def _check_workforce(self, arn: str, classifiers: list[str]) -> None:
-        described = A2IFlowDefinitionHook(**self._hook_parameters).conn.describe_flow_definition(
-            FlowDefinitionName=flow_definition_name(arn))
-        workteam = described.get("HumanLoopConfig", {}).get("WorkteamArn", "")
-        if PUBLIC_WORKFORCE in workteam and PII_FREE not in classifiers:
-            raise A2IValidationError(
-                f"Flow definition {arn} sends tasks to the public workforce (Mechanical Turk), which receives "
-                f"nothing without the content classifier {PII_FREE!r}. Declare it with "
-                f"content_classifiers=[{PII_FREE!r}] if the data is free of personal information, or use a "
-                "private work team"
-            )
-        source = (described.get("HumanLoopRequestSource") or {}).get("AwsManagedHumanLoopRequestSource")
-        if source != self.request_source:
-            raise A2IValidationError(f"Flow definition {arn} is not for {self.request_source} (it is "
-                                     f"{source or 'a custom task type'}); create one with human_loop_request_source="
-                                     f"{self.request_source!r}")
+            check_cors(self.s3_hook.conn, self.s3_bucket, what)
+        check_flow_definition(A2IFlowDefinitionHook(**self._hook_parameters).conn, arn, classifiers,
+                              self.request_source)
