@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workforce", choices=("auto", "off"), default="off",
                        help="auto: a simulated workforce answers every flow definition's loops (default policy); "
                             "off: only flow definitions given a policy (default)")
+    serve.add_argument("--analyzer", default=None, metavar="module:factory",
+                       help="where Textract and Rekognition analyses come from: a callable returning an object with "
+                            "analyze(service, bucket, key) (default: responses stored beside the objects)")
     serve.add_argument("--workforce-callable", default=None, metavar="NAME",
                        help="the default policy answers with this registered answer callable instead of echo")
     serve.add_argument("--workforce-delay", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 3.0),
@@ -106,12 +109,32 @@ def _serve(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(str(error), file=sys.stderr)
             return 2
+    try:
+        analyzer = _load_analyzer(args.analyzer)
+    except (ValueError, ImportError, AttributeError, TypeError) as error:
+        print(f"Cannot load the analyzer {args.analyzer!r}: {error}", file=sys.stderr)
+        return 2
     low, high = args.workforce_delay
     serve(args.host, args.port, args.data_dir, args.ready_file, stop_delay=args.stop_delay,
           max_open_loops=args.max_open_loops, verbose=args.verbose, seed=args.seed,
           workforce_auto=args.workforce == "auto", workforce_default=_default_policy(args, low, high, callables),
-          answer_callables=callables, faults=faults)
+          answer_callables=callables, faults=faults, analyzer=analyzer)
     return 0
+
+
+def _load_analyzer(spec: str | None) -> Any:
+    """``module:factory`` -> ``factory()``, an object with ``analyze(service, bucket, key)``."""
+    if spec is None:
+        return None
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError("give it as module:factory")
+    analyzer = getattr(importlib.import_module(module_name), attribute)()
+    if not callable(getattr(analyzer, "analyze", None)):
+        raise TypeError("the factory's result has no analyze(service, bucket, key) method")
+    return analyzer
 
 
 def _default_policy(args: argparse.Namespace, low: float, high: float, callables: dict) -> Any:

@@ -11,3 +11,10 @@ def label_by_worker(task_input: dict, context: dict) -> dict:
 
 def broken(task_input: dict, context: dict) -> dict:
     raise RuntimeError("this callable always fails")
+
+
+class ConstantAnalyzer:
+    """A pluggable analyzer for the local service: the same moderation labels for every image."""
+
+    def analyze(self, service: str, bucket: str, key: str) -> dict:
+        return {"ModerationLabels": [{"Name": "Plugged", "ParentName": "", "Confidence": 99.0}]}

@@ -620,3 +620,15 @@ def test_malformed_stored_analyses_are_unsupported_documents(local_service, s3):
     with pytest.raises(ClientError, match="minConfidence"):
         boto3.client("rekognition").detect_moderation_labels(Image={"S3Object": {"Bucket": bucket, "Name": "img"}},
                                                               MinConfidence=150)
+
+
+def test_a_pluggable_analyzer_replaces_the_stored_responses(tmp_path, s3):
+    from airflow_a2i.local.process import ServiceProcess
+
+    with ServiceProcess(tmp_path / "plugged", "--analyzer", "tests.answer_callables:ConstantAnalyzer") as service:
+        endpoint = service.endpoint
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="images")
+        boto3.client("s3", endpoint_url=endpoint).put_object(Bucket="images", Key="a.png", Body=b"x")
+        labels = boto3.client("rekognition", endpoint_url=endpoint).detect_moderation_labels(
+            Image={"S3Object": {"Bucket": "images", "Name": "a.png"}})["ModerationLabels"]
+    assert [label["Name"] for label in labels] == ["Plugged"]

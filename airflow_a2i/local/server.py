@@ -363,11 +363,12 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
           ready_file: Path | None = None, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
           verbose: bool = False, seed: int = 0, workforce_auto: bool = False,
           workforce_default: WorkforcePolicy | None = None,
-          answer_callables: dict[str, AnswerCallable] | None = None, faults: dict | None = None) -> None:
+          answer_callables: dict[str, AnswerCallable] | None = None, faults: dict | None = None,
+          analyzer: Analyzer | None = None) -> None:
     data_dir = (data_dir or Path(".a2i-local")).resolve()
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
     service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops, seed=seed,
-                           workforce_auto=workforce_auto, workforce_default=workforce_default,
+                           workforce_auto=workforce_auto, workforce_default=workforce_default, analyzer=analyzer,
                            answer_callables=answer_callables)
     if faults is not None:
         service.faults.load(faults)  # in force before the first request
