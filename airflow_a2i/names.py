@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 
 from airflow_a2i.exceptions import A2IValidationError
 
@@ -43,7 +44,10 @@ def validate_human_loop_name(name: object) -> str:
 
 def validate_human_loop_names(names: object) -> list[str]:
     """One loop name or a list of them, each checked; at least one."""
-    listed = [names] if isinstance(names, str) else list(names)  # type: ignore[call-overload]
+    if isinstance(names, Mapping) or not isinstance(names, str | Iterable):
+        raise A2IValidationError(f"human_loop_names must be a loop name or a list of them, not "
+                                 f"{type(names).__name__}: such as ['my-loop-1', 'my-loop-2']")
+    listed = [names] if isinstance(names, str) else list(names)
     if not listed:
         raise A2IValidationError("human_loop_names is empty: give at least one loop name")
     return [validate_human_loop_name(name) for name in listed]

@@ -19,6 +19,7 @@ Only the standard library is imported, so this module is cheap to import at DAG 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +198,25 @@ def parse_output_json(text: str | bytes, source: str | None = None) -> HumanLoop
         document = json.loads(text)
     except ValueError as error:
         raise _fail(source, f"it is not valid JSON ({error})") from None
+    except RecursionError:  # json.loads recurses once per nesting level
+        raise _fail(source, "it is nested too deeply to be read as JSON") from None
     return parse_output(document, source)
+
+
+_FIELD_NAME = re.compile(r"""\bname\s*=\s*(?:"([^"]+)"|'([^']+)')""")
+
+
+def template_field_names(template: str) -> list[str]:
+    """The form field names of a worker task template (its ``name="..."`` attributes), in order: the keys a
+    worker's ``answerContent`` can have. Give them to the results operator's ``expected_answer_fields``."""
+    return list(dict.fromkeys(double or single for double, single in _FIELD_NAME.findall(template)))
+
+
+def unexpected_answer_fields(output: HumanLoopOutput, expected: list[str]) -> list[str]:
+    """The top-level answer fields of a custom task's answers that are not among ``expected``."""
+    if output.is_built_in:
+        return []
+    return sorted({str(key) for answer in output.human_answers for key in answer.answer_content} - set(expected))
 
 
 # --- consolidation -----------------------------------------------------------------------------------------

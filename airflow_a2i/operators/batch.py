@@ -114,6 +114,8 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
             validate_flow_definition_arn(flow_definition_arn)
         if isinstance(items, list):
             parse_items(items)
+        if not is_templated(content_classifiers):
+            validate_content_classifiers(content_classifiers)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -249,6 +251,10 @@ class A2IStopHumanLoopsOperator(AwsBaseOperator[A2IHook]):
         super().__init__(**kwargs)
         self.manifests = manifests
         self.max_concurrency = max_concurrency
+        from airflow_a2i.sensors.batch import _has_template, manifest_sources
+
+        if not _has_template(manifests):
+            manifest_sources(manifests)  # s3:// URIs or batch summaries, checked at DAG parse time
 
     def execute(self, context: Context) -> dict[str, int]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook

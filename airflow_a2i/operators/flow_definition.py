@@ -13,6 +13,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow_a2i.activation import parse_conditions
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
+from airflow_a2i.validation import is_templated
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,6 +57,9 @@ class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self.human_task_ui_name = human_task_ui_name
         self.ui_template = ui_template
         self.ui_template_file = ui_template_file
+        if not is_templated(human_task_ui_name):  # at DAG parse time, the template file only once read
+            check_request("CreateHumanTaskUi", {"HumanTaskUiName": human_task_ui_name,
+                                                "UiTemplate": {"Content": ui_template or "-"}})
 
     def _template(self) -> str:
         if self.ui_template is not None:
@@ -139,6 +143,10 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self.activation_conditions = activation_conditions
         self.public_workforce_task_price = public_workforce_task_price
         self.kms_key_id = kms_key_id
+        if any(is_templated(getattr(self, name, None)) for name in self.template_fields):
+            self._built_in_parts()  # never templated: checked at DAG parse time, the rest once rendered
+        else:
+            self.request()
 
     def request(self) -> dict[str, Any]:
         """The CreateFlowDefinition request (without the name), checked before it is sent."""

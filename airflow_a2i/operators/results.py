@@ -16,6 +16,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
+from airflow_a2i.batching import A2I_RETRYABLE, Progress, call_with_backoff, run_bounded
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook, error_code
 from airflow_a2i.names import validate_human_loop_name
@@ -31,6 +32,7 @@ from airflow_a2i.results import (
     parse_output_json,
     response_source,
     textract_fields,
+    unexpected_answer_fields,
 )
 from airflow_a2i.validation import is_templated
 
@@ -202,6 +204,11 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     :param fail_on_missing_output: fail the task (after writing the results) when a loop is missing, still
         open, or Completed without a readable output.json. Failed and Stopped loops never fail it.
         (default False: they are reported)
+    :param expected_answer_fields: the worker template's form field names (``template_field_names(template)``):
+        a custom task's answer with another top-level field gets an ``output_error`` naming it (its answers
+        are kept), e.g. when the loop was reviewed with another template. (default None: not checked)
+    :param max_concurrency: loops read at once (DescribeHumanLoop and the output.json), with backoff on
+        throttling. (default 8)
     :return: ``{"results_uri", "summary_uri", "items", "loops", "statuses", "answers"}``
     """
 
@@ -218,10 +225,19 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         manifests: Any = None,
         fail_on_missing_output: bool = False,
         delete_finished_loops: bool = False,
+        max_concurrency: int = 8,
+        expected_answer_fields: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.delete_finished_loops = delete_finished_loops
+        self.max_concurrency = max_concurrency
+        if expected_answer_fields is not None and (
+                isinstance(expected_answer_fields, str) or not expected_answer_fields
+                or not all(isinstance(name, str) and name for name in expected_answer_fields)):
+            raise A2IValidationError(f"expected_answer_fields must be a non-empty list of the template's form field "
+                                     f"names, such as template_field_names(template), not {expected_answer_fields!r}")
+        self.expected_answer_fields = None if expected_answer_fields is None else list(expected_answer_fields)
         if (human_loops is None) == (manifests is None):
             raise A2IValidationError("Give exactly one of human_loops (loops or start results) and manifests (what "
                                      "batch start tasks return, or manifest URIs)")
@@ -260,20 +276,25 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         assert items is not None and uri is not None
         bucket, prefix = uri
         s3 = self.s3_hook
-        loops = {item.human_loop_name for item in items if item.human_loop_name}
+        loops = list(dict.fromkeys(item.human_loop_name for item in items if item.human_loop_name))
         self.log.info("Reading the results of %d item(s), %d human loop(s)", len(items), len(loops))
-        read: dict[str, dict[str, Any]] = {}  # loop name -> its columns (a name may appear twice)
         outputs: dict[str, HumanLoopOutput] = {}  # loop name -> its parsed output.json, when read
-        step = max(1, len(loops) // 10)
+        progress = Progress(len(loops), self.log, "human loops read")
+        s3.get_conn(), self.hook.conn  # the (thread-safe) clients, made once before the pool uses them
+
+        def read_loop(name: str) -> dict[str, Any]:
+            columns = self._loop_columns(name, s3, outputs)
+            progress.count(str(columns["status"]))
+            return columns
+
+        # loop name -> its columns (a name may appear twice in the items)
+        read = dict(zip(loops, run_bounded(read_loop, loops, self.max_concurrency), strict=True))
+        progress.report()
         rows: list[dict[str, Any]] = []
         results_key, summary_key = f"{prefix}/{RESULTS_FILE}", f"{prefix}/{SUMMARY_FILE}"
         with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as results:
             for item in items:
                 name = item.human_loop_name
-                if name is not None and name not in read:
-                    read[name] = self._loop_columns(name, s3, outputs)
-                    if len(read) % step == 0 or len(read) == len(loops):
-                        self.log.info("Read %d of %d human loop(s)", len(read), len(loops))
                 row = {"item_key": item.item_key, "human_loop_name": name,
                        **(read[name] if name is not None else _no_loop_columns())}
                 if item.document is not None:
@@ -311,7 +332,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
                                         "loops": summary["loops"]}
 
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
-        described = self.hook.describe_human_loop(name)
+        described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
         if described is None:
             return {**_no_loop_columns(), "status": MISSING}
         columns = {**_no_loop_columns(), "human_loop_arn": described.get("HumanLoopArn"),
@@ -330,6 +351,12 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             columns["output_error"] = str(error)
             self.log.warning("Human loop %s: %s", name, error)
             return columns
+        if output.human_loop_name != name:  # a foreign output.json: another loop's, copied or misplaced
+            columns["output_error"] = (f"the output {columns['output_s3_uri']} is that of human loop "
+                                       f"{output.human_loop_name!r}, not of {name!r}: check the flow definition's "
+                                       "S3OutputPath and what else writes under it")
+            self.log.warning("Human loop %s: %s", name, columns["output_error"])
+            return columns
         outputs[name] = output
         consolidation = output.consolidate()
         columns.update(
@@ -340,6 +367,13 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             agreement=consolidation.agreement,
             ties=consolidation.ties,
         )
+        unexpected = unexpected_answer_fields(output, self.expected_answer_fields or []) \
+            if self.expected_answer_fields else []
+        if unexpected:
+            columns["output_error"] = (f"the answers have field(s) {unexpected} that the worker template does not "
+                                       f"have (expected_answer_fields {self.expected_answer_fields}): the loop was "
+                                       "answered with another template, or expected_answer_fields is out of date")
+            self.log.warning("Human loop %s: %s", name, columns["output_error"])
         return columns
 
     def _built_in_columns(self, item: ResultItem, row: dict[str, Any], output: HumanLoopOutput | None,
@@ -374,10 +408,12 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         return columns
 
     @staticmethod
-    def _read(s3: S3Hook, uri: str) -> str:
+    def _read(s3: S3Hook, uri: str) -> bytes:
+        """The object's bytes, through the S3 client (thread-safe, unlike the hook's resource); not decoded
+        here, so that an object that is not UTF-8 is reported by the JSON parsers like any unreadable one."""
         bucket, key = S3Hook.parse_s3_url(uri)
         try:
-            return s3.read_key(key, bucket_name=bucket)
+            return s3.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as error:
             if error_code(error) in NOT_FOUND_CODES:
                 raise FileNotFoundError(f"the output {uri} does not exist") from None

@@ -123,6 +123,8 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
         self.flush_seconds = flush_seconds
         if not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
+        if not is_templated(content_classifiers):
+            validate_content_classifiers(content_classifiers)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
