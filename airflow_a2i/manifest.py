@@ -98,6 +98,17 @@ class ManifestWriter:
                                  replace=True)
 
 
+def task_manifest_uri(base_uri: str, map_index: int | None) -> str:
+    """A task's own manifest under ``base_uri``: mapped tasks get ``/map-<index>`` each."""
+    return base_uri.rstrip("/") + (f"/map-{map_index}" if map_index is not None and map_index >= 0 else "")
+
+
+def batch_start_time(recorded: dict[str, ManifestRecord], skew_seconds: float) -> float:
+    """When the batch's first loop may have been created: its earliest recorded attempt (or now), less a skew."""
+    return min([record.extra.get("created_after", time.time()) for record in recorded.values()]
+               + [time.time()]) - skew_seconds
+
+
 def read_manifest(s3_hook: S3Hook, manifest_uri: str) -> dict[str, ManifestRecord]:
     """Every item recorded under the manifest (all parts, all attempts): item key -> its last record."""
     bucket, prefix = split_uri(manifest_uri)

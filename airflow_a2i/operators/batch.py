@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,14 @@ from botocore.exceptions import ClientError
 from airflow_a2i.batching import A2I_RETRYABLE, Progress, RateLimiter, call_with_backoff, run_bounded
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook, error_code
-from airflow_a2i.manifest import ManifestRecord, ManifestWriter, read_manifest, split_uri
+from airflow_a2i.manifest import (
+    ManifestRecord,
+    ManifestWriter,
+    batch_start_time,
+    read_manifest,
+    split_uri,
+    task_manifest_uri,
+)
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.validation import (
     is_templated,
@@ -140,14 +146,12 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
                                      "for days without documents")
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
-        manifest_uri = self.manifest_s3_uri.rstrip("/") + (f"/map-{map_index}" if map_index is not None
-                                                           and map_index >= 0 else "")
+        manifest_uri = task_manifest_uri(self.manifest_s3_uri, map_index)
         names = {key: deterministic_loop_name(ti.dag_id, context["run_id"], ti.task_id, item_key=key)
                  for key in contents}
         recorded = read_manifest(self.s3_hook, manifest_uri)
         todo = [key for key in contents if not recorded.get(key, ManifestRecord(key)).human_loop_started]
-        created_after = min([record.extra.get("created_after", time.time()) for record in recorded.values()]
-                            + [time.time()]) - CREATION_SKEW_SECONDS
+        created_after = batch_start_time(recorded, CREATION_SKEW_SECONDS)
         self.log.info("%d items: %d already recorded in %s, %d to start", len(items), len(items) - len(todo),
                       manifest_uri, len(todo))
         writer = ManifestWriter(self.s3_hook, manifest_uri, flush_every=self.flush_every,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -19,7 +18,14 @@ from airflow_a2i.documents import is_pdf, list_documents, read_chunk, write_page
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.hooks.textract import TextractHook
-from airflow_a2i.manifest import ManifestRecord, ManifestWriter, read_manifest, split_uri
+from airflow_a2i.manifest import (
+    ManifestRecord,
+    ManifestWriter,
+    batch_start_time,
+    read_manifest,
+    split_uri,
+    task_manifest_uri,
+)
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.operators.batch import CREATION_SKEW_SECONDS
 from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
@@ -167,11 +173,9 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
         self._preflight(documents, classifiers)
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
-        manifest_uri = self.manifest_s3_uri.rstrip("/") + (f"/map-{map_index}" if map_index is not None
-                                                           and map_index >= 0 else "")
+        manifest_uri = task_manifest_uri(self.manifest_s3_uri, map_index)
         recorded = read_manifest(self.s3_hook, manifest_uri)
-        created_after = min([record.extra.get("created_after", time.time()) for record in recorded.values()]
-                            + [time.time()]) - CREATION_SKEW_SECONDS
+        created_after = batch_start_time(recorded, CREATION_SKEW_SECONDS)
         existing = {loop["HumanLoopName"] for loop in self.a2i_hook.list_human_loops(
             self.flow_definition_arn, created_after=datetime.fromtimestamp(created_after, UTC))}
         writer = ManifestWriter(self.s3_hook, manifest_uri, flush_every=self.flush_every,
