@@ -399,11 +399,16 @@ def test_each_review_timeout_policy_on_a_batch(local_service, flow_definition_ar
     event, _ = collect(trigger_for(flow_definition_arn, [manifest], review_timeout=1.0,
                                    on_review_timeout=policy, report_s3_uri=report_uri))
     assert event["status"] == outcome
-    assert event["timed_out"] == sorted(names[3:]) and event["report"]["timed_out_count"] == 2
-    assert {status_of(name) for name in names[3:]} <= left
+    if outcome == "failed":
+        # The wait ends at the first overdue loop; the other open one may fall due a moment later.
+        assert event["timed_out"] and set(event["timed_out"]) <= set(names[3:])
+    else:
+        assert event["timed_out"] == sorted(names[3:])
+    assert event["report"]["timed_out_count"] == len(event["timed_out"])
+    assert {status_of(name) for name in event["timed_out"]} <= left
     assert {status_of(name) for name in names[:3]} == {"Completed"}
     timed_out = {line["human_loop_name"] for line in read_report(s3, report_uri) if line["timed_out"]}
-    assert timed_out == set(names[3:])
+    assert timed_out == set(event["timed_out"])
 
 
 @pytest.mark.parametrize("stop_on_kill", [True, False])
