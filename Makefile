@@ -24,6 +24,10 @@ test: $(INSTALLED)
 	$(BIN)/mypy airflow_a2i
 	$(BIN)/python -m pytest --durations=15
 
+# make bench: the benchmarks against a local service (a few minutes; not part of make test).
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/run.py
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy airflow_a2i
