@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_a2i.activation import parse_conditions
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
 from airflow_a2i.validation import is_templated
@@ -180,6 +179,8 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         if self.activation_conditions is not None:
             conditions = self.activation_conditions
             text = conditions if isinstance(conditions, str) else json.dumps(conditions)
+            from airflow_a2i.activation import parse_conditions  # only flow definitions with conditions pay for it
+
             parse_conditions(text, self.human_loop_request_source)  # says what is wrong, and where
             parts["HumanLoopActivationConfig"] = {
                 "HumanLoopActivationConditionsConfig": {"HumanLoopActivationConditions": text}}
