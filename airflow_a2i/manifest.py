@@ -50,8 +50,8 @@ class ManifestRecord:
 
 def split_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> (bucket, prefix without slashes at the ends)."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
+    if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
+        raise ValueError(f"{uri!r} is not an S3 location: give it as s3://bucket/prefix")
     bucket, _, prefix = uri[5:].partition("/")
     return bucket, prefix.strip("/")
 

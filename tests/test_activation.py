@@ -33,6 +33,7 @@ from airflow_a2i.activation import (
 from airflow_a2i.cli import main
 from airflow_a2i.exceptions import A2IValidationError
 from tests.conftest import unique
+from tests.strategies import locations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -774,18 +775,6 @@ forms = st.builds(lambda items: textract(*(pair(key, "v", kv=kv, key_words=word,
                   st.lists(st.tuples(st.sampled_from(KEYS), confidence, confidence, confidence), max_size=4))
 
 
-def _locations(value: Any, found: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.append((value, key))
-            _locations(item, found)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.append((value, index))
-            _locations(item, found)
-    return found
-
-
 def parses_or_explains(document: Any, source: str = TEXTRACT) -> bool:
     try:
         parse_conditions(document, source)
@@ -812,8 +801,8 @@ def test_arbitrary_text_only_ever_raises_activation_condition_errors(text: str) 
 @given(valid_documents, st.data())
 def test_mutated_documents_only_ever_raise_activation_condition_errors(document: dict[str, Any], data) -> None:
     mutated = copy.deepcopy(document)
-    locations = _locations(mutated, [])
-    container, key = data.draw(st.sampled_from(locations))
+    places = locations(mutated)
+    container, key = data.draw(st.sampled_from(places))
     if data.draw(st.booleans()) and isinstance(container, dict):
         del container[key]
     else:

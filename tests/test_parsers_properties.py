@@ -28,6 +28,7 @@ from airflow_a2i.results import (
     parse_output,
     parse_output_json,
 )
+from tests.strategies import locations
 
 FIXTURE = Path(__file__).parent / "fixtures" / "a2i-textract-output.json"
 RECORDED: dict[str, Any] = json.loads(FIXTURE.read_text())
@@ -56,19 +57,7 @@ def parses_or_explains(document: Any) -> HumanLoopOutput | None:
         return None
 
 
-def _locations(value: Any, found: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.append((value, key))
-            _locations(item, found)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.append((value, index))
-            _locations(item, found)
-    return found
-
-
-RECORDED_LOCATIONS = len(_locations(RECORDED, []))
+RECORDED_LOCATIONS = len(locations(RECORDED, []))
 
 
 # The output.json parser ---------------------------------------------------------------------------------------
@@ -103,7 +92,7 @@ def test_pathological_texts_are_refused_with_a_clear_error(text: str | bytes) ->
 def test_a_mutated_recorded_output_only_ever_raises_output_parse_errors(where: int, delete: bool,
                                                                          value: Any) -> None:
     mutated = copy.deepcopy(RECORDED)
-    container, key = _locations(mutated, [])[where]
+    container, key = locations(mutated, [])[where]
     if delete:
         del container[key]
     else:
@@ -199,7 +188,7 @@ CONDITIONS = {
          "ConditionParameters": {"ModerationLabelName": "*", "ConfidenceLessThan": 60}}]}, REKOGNITION),
 }
 RECORDED_RESPONSE = RECORDED["aiServiceResponse"]
-RESPONSE_LOCATIONS = len(_locations(RECORDED_RESPONSE, []))
+RESPONSE_LOCATIONS = len(locations(RECORDED_RESPONSE, []))
 
 
 def evaluates_or_explains(source: str, response: Any) -> None:
@@ -223,7 +212,7 @@ def test_arbitrary_responses_only_ever_raise_validation_errors(response: Any) ->
 def test_a_mutated_recorded_response_only_ever_raises_validation_errors(where: int, delete: bool,
                                                                          value: Any) -> None:
     mutated = copy.deepcopy(RECORDED_RESPONSE)
-    container, key = _locations(mutated, [])[where]
+    container, key = locations(mutated, [])[where]
     if delete:
         del container[key]
     else:
