@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,24 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
 
-test: $(INSTALLED)
+test: $(INSTALLED) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy airflow_a2i
 	$(BIN)/python -m pytest --durations=15
+
+# The portal's browser tests drive Debian's chromium (through Playwright, never its own browser download):
+# installed here when missing and apt is usable as root; otherwise those tests skip and say how to enable
+# them (under CI=true they fail instead).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	      || echo "make: could not install chromium; the browser tests will skip (or fail under CI=true)"; \
+	  else \
+	    echo "make: no /usr/bin/chromium and no root apt-get: the browser tests will skip (apt-get install chromium)"; \
+	  fi; \
+	fi
 
 # make bench: the benchmarks against a local service (a few minutes; not part of make test).
 bench: $(INSTALLED)

@@ -22,4 +22,9 @@ def get_provider_info() -> dict:
                 "tags": ["aws"],
             }
         ],
+        # The API server shows a task's extra links only for link classes its providers register.
+        "extra-links": [
+            "airflow_a2i.links.a2i.A2IHumanLoopLink",
+            "airflow_a2i.links.a2i.A2IPortalLink",
+        ],
     }

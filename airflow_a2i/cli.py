@@ -1,10 +1,11 @@
 """``airflow-a2i``: the project's command line (``airflow-a2i local serve``, ``airflow-a2i local answer``,
-``airflow-a2i activation simulate``)."""
+``airflow-a2i local worker add``, ``airflow-a2i template render``, ``airflow-a2i activation simulate``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", type=Path, default=None, metavar="FILE",
                        help='faults in force from the start, a JSON file: {"rules": [...], "quotas": {...}} '
                             "(as the admin API /_a2i/faults takes them)")
+    serve.add_argument("--s3-endpoint", type=_s3_endpoint_url, default=None, metavar="URL",
+                       help="keep documents and outputs in an external S3-compatible store such as real S3 or a "
+                            "MinIO/moto server, so they survive restarts; clients then send S3 to it, e.g. "
+                            "AWS_ENDPOINT_URL_S3=URL (credentials and Region: boto3's usual chain)")
+
+    serve.add_argument("--no-login", action="store_true",
+                       help="the worker portal without login: every browser becomes a worker of every team "
+                            "(loopback only)")
+    serve.add_argument("--session-hours", type=_positive_hours, default=8.0,
+                       help="hours a portal login lasts (default 8)")
 
     workforce = local_commands.add_parser("workforce", help="the simulated workforce's policy per flow definition")
     workforce_commands = workforce.add_subparsers(dest="workforce_command", required=True)
@@ -72,6 +83,32 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--time-spent", type=float, default=0.0, help="seconds the worker spent on the task")
     answer.add_argument("--endpoint", default=None, help="the service's URL (default: $AWS_ENDPOINT_URL)")
 
+    worker = local_commands.add_parser("worker", help="the portal's workers (people who answer tasks in a browser)")
+    worker_commands = worker.add_subparsers(dest="worker_command", required=True)
+    add_worker = worker_commands.add_parser("add", help="add a worker; prints its one-time credential")
+    add_worker.add_argument("name", metavar="NAME")
+    add_worker.add_argument("--team", required=True,
+                            help="the work team: the last part of the flow definitions' WorkteamArn (such as "
+                                 "'reviewers' for .../workteam/private-crowd/reviewers) or the whole ARN")
+    worker_commands.add_parser("list", help="list the workers and their teams")
+    remove_worker = worker_commands.add_parser("remove", help="remove a worker and end its sessions")
+    remove_worker.add_argument("name", metavar="NAME")
+    for command in worker_commands.choices.values():
+        command.add_argument("--endpoint", default=None, help="the service's URL (default: $AWS_ENDPOINT_URL)")
+
+    template = commands.add_parser("template", help="task UI templates (Liquid), rendered as A2I renders them")
+    template_commands = template.add_subparsers(dest="template_command", required=True)
+    render = template_commands.add_parser(
+        "render", help="render a template with a task input, offline",
+        description="Render a task UI template with a task's input as A2I does, into a page that works offline "
+                    "(the portal's crowd elements inlined). Exit 0 rendered, 1 the template has an error (its line "
+                    "is named), 2 bad arguments.")
+    render.add_argument("--template", required=True, type=Path, metavar="FILE", help="the Liquid template")
+    render.add_argument("--input", required=True, metavar="JSON|@FILE",
+                        help="the task input (task.input) as a JSON object, or @FILE to read it from a file")
+    render.add_argument("--out", type=Path, default=None, metavar="FILE.html",
+                        help="write the page here (default: print it)")
+
     activation = commands.add_parser("activation", help="built-in task types' human loop activation conditions")
     activation_commands = activation.add_subparsers(dest="activation_command", required=True)
     simulate = activation_commands.add_parser(
@@ -92,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from airflow_a2i.local.admin_client import ADMIN_TOKEN_VARIABLE
     from airflow_a2i.local.server import serve
     from airflow_a2i.local.workforce import registered_callables
 
@@ -118,8 +156,36 @@ def _serve(args: argparse.Namespace) -> int:
     serve(args.host, args.port, args.data_dir, args.ready_file, stop_delay=args.stop_delay,
           max_open_loops=args.max_open_loops, verbose=args.verbose, seed=args.seed,
           workforce_auto=args.workforce == "auto", workforce_default=_default_policy(args, low, high, callables),
-          answer_callables=callables, faults=faults, analyzer=analyzer)
+          answer_callables=callables, faults=faults, analyzer=analyzer, s3_endpoint=args.s3_endpoint,
+          login_required=not args.no_login, admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
+          session_seconds=args.session_hours * 3600)
     return 0
+
+
+def _positive_hours(value: str) -> float:
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 30:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours from above 0 to 720")
+    return hours
+
+
+def _s3_endpoint_url(value: str) -> str:
+    """``--s3-endpoint``: an http(s) URL with a host, such as http://127.0.0.1:9000 or https://s3.amazonaws.com."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(value)
+    try:
+        valid = parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.port != 0
+    except ValueError:  # parsed.port: a port that is not a number
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL with a host; give the S3-compatible "
+                                         "store's endpoint, such as http://127.0.0.1:9000 or "
+                                         "https://s3.us-east-1.amazonaws.com")
+    return value.rstrip("/")
 
 
 def _load_analyzer(spec: str | None) -> Any:
@@ -205,6 +271,58 @@ def _answer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from airflow_a2i.local.admin_client import AdminClient, AdminError
+
+    try:
+        client = AdminClient(args.endpoint)
+        if args.worker_command == "add":
+            added = client.add_worker(args.name, args.team)
+            print(f"Added worker {added['name']} (team {added['team']}, workerId {added['workerId']}).")
+            print(f"Credential (shown this once; give it to the worker): {added['credential']}")
+            print(f"Portal: {client.endpoint}/portal/")
+            return 0
+        if args.worker_command == "remove":
+            client.request("DELETE", f"workers/{args.name}")
+            print(f"Removed worker {args.name}")
+            return 0
+        for listed in client.request("GET", "workers")["workers"]:
+            print(f"{listed['name']}\tteam {listed['team']}\tworkerId {listed['workerId']}")
+        return 0
+    except AdminError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+
+
+def _template(args: argparse.Namespace) -> int:
+    from airflow_a2i.portal.page import task_page
+    from airflow_a2i.portal.rendering import TemplateRenderError, render_template
+
+    try:
+        source = args.template.read_text()
+        raw_input = Path(args.input[1:]).read_text() if args.input.startswith("@") else args.input
+        task_input = json.loads(raw_input)
+    except (OSError, ValueError) as error:
+        print(f"Cannot read the template or the input: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(task_input, dict):
+        print("--input must be a JSON object: the template reads it as task.input", file=sys.stderr)
+        return 2
+    try:
+        rendered = render_template(source, task_input)
+    except TemplateRenderError as error:
+        print(f"{args.template}: {error}", file=sys.stderr)
+        return 1
+    page = task_page(rendered, title=f"Preview of {args.template.name}", csrf_token="preview",
+                     submit_url="about:blank")
+    if args.out is None:
+        print(page)
+    else:
+        args.out.write_text(page)
+        print(f"Rendered {args.template} into {args.out}")
+    return 0
+
+
 def _activation(args: argparse.Namespace) -> int:
     from airflow_a2i.activation import run_simulate
 
@@ -215,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "activation":
         return _activation(args)
+    if args.command == "template":
+        return _template(args)
+    if args.local_command == "worker":
+        return _worker(args)
     if args.local_command == "serve":
         return _serve(args)
     if args.local_command == "workforce":

@@ -53,7 +53,8 @@ class A2IHook(AwsBaseHook):
         A retried task, or a client retry after a lost response, meets its own loop: looking the name up
         first turns that into an adoption instead of a ConflictException or a second loop.
 
-        :return: ``{"HumanLoopName", "HumanLoopArn", "HumanLoopStatus", "Adopted"}``
+        :return: ``{"HumanLoopName", "HumanLoopArn", "HumanLoopStatus", "Adopted", "PortalUrl"}``; PortalUrl is
+            the local service's worker portal, None with real A2I
         """
         existing = self.describe_human_loop(name)
         if existing is not None:
@@ -63,7 +64,7 @@ class A2IHook(AwsBaseHook):
         if content_classifiers:
             params["DataAttributes"] = {"ContentClassifiers": content_classifiers}
         try:
-            arn = self.conn.start_human_loop(**params)["HumanLoopArn"]
+            response = self.conn.start_human_loop(**params)
         except ClientError as error:
             if error_code(error) != "ConflictException":
                 raise
@@ -73,7 +74,8 @@ class A2IHook(AwsBaseHook):
                 raise
             return self._adopt(existing, flow_definition_arn)
         self.log.info("Started human loop %s", name)
-        return {"HumanLoopName": name, "HumanLoopArn": arn, "HumanLoopStatus": "InProgress", "Adopted": False}
+        return {"HumanLoopName": name, "HumanLoopArn": response["HumanLoopArn"], "HumanLoopStatus": "InProgress",
+                "Adopted": False, "PortalUrl": portal_url_of(response)}
 
     def _adopt(self, existing: dict, flow_definition_arn: str) -> dict:
         name = existing["HumanLoopName"]
@@ -86,7 +88,7 @@ class A2IHook(AwsBaseHook):
         self.log.info("Human loop %s already exists (%s): adopting it instead of starting another",
                       name, existing["HumanLoopStatus"])
         return {"HumanLoopName": name, "HumanLoopArn": existing["HumanLoopArn"],
-                "HumanLoopStatus": existing["HumanLoopStatus"], "Adopted": True}
+                "HumanLoopStatus": existing["HumanLoopStatus"], "Adopted": True, "PortalUrl": portal_url_of(existing)}
 
     def list_human_loops(self, flow_definition_arn: str, *, created_after: datetime | None = None,
                          created_before: datetime | None = None, sort_order: str = "Ascending",
@@ -191,3 +193,13 @@ def differing_fields(wanted: dict, actual: dict, prefix: str = "") -> Iterator[s
             yield from differing_fields(value, actual[key], f"{path}.")
         elif actual.get(key) != value:
             yield path
+
+
+PORTAL_HEADER = "x-airflow-a2i-portal"  # sent by the local service (airflow-a2i local serve) only
+
+
+def portal_url_of(response: dict) -> str | None:
+    """The worker portal's URL when ``response`` came from the local service, else None (real A2I)."""
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    url = headers.get(PORTAL_HEADER)
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None

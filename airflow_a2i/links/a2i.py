@@ -14,3 +14,12 @@ class A2IHumanLoopLink(BaseAwsLink):
         BASE_AWS_CONSOLE_LINK + "/a2i/home?region={region_name}#/human-review-workflows/"
         "{flow_definition_name}/human-loops/{human_loop_name}"
     )
+
+
+class A2IPortalLink(BaseAwsLink):
+    """The loop's task page in the local service's worker portal; shown only when the endpoint is that service."""
+
+    name = "A2I Worker Portal"
+    key = "a2i_portal_task"
+    format_str = "{portal_url}/tasks/{region_name}/{human_loop_name}"
+

@@ -23,15 +23,23 @@ def resolve_endpoint(endpoint: str | None = None) -> str:
     return found.rstrip("/")
 
 
+ADMIN_TOKEN_VARIABLE = "AIRFLOW_A2I_ADMIN_TOKEN"
+
+
 class AdminClient:
-    def __init__(self, endpoint: str | None = None, timeout: float = 30.0) -> None:
+    """``token``: the admin token a service listening beyond loopback requires (default $AIRFLOW_A2I_ADMIN_TOKEN)."""
+
+    def __init__(self, endpoint: str | None = None, timeout: float = 30.0, token: str | None = None) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
+        self.token = token or os.environ.get(ADMIN_TOKEN_VARIABLE)
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.endpoint}/_a2i/{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(f"{self.endpoint}/_a2i/{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
@@ -52,6 +60,10 @@ class AdminClient:
         if region:
             body["region"] = region
         return self.request("POST", f"human-loops/{quote(loop_name, safe='')}/answers", body)
+
+    def add_worker(self, name: str, team: str) -> dict:
+        """A portal worker: {"name", "team", "workerId", "credential"}; the credential is shown this once."""
+        return self.request("POST", "workers", {"name": name, "team": team})
 
     def faults(self) -> dict:
         """{"rules": [...], "quotas": {...}}: the faults in force."""

@@ -247,8 +247,13 @@ class A2IRuntime:
     # Answers (admin API) and status changes ------------------------------------------------------
 
     def answer(self, region: str | None, name: str, answer: dict, worker_id: str, *,
-               time_spent: float = 0.0, worker_metadata: dict | None = None) -> HumanLoop:
-        """Record one worker's answer; with all TaskCount answers in, complete the loop and write output.json."""
+               time_spent: float = 0.0, worker_metadata: dict | None = None,
+               acceptance_time: float | None = None) -> HumanLoop:
+        """Record one worker's answer; with all TaskCount answers in, complete the loop and write output.json.
+
+        ``acceptance_time`` is when the worker took the task (the portal records it); by default the submission
+        time less ``time_spent``.
+        """
         loop = self._loop_for_answer(region, name)
         flow = self.flow_definition(loop.region, loop.flow_definition_arn)
         task_count = int(flow.body["HumanLoopConfig"]["TaskCount"])
@@ -261,8 +266,9 @@ class A2IRuntime:
             if any(given.worker_id == worker_id for given in self.store.answers(current.id, db)):
                 raise ServiceError("ConflictException", f"Worker '{worker_id}' has already answered human loop "
                                    f"'{name}'; each of its TaskCount answers comes from a different worker", 409)
-            self.store.add_answer(db, current.id, Answer(worker_id, keyed_by_source(flow, answer), now - time_spent,
-                                                         now, time_spent, worker_metadata))
+            accepted = now - time_spent if acceptance_time is None else acceptance_time
+            self.store.add_answer(db, current.id, Answer(worker_id, keyed_by_source(flow, answer), accepted, now,
+                                                         time_spent, worker_metadata))
             answers = self.store.answers(current.id, db)
             if len(answers) >= task_count:
                 self._complete(db, flow, current, answers, now)

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 
@@ -21,8 +21,9 @@ from airflow_a2i.model_validation import modeled_members, summarize, validate_in
 
 OPERATIONS = frozenset({
     "CreateFlowDefinition", "DescribeFlowDefinition", "ListFlowDefinitions", "DeleteFlowDefinition",
-    "CreateHumanTaskUi", "DescribeHumanTaskUi", "ListHumanTaskUis", "DeleteHumanTaskUi",
+    "CreateHumanTaskUi", "DescribeHumanTaskUi", "ListHumanTaskUis", "DeleteHumanTaskUi", "RenderUiTemplate",
 })
+NEEDS_BASE_URL = frozenset({"DescribeHumanTaskUi", "RenderUiTemplate"})
 MAX_TASK_AVAILABILITY_SECONDS = 864_000  # A2I's limit: 10 days
 
 _MODEL = botocore.session.get_session().get_service_model("sagemaker")
@@ -43,16 +44,21 @@ def arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name}"
 
 
+class GrantsReadAccess(Protocol):
+    def read_access_granter(self, base_url: str) -> Callable[[str], str]: ...
+
+
 class SageMakerA2I:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, portal: GrantsReadAccess | None = None) -> None:
         self.store = store
+        self.portal = portal
 
     def handle(self, operation: str, region: str, params: dict, *, base_url: str) -> dict:
         problems = validate_input(_MODEL.operation_model(operation), params)
         if problems:
             raise validation_error(summarize(problems))
         handler: Callable[..., dict] = getattr(self, _snake(operation))
-        if operation == "DescribeHumanTaskUi":
+        if operation in NEEDS_BASE_URL:
             return handler(region, params, base_url=base_url)
         return handler(region, params)
 
@@ -66,6 +72,27 @@ class SageMakerA2I:
                            round(time.time(), 3))
         self.store.put_task_ui(ui)
         return {"HumanTaskUiArn": ui.arn}
+
+    def render_ui_template(self, region: str, params: dict, *, base_url: str) -> dict:
+        """A template (given, or a task UI's) rendered with a task's input; template errors come back in Errors."""
+        from airflow_a2i.portal.rendering import TemplateRenderError, render_template
+
+        given, ui_arn = params.get("UiTemplate"), params.get("HumanTaskUiArn")
+        if (given is None) == (ui_arn is None):
+            raise validation_error("Give exactly one of UiTemplate (the template's Content) and HumanTaskUiArn")
+        template = given["Content"] if given is not None else self._task_ui(region, str(ui_arn).rsplit("/", 1)[-1]).body
+        try:
+            task_input = strict_json.loads(params["Task"]["Input"])
+        except ValueError as error:
+            raise validation_error(f"Task.Input {error}; it must be a JSON object serialised as a string") from None
+        if not isinstance(task_input, dict):
+            raise validation_error("Task.Input must be a JSON object (the template reads it as task.input)")
+        granter = self.portal.read_access_granter(base_url) if self.portal is not None else None
+        try:
+            return {"RenderedContent": render_template(template, task_input, grant_read_access=granter),
+                    "Errors": []}
+        except TemplateRenderError as error:
+            return {"RenderedContent": "", "Errors": [{"Code": "TemplateRenderingError", "Message": str(error)}]}
 
     def describe_human_task_ui(self, region: str, params: dict, *, base_url: str) -> dict:
         ui = self._task_ui(region, params["HumanTaskUiName"])

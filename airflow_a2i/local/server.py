@@ -10,18 +10,21 @@ import json
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3, strict_json
+from airflow_a2i.local.admin_client import ADMIN_TOKEN_VARIABLE
 from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
 from airflow_a2i.local.errors import ServiceError, validation_error
@@ -30,8 +33,10 @@ from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
-from airflow_a2i.local.store import Store
+from airflow_a2i.local.store import Store, Worker
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
+from airflow_a2i.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner
+from airflow_a2i.portal.app import Portal
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,8 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_r
 DEFAULT_REGION = "us-east-1"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ADMIN_PREFIX = "/_a2i/"
+PORTAL_PREFIX = "/portal/"
+PORTAL_HEADER = "X-Airflow-A2I-Portal"
 MAX_WORKER_ID_LENGTH = 256
 MAX_TIME_SPENT_SECONDS = 864_000  # no task stays open longer than A2I's maximum TaskAvailabilityLifetimeInSeconds
 CONFIG_KEYS = ("maxOpenLoops", "stopDelaySeconds")
@@ -75,16 +82,31 @@ def json_protocol_error(error: ServiceError) -> Response:
     return json_response({"__type": error.code, "message": error.message}, error.status)
 
 
+def _s3_elsewhere(s3_endpoint: str) -> Response:
+    """S3's XML error for an S3 request sent here in self-hosted mode, where S3 is an external store."""
+    message = (f"This service keeps S3 at {s3_endpoint} (self-hosted mode): send S3 requests there, "
+               f"e.g. AWS_ENDPOINT_URL_S3={s3_endpoint}")
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRequest</Code>'
+            f"<Message>{xml_escape(message)}</Message></Error>")
+    return Response(body, status=400, content_type="application/xml")
+
+
 class LocalService:
     """The WSGI application of ``airflow-a2i local serve``."""
 
     def __init__(self, data_dir: Path, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
                  seed: int = 0, workforce_auto: bool = False, workforce_default: WorkforcePolicy | None = None,
-                 answer_callables: dict[str, AnswerCallable] | None = None, analyzer: Analyzer | None = None) -> None:
+                 answer_callables: dict[str, AnswerCallable] | None = None, analyzer: Analyzer | None = None,
+                 login_required: bool = True, admin_token: str | None = None,
+                 session_seconds: float = DEFAULT_SESSION_SECONDS) -> None:
         self.data_dir = data_dir
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
-        self.sagemaker = SageMakerA2I(self.store)
+        self.accounts = Accounts(self.store, session_seconds=session_seconds)
+        self.portal = Portal(self.store, self.runtime, self.accounts, UrlSigner.in_directory(data_dir),
+                             login_required=login_required)
+        self.admin_token = admin_token
+        self.sagemaker = SageMakerA2I(self.store, self.portal)
         self.built_in = BuiltInTasks(self.runtime, analyzer)
         self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
                                             default_policy=workforce_default, callables=answer_callables)
@@ -97,7 +119,12 @@ class LocalService:
     # Start-up: S3 lives in memory, so recreate what the store remembers -------------------------
 
     def restore(self) -> tuple[int, int]:
-        """Recreate recorded buckets and rewrite finished loops' output.json; returns (buckets, outputs)."""
+        """Recreate recorded buckets and rewrite finished loops' output.json; returns (buckets, outputs).
+
+        In self-hosted mode the external store keeps both, so nothing is recreated: (0, 0)."""
+        if s3.is_external():
+            self.workforce.plan_open_loops()
+            return 0, 0
         recorded = self.store.buckets()
         for name, region in recorded.items():
             s3.ensure_bucket(name, region)
@@ -106,6 +133,8 @@ class LocalService:
         return len(recorded), self.runtime.rewrite_outputs()
 
     def _record_buckets(self) -> None:
+        if s3.is_external():  # the external store keeps its buckets itself
+            return
         with self._bucket_lock:
             current = s3.buckets()
             if current != self._known_buckets:
@@ -119,6 +148,8 @@ class LocalService:
         path = request.path
         if path.startswith(ADMIN_PREFIX):
             return self._admin(request)(environ, start_response)
+        if path == "/portal" or path.startswith(PORTAL_PREFIX):
+            return self.portal(request)(environ, start_response)
         service, region = credential_scope(request)
         target = request.headers.get("X-Amz-Target", "")
         if service == "sagemaker" and target.startswith("SageMaker."):
@@ -129,6 +160,8 @@ class LocalService:
             return self._runtime(request, region)(environ, start_response)
         elif target in BUILT_IN_OPERATIONS and service == BUILT_IN_OPERATIONS[target][0]:
             return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
+        if service == "s3" and s3.is_external():  # never let a document land in moto's memory unnoticed
+            return _s3_elsewhere(str(s3.endpoint()))(environ, start_response)
         result = self.moto(environ, start_response)
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
@@ -141,7 +174,7 @@ class LocalService:
             result = call()
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result)
+            return json_response(result, headers=_portal_header(request))
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -184,7 +217,7 @@ class LocalService:
             result = self.built_in.handle(service, region, _aws_params(request))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result)
+            return json_response(result, headers=_portal_header(request))
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -194,6 +227,10 @@ class LocalService:
     # Admin API --------------------------------------------------------------------------------
 
     def _admin(self, request: Request) -> Response:
+        if not self._admin_allowed(request):
+            return json_response({"error": "Unauthorized", "message": "The admin API needs the admin token: send "
+                                  "'Authorization: Bearer TOKEN' (the CLI reads AIRFLOW_A2I_ADMIN_TOKEN)"}, 401,
+                                 {"WWW-Authenticate": "Bearer"})
         try:
             return self._admin_call(request)
         except ServiceError as error:
@@ -219,6 +256,8 @@ class LocalService:
             return json_response(self.faults.admin(method, parts[1:], _json_body(request)))
         if parts[0] == "workforce":
             return self._admin_workforce(parts[1:], method, _json_body(request))
+        if parts[0] == "workers":
+            return self._admin_workers(parts[1:], method, _json_body(request))
         if parts == ["config"] and method == "PUT":
             return self._admin_config(_json_body(request))
         if len(parts) == 4 and parts[0] == "human-task-uis" and parts[3] == "template" and method == "GET":
@@ -228,6 +267,29 @@ class LocalService:
                                    404)
             return Response(ui.body, content_type="text/html; charset=utf-8")
         raise ServiceError("NotFound", f"{method} {request.path} is not part of the admin API", 404)
+
+    def _admin_allowed(self, request: Request) -> bool:
+        """Health is open to all; the rest needs the admin token when the service has one."""
+        if self.admin_token is None or request.path.rstrip("/") == ADMIN_PREFIX + "health":
+            return True
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return bool(given) and secrets.compare_digest(given, self.admin_token)
+
+    def _admin_workers(self, parts: list[str], method: str, body: dict) -> Response:
+        """POST {"name", "team"} adds a worker and answers its one-time credential; GET lists; DELETE /NAME."""
+        if not parts and method == "POST":
+            try:
+                worker, credential = self.accounts.add_worker(body.get("name"), body.get("team"))  # type: ignore[arg-type]
+            except AccountError as error:
+                raise ValueError(str(error)) from None
+            return json_response({**_worker_view(worker), "credential": credential}, 201)
+        if not parts and method == "GET":
+            return json_response({"workers": [_worker_view(worker) for worker in self.store.list_workers()]})
+        if len(parts) == 1 and method == "DELETE":
+            if not self.store.remove_worker(parts[0]):
+                raise ServiceError("NotFound", f"There is no worker named '{parts[0]}'", 404)
+            return json_response({"removed": parts[0]})
+        raise ServiceError("NotFound", f"{method} /_a2i/workers/{'/'.join(parts)} is not part of the admin API", 404)
 
     def _admin_answer(self, name: str, body: dict) -> Response:
         """One worker's answer: {"answer": {...}, "workerId", "timeSpentInSeconds", "region", "workerMetadata"}."""
@@ -308,6 +370,15 @@ class LocalService:
                               "stopDelaySeconds": self.runtime.stop_delay})
 
 
+def _portal_header(request: Request) -> dict[str, str]:
+    """Where the portal is, on every runtime and built-in answer: operators link to a loop's task page from it."""
+    return {PORTAL_HEADER: request.host_url.rstrip("/") + "/portal"}
+
+
+def _worker_view(worker: Worker) -> dict:
+    return {"name": worker.name, "team": worker.team, "workerId": worker.worker_id}
+
+
 def _loop_view(loop: Any) -> dict:
     return {
         "humanLoopName": loop.name, "humanLoopArn": loop.arn, "region": loop.region,
@@ -343,6 +414,18 @@ class _KeepAliveHandler(MotoRequestHandler):
     protocol_version = "HTTP/1.1"
 
 
+def _kept_admin_token(data_dir: Path) -> str:
+    """The admin token kept in the data directory (owner-only), made on first use."""
+    path = data_dir / "admin-token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(secrets.token_urlsafe(32) + "\n")
+        partial.chmod(0o600)
+        os.replace(partial, path)
+    return path.read_text().strip()
+
+
 def _write_ready_file(path: Path, endpoint: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -364,12 +447,27 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
           verbose: bool = False, seed: int = 0, workforce_auto: bool = False,
           workforce_default: WorkforcePolicy | None = None,
           answer_callables: dict[str, AnswerCallable] | None = None, faults: dict | None = None,
-          analyzer: Analyzer | None = None) -> None:
+          analyzer: Analyzer | None = None, s3_endpoint: str | None = None, login_required: bool = True,
+          admin_token: str | None = None, session_seconds: float = DEFAULT_SESSION_SECONDS) -> None:
+    """Run the service until SIGTERM or SIGINT; ``s3_endpoint``: self-hosted mode, S3 in that external store.
+
+    Beyond loopback the portal's login cannot be turned off and the admin API takes only requests with the
+    admin token (``admin_token``, else one made and kept in ``<data_dir>/admin-token``).
+    """
     data_dir = (data_dir or Path(".a2i-local")).resolve()
+    beyond_loopback = host not in LOOPBACK_HOSTS
+    if beyond_loopback and not login_required:
+        raise SystemExit(f"Refusing to listen on {host} with the portal's login off: beyond loopback anyone could "
+                         "answer tasks. Drop --no-login (add workers with 'airflow-a2i local worker add'), or listen "
+                         "on 127.0.0.1.")
+    if beyond_loopback and admin_token is None:
+        admin_token = _kept_admin_token(data_dir)
+    s3.configure(s3_endpoint)  # before anything reads or writes S3
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
     service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops, seed=seed,
                            workforce_auto=workforce_auto, workforce_default=workforce_default, analyzer=analyzer,
-                           answer_callables=answer_callables)
+                           answer_callables=answer_callables, login_required=login_required,
+                           admin_token=admin_token, session_seconds=session_seconds)
     if faults is not None:
         service.faults.load(faults)  # in force before the first request
     buckets, outputs = service.restore()
@@ -378,17 +476,27 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
     endpoint = f"http://{shown_host}:{server.server_port}"
     print(f"airflow-a2i local: serving the A2I runtime, SageMaker flow definitions and moto on {endpoint}",
           flush=True)
-    print(f"airflow-a2i local: data directory {data_dir}; restored {buckets} bucket(s) and {outputs} "
-          "output.json file(s); other S3 objects do not survive a restart", flush=True)
+    if s3_endpoint is None:
+        print(f"airflow-a2i local: data directory {data_dir}; restored {buckets} bucket(s) and {outputs} "
+              "output.json file(s); other S3 objects do not survive a restart", flush=True)
+    else:
+        print(f"airflow-a2i local: data directory {data_dir}; self-hosted mode: documents and outputs live in the "
+              f"external S3 store at {s3_endpoint} and survive restarts; send S3 requests there "
+              f"(AWS_ENDPOINT_URL_S3={s3_endpoint})", flush=True)
     print(f"airflow-a2i local: simulated workforce {'auto' if workforce_auto else 'off'} "
           f"(policies for {len(service.store.workforce_policies())} flow definition(s); seed {seed})", flush=True)
     if faults is not None:
         state = service.faults.state()
         print(f"airflow-a2i local: fault injection: {len(state['rules'])} rule(s), quotas "
               f"{json.dumps(state['quotas'])}; see and change them at {endpoint}/_a2i/faults", flush=True)
-    if host not in LOOPBACK_HOSTS:
-        print(f"airflow-a2i local: WARNING: listening on {host}, beyond loopback; this service has no "
-              "authentication and is meant for 127.0.0.1", flush=True)
+    print(f"airflow-a2i local: worker portal at {endpoint}/portal/ ("
+          f"{'login required' if login_required else 'no login: every browser is a worker of every team'}; "
+          f"{len(service.store.list_workers())} worker(s))", flush=True)
+    if beyond_loopback:
+        print(f"airflow-a2i local: listening on {host}, beyond loopback: the portal requires a login and the admin "
+              f"API the admin token (kept in {data_dir / 'admin-token'} unless given; clients set "
+              f"{ADMIN_TOKEN_VARIABLE}). The AWS APIs do not check signatures: keep the port behind a firewall "
+              "or a TLS proxy that only your Airflow deployment reaches.", flush=True)
     else:
         print("airflow-a2i local: meant for loopback; point clients at it with "
               f"AWS_ENDPOINT_URL={endpoint}", flush=True)

@@ -42,12 +42,23 @@ CREATE TABLE IF NOT EXISTS workforce_policies (flow_definition_arn TEXT PRIMARY 
 CREATE TABLE IF NOT EXISTS workforce_plans (
     loop_id INTEGER PRIMARY KEY REFERENCES human_loops (id), due_time REAL NOT NULL, action TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS workforce_plans_due ON workforce_plans (due_time);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY, team TEXT NOT NULL, worker_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
+    credential_hash TEXT NOT NULL, creation_time REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS portal_sessions (
+    token_hash TEXT PRIMARY KEY, worker_name TEXT NOT NULL REFERENCES workers (name) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS task_acceptances (
+    loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL, acceptance_time REAL NOT NULL,
+    PRIMARY KEY (loop_id, worker_id));
 """
 
 LOOP_COLUMNS = (
     "id, region, name, arn, flow_definition_arn, input_content, data_attributes, status, "
     "creation_time, status_time, failure_code, failure_reason, output_s3_uri, deleted, expires_at"
 )
+
+WORKER_COLUMNS = "name, team, worker_id, subject, credential_hash, creation_time"
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,25 @@ class Answer:
     submission_time: float
     time_spent: float
     worker_metadata: dict | None
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A portal worker: ``worker_id`` is the id written in output.json, ``subject`` its identity's ``sub``."""
+
+    name: str
+    team: str
+    worker_id: str
+    subject: str
+    credential_hash: str
+    creation_time: float
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    worker: Worker
+    csrf_token: str
+    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -163,6 +193,11 @@ class Store:
     def list_flow_definitions(self, region: str) -> list[NamedResource]:
         rows = self._query("SELECT region, name, arn, request, creation_time FROM flow_definitions "
                            "WHERE region = ? ORDER BY creation_time, name", (region,))
+        return [NamedResource(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def all_flow_definitions(self) -> list[NamedResource]:
+        rows = self._query("SELECT region, name, arn, request, creation_time FROM flow_definitions "
+                           "ORDER BY region, creation_time, name")
         return [NamedResource(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
     def delete_task_ui(self, region: str, name: str) -> bool:
@@ -302,3 +337,67 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM buckets")
             db.executemany("INSERT INTO buckets VALUES (?, ?)", sorted(buckets.items()))
+
+    # Portal workers, their sessions and the tasks they opened ----------------------------------
+
+    def add_worker(self, worker: Worker) -> bool:
+        """False when a worker of that name exists already."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM workers WHERE name = ?", (worker.name,)).fetchone():
+                return False
+            db.execute("INSERT INTO workers VALUES (?, ?, ?, ?, ?, ?)",
+                       (worker.name, worker.team, worker.worker_id, worker.subject, worker.credential_hash,
+                        worker.creation_time))
+        return True
+
+    def get_worker(self, name: str) -> Worker | None:
+        rows = self._query(f"SELECT {WORKER_COLUMNS} FROM workers WHERE name = ?", (name,))
+        return Worker(*rows[0]) if rows else None
+
+    def list_workers(self) -> list[Worker]:
+        return [Worker(*row) for row in self._query(f"SELECT {WORKER_COLUMNS} FROM workers ORDER BY name")]
+
+    def remove_worker(self, name: str) -> bool:
+        with self.transaction() as db:
+            db.execute("DELETE FROM portal_sessions WHERE worker_name = ?", (name,))
+            return db.execute("DELETE FROM workers WHERE name = ?", (name,)).rowcount > 0
+
+    def add_session(self, token_hash: str, worker_name: str, csrf_token: str, expires_at: float, now: float) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM portal_sessions WHERE expires_at <= ?", (now,))  # sweep the expired ones
+            db.execute("INSERT INTO portal_sessions VALUES (?, ?, ?, ?)",
+                       (token_hash, worker_name, csrf_token, expires_at))
+
+    def get_session(self, token_hash: str, now: float) -> PortalSession | None:
+        rows = self._query(
+            f"SELECT {', '.join('w.' + column for column in WORKER_COLUMNS.split(', '))}, s.csrf_token, s.expires_at "
+            "FROM portal_sessions s JOIN workers w ON w.name = s.worker_name "
+            "WHERE s.token_hash = ? AND s.expires_at > ?", (token_hash, now))
+        if not rows:
+            return None
+        *worker, csrf_token, expires_at = rows[0]
+        return PortalSession(Worker(*worker), csrf_token, expires_at)
+
+    def drop_session(self, token_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM portal_sessions WHERE token_hash = ?", (token_hash,))
+
+    def accept_task(self, loop_id: int, worker_id: str, now: float) -> float:
+        """When the worker first opened the loop's task (recorded now if never): A2I's acceptanceTime."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO task_acceptances VALUES (?, ?, ?)", (loop_id, worker_id, now))
+            row = db.execute("SELECT acceptance_time FROM task_acceptances WHERE loop_id = ? AND worker_id = ?",
+                             (loop_id, worker_id)).fetchone()
+        return float(row[0])
+
+    def open_loops_for_flows(self, flow_definition_arns: list[str]) -> list[HumanLoop]:
+        if not flow_definition_arns:
+            return []
+        marks = ", ".join("?" for _ in flow_definition_arns)
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
+                           f"AND flow_definition_arn IN ({marks}) ORDER BY creation_time, id",
+                           tuple(flow_definition_arns))
+        return [HumanLoop.from_row(row) for row in rows]
+
+    def loops_answered_by(self, worker_id: str) -> set[int]:
+        return {row[0] for row in self._query("SELECT loop_id FROM answers WHERE worker_id = ?", (worker_id,))}

@@ -17,7 +17,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
+from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, portal_url_of
+from airflow_a2i.links.a2i import A2IPortalLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
 from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
@@ -67,6 +68,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         "content_classifiers", "review_timeout",
     )
     ui_color = "#f0e4ff"
+    operator_extra_links = (A2IPortalLink(),)
 
     def __init__(
         self,
@@ -138,7 +140,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
                                   "HumanLoopActivationReasons": []}
         if self.flow_definition_arn:
             self.preflight(classifiers)
-            adopted = self._adopt(name, analysis_uri)
+            adopted = self._adopt(name, analysis_uri, context)
             if adopted is not None:
                 result.update(adopted)
                 return self._maybe_wait(result)
@@ -147,6 +149,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         activation = response.get("HumanLoopActivationOutput")
         self._write(analysis_uri, response)
         if activation:
+            self._link_portal(context, name, response)
             result.update({"HumanLoopStarted": True, "HumanLoopName": name,
                            "HumanLoopArn": activation.get("HumanLoopArn"),
                            "HumanLoopActivationReasons": activation.get("HumanLoopActivationReasons", [])})
@@ -195,11 +198,18 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
         self.s3_hook.load_string(json.dumps(body), key=uri, replace=True)
 
-    def _adopt(self, name: str, analysis_uri: str) -> dict[str, Any] | None:
+    def _link_portal(self, context: Context, name: str, response: dict[str, Any]) -> None:
+        portal_url = portal_url_of(response)
+        if portal_url:  # the local service: its worker portal shows the loop's task
+            A2IPortalLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
+                                  aws_partition=self.hook.conn_partition, human_loop_name=name, portal_url=portal_url)
+
+    def _adopt(self, name: str, analysis_uri: str, context: Context) -> dict[str, Any] | None:
         """A loop of this name exists: an earlier attempt started it. Never analyse with the name again."""
         described = self.a2i_hook.describe_human_loop(name)
         if described is None:
             return None
+        self._link_portal(context, name, described)
         if described["FlowDefinitionArn"] != self.flow_definition_arn:
             raise A2IValidationError(f"Human loop {name!r} already exists in flow definition "
                                      f"{described['FlowDefinitionArn']}; choose another human_loop_name")

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.links.a2i import A2IHumanLoopLink
+from airflow_a2i.links.a2i import A2IHumanLoopLink, A2IPortalLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
 from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
@@ -152,7 +152,7 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
         "review_timeout",
     )
     template_fields_renderers: ClassVar[dict] = {"human_loop_input": "json"}
-    operator_extra_links = (A2IHumanLoopLink(),)
+    operator_extra_links = (A2IHumanLoopLink(), A2IPortalLink())
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -222,6 +222,10 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
         A2IHumanLoopLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                                  aws_partition=self.hook.conn_partition, human_loop_name=name,
                                  flow_definition_name=flow_definition_name(self.flow_definition_arn))
+        if started.get("PortalUrl"):
+            A2IPortalLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
+                                  aws_partition=self.hook.conn_partition, human_loop_name=name,
+                                  portal_url=started["PortalUrl"])
         result = {key: started[key] for key in ("HumanLoopName", "HumanLoopArn", "HumanLoopStatus")}
         if not self.wait_for_completion:
             return result

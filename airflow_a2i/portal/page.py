@@ -1,0 +1,90 @@
+"""The worker's task page: a rendered task template inside a document carrying the portal's crowd elements.
+
+Amazon's crowd-html-elements.js cannot be loaded (nothing outside loopback is reachable), so the portal's own
+implementation (``static/crowd-elements.js`` and ``.css``) is inlined into every page and the template's
+``<script src="https://assets.crowd.aws/...">`` tags are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from importlib import resources
+
+# Templates bring their own inline scripts and styles, so 'unsafe-inline' stays; everything else (images,
+# requests, form posts) is kept on the service itself.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+# A whole <script ...src=...assets.crowd.aws...>...</script>; attribute values may be quoted or not.
+_ATTRIBUTE_TEXT = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
+_CROWD_URL = r"(?:https?:)?//assets\.crowd\.aws(?::\d+)?(?![\w.-])"
+_CROWD_ASSETS_SCRIPT = re.compile(
+    rf"""<script\b{_ATTRIBUTE_TEXT}\ssrc\s*=\s*(?:"\s*{_CROWD_URL}[^"]*"|'\s*{_CROWD_URL}[^']*'|{_CROWD_URL}[^\s>]*)"""
+    rf"""{_ATTRIBUTE_TEXT}>.*?</script\s*>""",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.cache
+def _static_text(name: str) -> str:
+    return resources.files("airflow_a2i.portal").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def crowd_elements_script() -> str:
+    """The crowd elements' JavaScript, safe to inline in a ``<script>`` element."""
+    script = _static_text("crowd-elements.js")
+    if "</script" in script.lower():
+        raise ValueError("crowd-elements.js must not contain '</script': it is inlined into the page")
+    return script
+
+
+@functools.cache
+def crowd_elements_style() -> str:
+    """The crowd elements' stylesheet, safe to inline in a ``<style>`` element."""
+    style = _static_text("crowd-elements.css")
+    if "</style" in style.lower():
+        raise ValueError("crowd-elements.css must not contain '</style': it is inlined into the page")
+    return style
+
+
+def strip_crowd_assets_scripts(body_html: str) -> str:
+    """Remove the template's script tags loading Amazon's crowd elements: the portal provides its own."""
+    return _CROWD_ASSETS_SCRIPT.sub("", body_html)
+
+
+def task_page(body_html: str, *, title: str, csrf_token: str, submit_url: str, header_html: str = "") -> str:
+    """A complete HTML document for one task.
+
+    ``body_html`` is the already-rendered task template; ``header_html`` is trusted portal markup shown above
+    it. The crowd form posts to ``submit_url`` with ``csrf_token`` as the ``__a2i_csrf`` field.
+    """
+    def attribute(value: str) -> str:
+        return html.escape(value, quote=True)
+
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no favicon request
+        f'<meta name="a2i-csrf" content="{attribute(csrf_token)}">',
+        f'<meta name="a2i-submit" content="{attribute(submit_url)}">',
+        f"<title>{html.escape(title, quote=False)}</title>",
+        f"<style>{crowd_elements_style()}</style>",
+        f"<script>{crowd_elements_script()}</script>",
+        "</head>",
+        "<body>",
+        header_html,
+        '<main class="a2i-task-page">',
+        strip_crowd_assets_scripts(body_html),
+        "</main>",
+        "</body>",
+        "</html>",
+        "",
+    ])

@@ -1,0 +1,92 @@
+"""The portal's own pages (login, task list, messages): small HTML documents, every value escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from html import escape
+
+from airflow_a2i.local.store import HumanLoop, Worker
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #16191f; background: #f2f3f3; }
+.a2i-bar { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #232f3e; color: #fff; }
+.a2i-bar a, .a2i-bar button { color: #fff; background: none; border: 0; font: inherit; cursor: pointer;
+  text-decoration: underline; padding: 0; }
+.a2i-bar .a2i-title { font-weight: 600; margin-right: auto; }
+main { max-width: 60em; margin: 1.5em auto; background: #fff; padding: 1.2em 1.6em; border-radius: 6px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .45em .6em; border-bottom: 1px solid #e1e4e8; }
+label { display: block; margin: .8em 0 .2em; font-weight: 600; }
+input[type=text], input[type=password] { width: 100%; max-width: 24em; padding: .45em; font: inherit; }
+button.primary { margin-top: 1em; padding: .5em 1.4em; background: #ec7211; color: #fff; border: 0;
+  border-radius: 4px; font: inherit; font-weight: 600; cursor: pointer; }
+.a2i-notice { padding: .6em .9em; border-radius: 4px; background: #f1faff; border: 1px solid #0073bb; }
+.a2i-error { padding: .6em .9em; border-radius: 4px; background: #fff5f5; border: 1px solid #d13212; }
+"""
+
+
+def document(title: str, body: str, *, bar: str = "") -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
+            f"<body>{bar}<main>{body}</main></body></html>")
+
+
+def bar(worker: Worker | None, csrf_token: str = "", *, context: str = "") -> str:
+    """The strip above every page: who is signed in, the way back to the task list, logging out."""
+    parts = ['<nav class="a2i-bar" aria-label="Portal"><span class="a2i-title">A2I worker portal</span>']
+    if context:
+        parts.append(f"<span>{escape(context)}</span>")
+    if worker is not None:
+        parts.append(f'<a href="/portal/tasks">Tasks</a><span>Signed in as {escape(worker.name)}</span>'
+                     f'<form method="post" action="/portal/logout" style="margin:0">'
+                     f'<input type="hidden" name="__a2i_csrf" value="{escape(csrf_token)}">'
+                     f'<button type="submit">Log out</button></form>')
+    parts.append("</nav>")
+    return "".join(parts)
+
+
+def login_page(csrf_token: str, *, next_path: str, error: str = "") -> str:
+    problem = f'<p class="a2i-error" role="alert">{escape(error)}</p>' if error else ""
+    return document("Log in · A2I worker portal", f"""
+<h1>Log in</h1>{problem}
+<form method="post" action="/portal/login">
+<input type="hidden" name="__a2i_csrf" value="{escape(csrf_token)}">
+<input type="hidden" name="next" value="{escape(next_path)}">
+<label for="name">Worker name</label><input type="text" id="name" name="name" autocomplete="username" required>
+<label for="credential">Credential</label>
+<input type="password" id="credential" name="credential" autocomplete="current-password" required>
+<div><button class="primary" type="submit">Log in</button></div>
+</form>
+<p>Workers are added with <code>airflow-a2i local worker add NAME --team TEAM</code>, which prints the credential
+once.</p>""", bar=bar(None))
+
+
+def task_list_page(worker: Worker, csrf_token: str, loops: Iterable[tuple[HumanLoop, str]], *, total: int,
+                   notice: str = "") -> str:
+    rows = "".join(
+        f'<tr><td><a href="{escape(task_path(loop))}">{escape(loop.name)}</a></td><td>{escape(flow_name)}</td>'
+        f"<td>{escape(loop.region)}</td><td>{_time(loop.creation_time)}</td></tr>"
+        for loop, flow_name in loops)
+    shown = f"<p>{total} task(s) waiting for you.</p>" if total else "<p>No task is waiting for you.</p>"
+    table = ("<table><thead><tr><th>Task</th><th>Flow definition</th><th>Region</th><th>Created (UTC)</th></tr>"
+             f"</thead><tbody>{rows}</tbody></table>") if rows else ""
+    message = f'<p class="a2i-notice" role="status">{escape(notice)}</p>' if notice else ""
+    return document("Tasks · A2I worker portal", f"<h1>Your tasks</h1>{message}{shown}{table}",
+                    bar=bar(worker, csrf_token, context=f"Team {worker.team}"))
+
+
+def message_page(title: str, message: str, *, worker: Worker | None = None, csrf_token: str = "",
+                 error: bool = False) -> str:
+    css = "a2i-error" if error else "a2i-notice"
+    return document(title, f'<h1>{escape(title)}</h1><p class="{css}" role="{"alert" if error else "status"}">'
+                           f'{escape(message)}</p><p><a href="/portal/tasks">Back to your tasks</a></p>',
+                    bar=bar(worker, csrf_token))
+
+
+def task_path(loop: HumanLoop) -> str:
+    return f"/portal/tasks/{loop.region}/{loop.name}"
+
+
+def _time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
