@@ -35,7 +35,7 @@ settings.register_profile("project", derandomize=True, max_examples=60, deadline
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
 settings.load_profile("project")
 
-pytest_plugins = ("tests.airflow_fixtures",)
+pytest_plugins = ("tests.airflow_fixtures", "tests.browser")
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/a2i-tests"

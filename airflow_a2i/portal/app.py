@@ -204,8 +204,9 @@ class Portal:
         task_count = int(flow.body["HumanLoopConfig"].get("TaskCount", 1))
         given = len(self.store.answers(loop.id))
         context = f"Task {loop.name} · {flow.name} · {given} of {task_count} answer(s) in"
+        header = views.task_bar(session.worker, session.csrf_token, context=context)
         page = task_page(rendered, title=f"{loop.name} · A2I worker portal", csrf_token=session.csrf_token,
-                         submit_url=path, header_html=views.bar(session.worker, session.csrf_token, context=context))
+                         submit_url=path, header_html=header)
         return _html(page, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
     def _submit(self, request: Request, session: PortalSession, flow: NamedResource, loop: HumanLoop,

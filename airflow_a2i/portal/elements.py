@@ -843,6 +843,8 @@ def shape_answer(elements: list[Element], form: Mapping[str, list[str]]) -> dict
     ``elements`` (:func:`find_elements`), following the contract in this module's docstring. Raises
     :class:`AnswerError` for a posted value the elements do not allow.
     """
+    # Browsers post a text area's line breaks as CRLF; A2I records the field's value, with LF.
+    form = {name: [value.replace("\r\n", "\n") for value in values] for name, values in form.items()}
     _check_radio_groups(elements, form)
     answer: dict[str, Any] = {}
     declared: set[str] = set()

@@ -8,12 +8,16 @@ from html import escape
 
 from airflow_a2i.local.store import HumanLoop, Worker
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #16191f; background: #f2f3f3; }
-.a2i-bar { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #232f3e; color: #fff; }
+BAR_STYLE = """
+.a2i-bar { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #232f3e; color: #fff;
+  font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 15px; }
 .a2i-bar a, .a2i-bar button { color: #fff; background: none; border: 0; font: inherit; cursor: pointer;
   text-decoration: underline; padding: 0; }
 .a2i-bar .a2i-title { font-weight: 600; margin-right: auto; }
+.a2i-bar form { margin: 0; }
+"""
+STYLE = BAR_STYLE + """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #16191f; background: #f2f3f3; }
 main { max-width: 60em; margin: 1.5em auto; background: #fff; padding: 1.2em 1.6em; border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .45em .6em; border-bottom: 1px solid #e1e4e8; }
@@ -39,11 +43,16 @@ def bar(worker: Worker | None, csrf_token: str = "", *, context: str = "") -> st
         parts.append(f"<span>{escape(context)}</span>")
     if worker is not None:
         parts.append(f'<a href="/portal/tasks">Tasks</a><span>Signed in as {escape(worker.name)}</span>'
-                     f'<form method="post" action="/portal/logout" style="margin:0">'
+                     f'<form method="post" action="/portal/logout">'
                      f'<input type="hidden" name="__a2i_csrf" value="{escape(csrf_token)}">'
                      f'<button type="submit">Log out</button></form>')
     parts.append("</nav>")
     return "".join(parts)
+
+
+def task_bar(worker: Worker, csrf_token: str, *, context: str) -> str:
+    """The bar above a task page, with its own style: the task template's page has none of the portal's."""
+    return f"<style>{BAR_STYLE}</style>{bar(worker, csrf_token, context=context)}"
 
 
 def login_page(csrf_token: str, *, next_path: str, error: str = "") -> str:

@@ -322,7 +322,9 @@
   function instructionsPanel(instructions) {
     if (instructions.length === 0) return null;
     const panel = h('aside', {class: 'a2i-instructions', 'aria-label': 'Instructions'});
-    for (const element of instructions) {
+    const shortFirst = [...instructions].sort((a, b) =>
+      Number(a.localName !== 'short-instructions') - Number(b.localName !== 'short-instructions'));
+    for (const element of shortFirst) {
       const heading = element.getAttribute('header') || 'Instructions';
       if (element.localName === 'short-instructions') {
         panel.append(h('h3', {text: heading}), element);
@@ -344,11 +346,11 @@
     return h('div', {class: panel ? 'a2i-task a2i-with-instructions' : 'a2i-task'}, [panel, work]);
   }
 
-  function choiceList({type, name, values, legend, checked = [], required = false, role = null}) {
+  function choiceList({type, name, values, legend, required = false}) {
     const inputs = [];
     const fieldset = h('fieldset', {class: 'a2i-choices'}, [h('legend', {text: legend})]);
     for (const value of values) {
-      const input = h('input', {type, name, value, checked: checked.includes(value), role});
+      const input = h('input', {type, name, value});
       inputs.push(input);
       fieldset.append(h('label', {class: 'a2i-choice'}, [input, h('span', {text: value})]));
     }
@@ -509,7 +511,12 @@
         type: 'checkbox', name: fieldName(this), values, legend: 'Categories (choose all that apply)',
         required: this.hasAttribute('required'),
       });
-      if (exclusion) makeExclusive(inputs.find((input) => input.value === exclusion), inputs);
+      const exclusive = exclusion ? inputs.find((input) => input.value === exclusion) : null;
+      if (exclusive) {
+        // Not posted: choosing it answers with no labels, as the categories stay unchecked.
+        exclusive.setAttribute('form', 'a2i-not-submitted');
+        makeExclusive(exclusive, inputs);
+      }
       const image = taskImage(this.getAttribute('src'), this.getAttribute('header') || 'Image to classify');
       this.append(taskFrame(this, instructions, [h('div', {class: 'a2i-image-box'}, image), fieldset]));
     }
@@ -684,7 +691,7 @@
     const {fieldset, inputs} = choiceList({type: 'radio', name, values: labels, legend});
     fieldset.classList.add('a2i-label-chooser');
     // Not form data: the chosen label only tags what the worker draws next. A form attribute naming no form
-    // takes the radios out of the task's form while they still work as one radio group.
+    // (a2i-not-submitted) takes the radios out of the task's form while they still work as one radio group.
     for (const input of inputs) input.setAttribute('form', 'a2i-not-submitted');
     if (inputs.length) inputs[0].checked = true;
     const current = () => (inputs.find((input) => input.checked) || {value: labels[0] || ''}).value;
@@ -841,7 +848,8 @@
     }
 
     update() {
-      const keypoints = this.points.map((point) => ({label: point.label, x: Math.round(point.x), y: Math.round(point.y)}));
+      const keypoints = this.points.map((point) =>
+        ({label: point.label, x: Math.round(point.x), y: Math.round(point.y)}));
       this.output.value = JSON.stringify({keypoints, inputImageProperties: this.stage.size()});
       this.summary.textContent = `${keypoints.length} point${keypoints.length === 1 ? '' : 's'} placed.`;
       if (!this.stage.ready) return;
@@ -872,7 +880,9 @@
   }
 
   function readEntityLabel(item) {
-    if (typeof item !== 'object' || item === null) return {label: textOf(item), short: textOf(item), full: textOf(item)};
+    if (typeof item !== 'object' || item === null) {
+      return {label: textOf(item), short: textOf(item), full: textOf(item)};
+    }
     const label = textOf(pick(item, 'label'));
     return {
       label,
@@ -895,7 +905,7 @@
           startOffset: Number(pick(item, 'startOffset')), endOffset: Number(pick(item, 'endOffset')),
         }))
         .filter((entity) => this.isValidSpan(entity.startOffset, entity.endOffset));
-      this.sourceTextBox = h('div', {class: 'a2i-entity-text', role: 'document', 'aria-label': 'Text to annotate'});
+      this.textBox = h('div', {class: 'a2i-entity-text', role: 'document', 'aria-label': 'Text to annotate'});
       this.annotationList = h('ul', {class: 'a2i-entity-list', 'aria-label': 'Annotations'});
       this.status = h('p', {class: 'a2i-hint', 'aria-live': 'polite',
         text: 'Select words in the text with the mouse, then choose a label.'});
@@ -906,7 +916,7 @@
           onmousedown: (event) => event.preventDefault(), // keep the worker's text selection
           onclick: () => this.annotate(label.label),
         })));
-      this.append(taskFrame(this, instructions, [toolbar, this.status, this.sourceTextBox,
+      this.append(taskFrame(this, instructions, [toolbar, this.status, this.textBox,
         h('h3', {class: 'a2i-subheading', text: 'Annotations'}), this.annotationList, this.output]));
       this.update();
     }
@@ -920,9 +930,10 @@
       const selection = window.getSelection();
       if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return null;
       const range = selection.getRangeAt(0);
-      if (!range.intersectsNode(this.sourceTextBox)) return null;
-      let start = this.sourceTextBox.contains(range.startContainer) ? this.offsetOf(range.startContainer, range.startOffset) : 0;
-      let end = this.sourceTextBox.contains(range.endContainer)
+      if (!range.intersectsNode(this.textBox)) return null;
+      let start = this.textBox.contains(range.startContainer)
+        ? this.offsetOf(range.startContainer, range.startOffset) : 0;
+      let end = this.textBox.contains(range.endContainer)
         ? this.offsetOf(range.endContainer, range.endOffset) : this.sourceText.length;
       while (start < end && /\s/.test(this.sourceText.charAt(start))) start += 1;
       while (end > start && /\s/.test(this.sourceText.charAt(end - 1))) end -= 1;
@@ -932,7 +943,7 @@
 
     offsetOf(node, offset) {
       const range = document.createRange();
-      range.setStart(this.sourceTextBox, 0);
+      range.setStart(this.textBox, 0);
       range.setEnd(node, offset);
       return range.toString().length; // labels are drawn by CSS (::after), so this is the text alone
     }
@@ -999,7 +1010,7 @@
         position = end;
       }
       pieces.push(this.sourceText.slice(position));
-      this.sourceTextBox.replaceChildren(...pieces.filter((piece) => piece !== ''));
+      this.textBox.replaceChildren(...pieces.filter((piece) => piece !== ''));
     }
   }
 
@@ -1079,7 +1090,8 @@
       const missing = keys.filter((key) => !rows.some((row) => row.important === key));
       const note = missing.length ? h('p', {class: 'a2i-hint',
         text: `Not found on this document: ${missing.map((key) => key.name).join(', ')}.`}) : null;
-      const empty = this.rows.length ? null : h('p', {class: 'a2i-hint', text: 'There are no key-value pairs to review.'});
+      const empty = this.rows.length ? null
+        : h('p', {class: 'a2i-hint', text: 'There are no key-value pairs to review.'});
       this.append(taskFrame(this, instructions, [h('div', {class: 'a2i-document'}, [
         h('div', {class: 'a2i-document-image'}, stage.element),
         h('div', {class: 'a2i-document-pairs'}, [table, empty, note]),
@@ -1183,7 +1195,8 @@
           details ? h('span', {class: 'a2i-parent', text: ` (${details})`}) : null]));
       }
       const none = h('input', {type: 'checkbox', name: '__a2i_moderation_none', value: 'on'});
-      fieldset.append(h('label', {class: 'a2i-choice a2i-exclusive'}, [none, h('span', {text: 'None of these apply'})]));
+      fieldset.append(h('label', {class: 'a2i-choice a2i-exclusive'},
+        [none, h('span', {text: 'None of these apply'})]));
       makeExclusive(none, [...boxes, none]);
       requireOneChecked([...boxes, none], 'Choose the categories the image shows, or None of these apply.');
       const image = taskImage(this.getAttribute('src'), this.getAttribute('header') || 'Image to review');
@@ -1219,7 +1232,9 @@
       }
       const button = h('button', {type: 'button', class: className, disabled: this.hasAttribute('disabled')}, content);
       if (!button.textContent.trim() && icon) button.setAttribute('aria-label', icon);
-      if (this.getAttribute('form-action') === 'submit') button.addEventListener('click', () => requestSubmitFrom(this));
+      if (this.getAttribute('form-action') === 'submit') {
+        button.addEventListener('click', () => requestSubmitFrom(this));
+      }
       this.append(button);
     }
   }
