@@ -101,6 +101,7 @@ def report(summary_uri: str, results_uri: str, elapsed: float) -> None:
         print(f"Review time: {sum(spent):.0f} s in all, median {statistics.median(spent):.1f} s a page")
     print(f"Results: {results_uri}\nSummary: {summary_uri}\nA copy: {DEMO / 'results.jsonl'}; "
           f"the demo took {elapsed:.0f} s")
+    print("People instead of simulated reviewers: see 'Reviewing without A2I' in the README (the worker portal)")
 
 
 def accuracy(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int, int]:

@@ -46,13 +46,9 @@ def _unavailable(reason: str) -> NoReturn:
 # test that came after the first browser test.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package (pip install playwright; never `playwright install`)")
-    executable = chromium_path()
-    if not executable.is_file():
-        _unavailable(f"Chromium at {executable}")
+    executable = require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:

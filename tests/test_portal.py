@@ -290,3 +290,15 @@ def admin_loop(endpoint: str, name: str) -> dict:
     from airflow_a2i.local.admin_client import AdminClient
 
     return AdminClient(endpoint).request("GET", f"human-loops/{name}")["humanLoops"][0]
+
+
+def test_only_the_local_service_gives_a_portal_link() -> None:
+    from airflow_a2i.hooks.a2i import portal_url_of
+    from airflow_a2i.links.a2i import A2IPortalLink
+
+    assert portal_url_of({"ResponseMetadata": {"HTTPHeaders": {"x-amzn-requestid": "r"}}}) is None  # real A2I
+    assert portal_url_of({"ResponseMetadata": {"HTTPHeaders": {"x-airflow-a2i-portal": "javascript:x"}}}) is None
+    local = {"ResponseMetadata": {"HTTPHeaders": {"x-airflow-a2i-portal": "http://127.0.0.1:4566/portal"}}}
+    assert portal_url_of(local) == "http://127.0.0.1:4566/portal"
+    assert A2IPortalLink().format_link(portal_url="http://127.0.0.1:4566/portal", region_name="us-east-1",
+                                       human_loop_name="loop-1") == "http://127.0.0.1:4566/portal/tasks/us-east-1/loop-1"

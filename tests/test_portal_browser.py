@@ -54,7 +54,7 @@ class Reviewer(threading.Thread):
                 browser = playwright.chromium.launch(executable_path=str(chromium_path()), args=CHROMIUM_ARGS)
                 page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                 page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-                log_in(page, self.endpoint, self.worker_name, self.credential)
+                log_in(page, self.endpoint, self.worker_name, self.credential, screenshot="portal-login")
                 for step in self.steps:
                     step(page)
                 browser.close()
@@ -231,6 +231,7 @@ def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_
     [result] = read_lines(airflow_dags.xcom(textract_run, "results")["results_uri"])
     corrected = {field["key"]: field["human_value"] for field in result["fields"] if field["corrected"]}
     assert corrected == {form_key: "CORRECTED 42"}
+    assert airflow_dags.xcom(textract_run, "review", key="a2i_portal_task")["human_loop_name"] == seen["textract"]
 
     # A worker of another team saw no task and could not open it.
     assert "No task is waiting for you." in seen["outsider_list"]

@@ -628,7 +628,7 @@ def test_textract_values_corrected(worker: Worker) -> None:
     assert page.locator(".a2i-region.a2i-active").count() == 2  # the pair is outlined on the document
 
     page.get_by_label("Value for Name:").fill("Jane Q. Doe")
-    save_screenshot(page, "portal-textract-review")
+    save_screenshot(page, "portal-textract-element")
     form = worker.submit()
     assert list(form) == ["__a2i_textract"]
     assert json.loads(form["__a2i_textract"][0]) == [
@@ -671,6 +671,7 @@ def test_moderation_labels_and_none_of_these(worker: Worker) -> None:
     assert not page.get_by_label("Revealing Clothes").is_checked()
     page.get_by_label("Suggestive", exact=False).first.check()
     assert not page.get_by_label("None of these apply").is_checked()
+    save_screenshot(page, "portal-moderation-review")
     form = worker.submit()
     assert form == {"__a2i_moderation": ["Suggestive"]}
     assert worker.answer(form) == {

@@ -211,6 +211,24 @@ def test_documents_outputs_and_open_loops_survive_a_restart(service: ServiceProc
     assert output["humanAnswers"][0]["answerContent"] == {"answer": "after"}
 
 
+def test_the_portal_shows_documents_from_the_external_store_across_a_restart(service: ServiceProcess, store):
+    """grant_read_access links read the external store, and links given out before a restart still work."""
+    import requests
+
+    document_key = put_document(store, EMPLOYMENT)
+    rendered = clients(service.endpoint)["sagemaker"].render_ui_template(
+        UiTemplate={"Content": '<img src="{{ task.input.document | grant_read_access }}">'},
+        Task={"Input": json.dumps({"document": f"s3://{BUCKET}/{document_key}"})}, RoleArn=ROLE_ARN)
+    link = rendered["RenderedContent"].split('src="', 1)[1].split('"', 1)[0]
+    assert link.startswith(f"{service.endpoint}/portal/objects/")
+    assert requests.get(link, timeout=30).content == b"\x89PNG not really an image"
+    service.stop()
+    service.start()
+    again = requests.get(link.replace(link.split("/portal/", 1)[0], service.endpoint), timeout=30)
+    assert (again.status_code, again.headers["Content-Type"]) == (200, "image/png")
+    assert again.content == b"\x89PNG not really an image"
+
+
 # (d) S3 sent to the service ---------------------------------------------------------------------------------
 
 

@@ -244,8 +244,9 @@ class Portal:
             return Response(f"s3://{bucket}/{key} does not exist.", 404, content_type="text/plain; charset=utf-8")
         body, content_type = stored
         content_type = _shown_type(content_type, key)
-        headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=300",
-                   "Content-Security-Policy": "sandbox; default-src 'none'"}
+        headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=300"}
+        if content_type != "application/pdf":  # a sandboxed PDF would not open in the browser's viewer
+            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
         if content_type not in INLINE_TYPES:
             headers["Content-Disposition"] = "attachment"
         return Response(body, 200, headers=headers, content_type=content_type)
