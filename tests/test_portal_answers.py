@@ -476,3 +476,53 @@ JSON_VALUES = st.recursive(
 @given(value=JSON_VALUES, ascii_only=st.booleans(), indent=st.sampled_from([None, 2]))
 def test_json_parses_back_equal(value: Any, ascii_only: bool, indent: int | None) -> None:
     assert parse_attribute_literal(json.dumps(value, ensure_ascii=ascii_only, indent=indent)) == value
+
+
+# Whatever a browser (or anyone holding a session) posts: an answer or a reason, never a crash ------------------
+
+RICH_PAGE = """
+<crowd-form>
+  <crowd-classifier name="sentiment" categories="['positive', 'negative']"></crowd-classifier>
+  <crowd-classifier-multi-select name="topics" categories="['a', 'b']"></crowd-classifier-multi-select>
+  <crowd-input name="note"></crowd-input>
+  <crowd-checkbox name="flag" value="urgent"></crowd-checkbox>
+  <crowd-radio-group><crowd-radio-button name="yes"></crowd-radio-button>
+    <crowd-radio-button name="no"></crowd-radio-button></crowd-radio-group>
+  <crowd-slider name="score" min="0" max="10" step="1"></crowd-slider>
+  <crowd-bounding-box name="boxes" labels="['car']" src="x.png"></crowd-bounding-box>
+  <crowd-keypoint name="points" keypoints="['eye']" src="x.png"></crowd-keypoint>
+  <crowd-entity-annotation name="entities" labels="[{label: 'person'}]" text="Ana met Bo"></crowd-entity-annotation>
+  <crowd-textract-analyze-document initial-value='[{"blockType": "KEY_VALUE_SET", "id": "k", "entityTypes": ["KEY"],
+    "relationships": [{"type": "VALUE", "ids": ["v"]}]}, {"blockType": "KEY_VALUE_SET", "id": "v",
+    "entityTypes": ["VALUE"]}]'></crowd-textract-analyze-document>
+  <crowd-rekognition-detect-moderation-labels categories="[{name: 'Suggestive', parentName: ''}]">
+  </crowd-rekognition-detect-moderation-labels>
+  <select name="choice"><option>one</option><option>two</option></select>
+  <input type="radio" name="plain" value="x"><input type="radio" name="plain" value="y">
+</crowd-form>"""
+FIELD_NAMES = st.sampled_from(["sentiment", "topics", "note", "flag", "__a2i_radio_group:0", "score", "boxes",
+                               "points", "entities", "__a2i_textract", "__a2i_moderation", "__a2i_moderation_none",
+                               "choice", "plain", "__a2i_comment:sentiment", "unknown"])
+FIELD_VALUES = st.one_of(
+    st.sampled_from(["positive", "a", "urgent", "yes", "5", "11", "-1", "1e309", "NaN", "one", "x", "Suggestive",
+                     "", "[]", "{}", "null", '{"boundingBoxes": [{"label": "car", "left": 1, "top": 2, '
+                     '"width": 3, "height": 4}], "inputImageProperties": {"width": 10, "height": 10}}',
+                     '[{"keyBlockId": "k", "value": "new"}]', '[{"keyBlockId": "nope", "value": 1}]',
+                     '{"entities": [{"label": "person", "startOffset": 0, "endOffset": 3}]}',
+                     '{"keypoints": [{"label": "eye", "x": 1e400, "y": 2}]}']),
+    st.text(max_size=30),
+    st.builds(json.dumps, JSON_VALUES),
+)
+
+
+@settings(max_examples=200)
+@given(form=st.dictionaries(FIELD_NAMES, st.lists(FIELD_VALUES, min_size=1, max_size=3), max_size=8))
+def test_any_post_gives_an_answer_or_a_reason(form: dict[str, list[str]]) -> None:
+    elements = find_elements(RICH_PAGE)
+    try:
+        answer = shape_answer(elements, form)
+    except AnswerError as error:
+        assert str(error)  # says what to change
+        return
+    json.dumps(answer, allow_nan=False)  # what output.json can hold: finite numbers, JSON types only
+    assert not any(key.startswith("__a2i_") for key in answer)
