@@ -302,3 +302,45 @@ def test_only_the_local_service_gives_a_portal_link() -> None:
     assert portal_url_of(local) == "http://127.0.0.1:4566/portal"
     assert A2IPortalLink().format_link(portal_url="http://127.0.0.1:4566/portal", region_name="us-east-1",
                                        human_loop_name="loop-1") == "http://127.0.0.1:4566/portal/tasks/us-east-1/loop-1"
+
+
+REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
+
+
+def moderation_flow(output_bucket: str, team: str) -> str:
+    sagemaker = boto3.client("sagemaker")
+    template = (Path(__file__).resolve().parent.parent / "dags" / "templates" / "moderation_review.liquid.html")
+    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName=unique("ui"),
+                                            UiTemplate={"Content": template.read_text()})["HumanTaskUiArn"]
+    return sagemaker.create_flow_definition(
+        FlowDefinitionName=unique("moderation"), RoleArn=ROLE_ARN,
+        OutputConfig={"S3OutputPath": f"s3://{output_bucket}/portal-moderation"},
+        HumanLoopRequestSource={"AwsManagedHumanLoopRequestSource": REKOGNITION},
+        HumanLoopConfig={"WorkteamArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/{team}",
+                         "HumanTaskUiArn": ui_arn, "TaskTitle": "Moderate", "TaskDescription": "Confirm the labels",
+                         "TaskCount": 1},
+    )["FlowDefinitionArn"]
+
+
+def test_a_moderation_review_answers_in_rekognitions_shape(local_service: str, output_bucket: str,
+                                                           team: str) -> None:
+    s3 = boto3.client("s3")
+    key = f"images/{unique('image')}.png"
+    s3.put_object(Bucket=output_bucket, Key=key, Body=b"\x89PNG image", ContentType="image/png")
+    labels = {"ModerationLabels": [{"Name": "Suggestive", "ParentName": "", "Confidence": 61.0},
+                                   {"Name": "Revealing Clothes", "ParentName": "Suggestive", "Confidence": 58.0}],
+              "ModerationModelVersion": "7.0"}
+    s3.put_object(Bucket=output_bucket, Key=f"{key}.rekognition.json", Body=json.dumps(labels).encode())
+    name = unique("loop")
+    boto3.client("rekognition").detect_moderation_labels(
+        Image={"S3Object": {"Bucket": output_bucket, "Name": key}},
+        HumanLoopConfig={"HumanLoopName": name, "FlowDefinitionArn": moderation_flow(output_bucket, team)})
+    client = worker(local_service, team)
+    page = client.open_task("us-east-1", name).text
+    assert "Revealing Clothes" in page and "/portal/objects/" in page
+
+    refused = client.submit("us-east-1", name, {"__a2i_moderation": "Violence"})  # not a label it was asked about
+    assert refused.status_code == 400 and "Violence" in refused.text
+    assert client.submit("us-east-1", name, {"__a2i_moderation": "Revealing Clothes"}).status_code == 303
+    answer = output_of(name)["humanAnswers"][0]["answerContent"]
+    assert answer == {REKOGNITION: {"moderationLabels": [{"name": "Revealing Clothes", "parentName": "Suggestive"}]}}
