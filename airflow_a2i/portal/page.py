@@ -34,22 +34,24 @@ def _static_text(name: str) -> str:
     return resources.files("airflow_a2i.portal").joinpath("static", name).read_text(encoding="utf-8")
 
 
+def _inlinable(name: str, element: str) -> str:
+    """A static file's text, checked safe to inline in an ``<element>``: it must not close that element."""
+    text = _static_text(name)
+    if f"</{element}" in text.lower():
+        raise ValueError(f"{name} must not contain '</{element}': it is inlined into the page")
+    return text
+
+
 @functools.cache
 def crowd_elements_script() -> str:
     """The crowd elements' JavaScript, safe to inline in a ``<script>`` element."""
-    script = _static_text("crowd-elements.js")
-    if "</script" in script.lower():
-        raise ValueError("crowd-elements.js must not contain '</script': it is inlined into the page")
-    return script
+    return _inlinable("crowd-elements.js", "script")
 
 
 @functools.cache
 def crowd_elements_style() -> str:
     """The crowd elements' stylesheet, safe to inline in a ``<style>`` element."""
-    style = _static_text("crowd-elements.css")
-    if "</style" in style.lower():
-        raise ValueError("crowd-elements.css must not contain '</style': it is inlined into the page")
-    return style
+    return _inlinable("crowd-elements.css", "style")
 
 
 def strip_crowd_assets_scripts(body_html: str) -> str:
