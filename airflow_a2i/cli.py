@@ -272,6 +272,8 @@ def _answer(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
     from airflow_a2i.local.admin_client import AdminClient, AdminError
 
     try:
@@ -283,7 +285,7 @@ def _worker(args: argparse.Namespace) -> int:
             print(f"Portal: {client.endpoint}/portal/")
             return 0
         if args.worker_command == "remove":
-            client.request("DELETE", f"workers/{args.name}")
+            client.request("DELETE", f"workers/{quote(args.name, safe='')}")
             print(f"Removed worker {args.name}")
             return 0
         for listed in client.request("GET", "workers")["workers"]:

@@ -385,7 +385,8 @@ def merge_blocks(machine: list[dict[str, Any]], corrected: list[dict[str, Any]])
     return merged + list(by_id.values())
 
 
-def _related(block: dict[str, Any], kind: str) -> list[str]:
+def related_ids(block: dict[str, Any], kind: str) -> list[str]:
+    """The ids a camelCase Textract block relates to as ``kind`` (``CHILD``, ``VALUE``)."""
     return [str(block_id) for relationship in block.get("relationships") or []
             if isinstance(relationship, dict) and relationship.get("type") == kind
             for block_id in relationship.get("ids") or []]
@@ -405,7 +406,7 @@ def _form_pairs(blocks: list[dict[str, Any]]) -> dict[str, _FormPair]:
 
     def text(block: dict[str, Any]) -> tuple[str, list[str]]:
         words, ids = [], []
-        for child_id in _related(block, "CHILD"):
+        for child_id in related_ids(block, "CHILD"):
             child = by_id.get(child_id)
             if child is None:
                 continue
@@ -422,7 +423,7 @@ def _form_pairs(blocks: list[dict[str, Any]]) -> dict[str, _FormPair]:
             continue
         key_text, ids = text(block)
         values = []
-        for value_id in _related(block, "VALUE"):
+        for value_id in related_ids(block, "VALUE"):
             value = by_id.get(value_id)
             if value is not None:
                 value_text, value_ids = text(value)

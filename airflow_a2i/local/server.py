@@ -35,7 +35,7 @@ from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
 from airflow_a2i.local.store import Store, Worker
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
-from airflow_a2i.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner
+from airflow_a2i.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner, kept_secret
 from airflow_a2i.portal.app import Portal
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ADMIN_PREFIX = "/_a2i/"
 PORTAL_PREFIX = "/portal/"
 PORTAL_HEADER = "X-Airflow-A2I-Portal"
+ADMIN_TOKEN_FILE = "admin-token"  # in the data directory, when no token is given
 MAX_WORKER_ID_LENGTH = 256
 MAX_TIME_SPENT_SECONDS = 864_000  # no task stays open longer than A2I's maximum TaskAvailabilityLifetimeInSeconds
 CONFIG_KEYS = ("maxOpenLoops", "stopDelaySeconds")
@@ -228,9 +229,11 @@ class LocalService:
 
     def _admin(self, request: Request) -> Response:
         if not self._admin_allowed(request):
-            return json_response({"error": "Unauthorized", "message": "The admin API needs the admin token: send "
-                                  "'Authorization: Bearer TOKEN' (the CLI reads AIRFLOW_A2I_ADMIN_TOKEN)"}, 401,
-                                 {"WWW-Authenticate": "Bearer"})
+            return json_response({"error": "Unauthorized", "message": (
+                f"The admin API needs the admin token: send 'Authorization: Bearer TOKEN', or set "
+                f"{ADMIN_TOKEN_VARIABLE}=TOKEN for the CLI. The token is the one the service was started with "
+                f"({ADMIN_TOKEN_VARIABLE}), else the one in {self.data_dir / ADMIN_TOKEN_FILE} on its machine")},
+                401, {"WWW-Authenticate": "Bearer"})
         try:
             return self._admin_call(request)
         except ServiceError as error:
@@ -279,7 +282,7 @@ class LocalService:
         """POST {"name", "team"} adds a worker and answers its one-time credential; GET lists; DELETE /NAME."""
         if not parts and method == "POST":
             try:
-                worker, credential = self.accounts.add_worker(body.get("name"), body.get("team"))  # type: ignore[arg-type]
+                worker, credential = self.accounts.add_worker(body.get("name"), body.get("team"))
             except AccountError as error:
                 raise ValueError(str(error)) from None
             return json_response({**_worker_view(worker), "credential": credential}, 201)
@@ -415,15 +418,8 @@ class _KeepAliveHandler(MotoRequestHandler):
 
 
 def _kept_admin_token(data_dir: Path) -> str:
-    """The admin token kept in the data directory (owner-only), made on first use."""
-    path = data_dir / "admin-token"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(secrets.token_urlsafe(32) + "\n")
-        partial.chmod(0o600)
-        os.replace(partial, path)
-    return path.read_text().strip()
+    """The admin token kept in ``<data_dir>/admin-token``, made on first use."""
+    return kept_secret(data_dir / ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32).encode() + b"\n").decode().strip()
 
 
 def _write_ready_file(path: Path, endpoint: str) -> None:

@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from airflow_a2i.local.store import PortalSession, Store, Worker
@@ -66,7 +67,7 @@ class Accounts:
         self.store = store
         self.session_seconds = session_seconds
 
-    def add_worker(self, name: str, team: str) -> tuple[Worker, str]:
+    def add_worker(self, name: object, team: object) -> tuple[Worker, str]:
         """A new worker and its one-time credential (only its hash is kept: it cannot be shown again)."""
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise AccountError(f"worker name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_', '@' or "
@@ -112,6 +113,17 @@ class Accounts:
         self.store.drop_session(token_hash(token))
 
 
+def kept_secret(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The secret kept in ``path`` (owner-only), made with ``make`` on first use; readers never see half of it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(make())
+        partial.chmod(0o600)
+        partial.replace(path)
+    return path.read_bytes()
+
+
 def worker_metadata(worker: Worker, issuer: str) -> dict:
     """workerMetadata as A2I writes it for a private workforce, the portal standing in for Cognito."""
     return {"identityData": {"identityProviderType": "AirflowA2ILocalPortal", "issuer": issuer,
@@ -130,14 +142,7 @@ class UrlSigner:
 
     @classmethod
     def in_directory(cls, data_dir: Path) -> UrlSigner:
-        path = data_dir / "portal-signing-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
-            partial.write_bytes(secrets.token_bytes(32))
-            partial.chmod(0o600)
-            partial.replace(path)
-        return cls(path.read_bytes())
+        return cls(kept_secret(data_dir / "portal-signing-key", lambda: secrets.token_bytes(32)))
 
     def sign(self, bucket: str, key: str, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + self.lifetime_seconds)

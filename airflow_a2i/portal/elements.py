@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from airflow_a2i.results import REKOGNITION_SOURCE, TEXTRACT_SOURCE, camel_keys
+from airflow_a2i.results import REKOGNITION_SOURCE, TEXTRACT_SOURCE, camel_keys, related_ids
 
 __all__ = ["CSRF_FIELD", "RESERVED_PREFIX", "AnswerError", "Element", "find_elements", "parse_attribute_literal",
            "shape_answer"]
@@ -608,12 +608,6 @@ def _entity_annotation(element: Element, form: Mapping[str, list[str]]) -> Any:
 _TEXTRACT_POST = '[{"keyBlockId": "...", "value": "...", "key"?: "..."}]'
 
 
-def _related(block: dict[str, Any], kind: str) -> list[str]:
-    return [str(block_id) for relationship in block.get("relationships") or []
-            if isinstance(relationship, dict) and relationship.get("type") == kind
-            for block_id in relationship.get("ids") or []]
-
-
 def _initial_blocks(element: Element) -> dict[str, dict[str, Any]]:
     blocks = camel_keys(_attribute_literal(element, "initial-value"))
     if isinstance(blocks, dict):
@@ -668,7 +662,7 @@ class _TextractAnswer:
 
     def child_words(self, block: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         words, children = [], []
-        for child in (self.blocks.get(child_id) for child_id in _related(block, "CHILD")):
+        for child in (self.blocks.get(child_id) for child_id in related_ids(block, "CHILD")):
             if child is None or child.get("blockType") not in ("WORD", "SELECTION_ELEMENT"):
                 continue
             children.append(_reduced(child))
@@ -693,7 +687,7 @@ class _TextractAnswer:
 
     def value_block(self, key: dict[str, Any]) -> dict[str, Any]:
         """The KEY's first VALUE block; a new one (linked from ``key``) when Textract found no value."""
-        value_ids = _related(key, "VALUE")
+        value_ids = related_ids(key, "VALUE")
         if value_ids and value_ids[0] in self.blocks:
             return self.blocks[value_ids[0]]
         block_id = value_ids[0] if value_ids else str(uuid.uuid4())
@@ -708,7 +702,7 @@ class _TextractAnswer:
             raise AnswerError(f"keyBlockId {key_block_id!r} posted in {TEXTRACT_FIELD} is not a KEY block of "
                               f"{self.element.describe()}'s initial-value: post the id of a KEY_VALUE_SET KEY block")
         key, key_words = self.with_text(key_block, key_text)
-        if not _related(key, "VALUE") and not value.strip():
+        if not related_ids(key, "VALUE") and not value.strip():
             blocks = [*key_words, key]  # no value found, none given: no VALUE block to write
         else:
             value_block, value_words = self.with_text(self.value_block(key), value)
