@@ -91,25 +91,12 @@ def output_bucket(local_service: str) -> str:
 def make_flow_definition(local_service: str, output_bucket: str) -> Callable[..., str]:
     """Create a task UI and a custom-task flow definition; returns the flow definition's ARN."""
 
+    from tests.flows import create_flow  # here: tests.flows imports this module
+
     def make(task_count: int = 1, region: str = "us-east-1", **loop_config: object) -> str:
-        sagemaker = boto3.client("sagemaker", region_name=region)
-        ui_arn = sagemaker.create_human_task_ui(
-            HumanTaskUiName=unique("ui"),
-            UiTemplate={"Content": "<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>"},
-        )["HumanTaskUiArn"]
-        return sagemaker.create_flow_definition(
-            FlowDefinitionName=unique("flow"),
-            RoleArn=ROLE_ARN,
-            OutputConfig={"S3OutputPath": f"s3://{output_bucket}/a2i-output"},
-            HumanLoopConfig={
-                "WorkteamArn": workteam_arn(region),
-                "HumanTaskUiArn": ui_arn,
-                "TaskTitle": "Check the answer",
-                "TaskDescription": "Read the prompt and give the answer",
-                "TaskCount": task_count,
-                **loop_config,
-            },
-        )["FlowDefinitionArn"]
+        return create_flow(boto3.client("sagemaker", region_name=region), task_count=task_count,
+                           output_path=f"s3://{output_bucket}/a2i-output", workteam_arn=workteam_arn(region),
+                           **loop_config)
 
     return make
 

@@ -37,7 +37,8 @@ from airflow_a2i.results import (
     parse_output,
     textract_fields,
 )
-from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.conftest import unique, workteam_arn
+from tests.flows import create_flow
 from tests.test_custom_review_dag import AwsCallRecorder, readme_iam_actions
 
 TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
@@ -105,24 +106,9 @@ def upload(bucket: str, analysis: dict, service: str, region: str = "us-east-1")
 
 def make_flow(source: str, output_bucket: str, conditions: list[dict] | None, *, region: str = "us-east-1",
               workteam: str | None = None) -> str:
-    sagemaker = boto3.client("sagemaker", region_name=region)
-    ui_arn = sagemaker.create_human_task_ui(
-        HumanTaskUiName=unique("ui"),
-        UiTemplate={"Content": "<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>"},
-    )["HumanTaskUiArn"]
-    params: dict[str, Any] = {
-        "FlowDefinitionName": unique("flow"), "RoleArn": ROLE_ARN,
-        "OutputConfig": {"S3OutputPath": f"s3://{output_bucket}/built-in-operators"},
-        "HumanLoopConfig": {"WorkteamArn": workteam or workteam_arn(region), "HumanTaskUiArn": ui_arn,
-                            "TaskTitle": "Review the analysis", "TaskDescription": "Correct what is wrong",
-                            "TaskCount": 1},
-    }
-    if source:
-        params["HumanLoopRequestSource"] = {"AwsManagedHumanLoopRequestSource": source}
-    if conditions is not None:
-        params["HumanLoopActivationConfig"] = {"HumanLoopActivationConditionsConfig": {
-            "HumanLoopActivationConditions": json.dumps({"Conditions": conditions})}}
-    return sagemaker.create_flow_definition(**params)["FlowDefinitionArn"]
+    return create_flow(boto3.client("sagemaker", region_name=region),
+                       output_path=f"s3://{output_bucket}/built-in-operators",
+                       workteam_arn=workteam or workteam_arn(region), source=source or None, conditions=conditions)
 
 
 def set_policy(endpoint: str, flow_arn: str, **policy: Any) -> None:

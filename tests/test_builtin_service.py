@@ -28,7 +28,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_a2i.local.admin_client import AdminClient
-from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.conftest import unique, workteam_arn
+from tests.flows import create_flow
 
 TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
 REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
@@ -90,24 +91,9 @@ def documents(local_service: str) -> str:
 def make_built_in_flow(source: str, output_bucket: str, conditions: list[dict] | None = None,
                        region: str = "us-east-1", task_count: int = 1) -> str:
     """A task UI and a built-in flow definition for ``source``; no conditions: every request gets a loop."""
-    sagemaker = boto3.client("sagemaker", region_name=region)
-    ui_arn = sagemaker.create_human_task_ui(
-        HumanTaskUiName=unique("ui"),
-        UiTemplate={"Content": "<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>"},
-    )["HumanTaskUiArn"]
-    params: dict[str, Any] = {
-        "FlowDefinitionName": unique("flow"),
-        "RoleArn": ROLE_ARN,
-        "OutputConfig": {"S3OutputPath": f"s3://{output_bucket}/built-in"},
-        "HumanLoopRequestSource": {"AwsManagedHumanLoopRequestSource": source},
-        "HumanLoopConfig": {"WorkteamArn": workteam_arn(region), "HumanTaskUiArn": ui_arn,
-                            "TaskTitle": "Review the analysis", "TaskDescription": "Correct what is wrong",
-                            "TaskCount": task_count},
-    }
-    if conditions is not None:
-        params["HumanLoopActivationConfig"] = {"HumanLoopActivationConditionsConfig": {
-            "HumanLoopActivationConditions": json.dumps({"Conditions": conditions})}}
-    return sagemaker.create_flow_definition(**params)["FlowDefinitionArn"]
+    return create_flow(boto3.client("sagemaker", region_name=region), output_path=f"s3://{output_bucket}/built-in",
+                       workteam_arn=workteam_arn(region), source=source, conditions=conditions,
+                       task_count=task_count)
 
 
 def upload(bucket: str, analysis: dict | None, service: str = "textract", region: str = "us-east-1") -> str:

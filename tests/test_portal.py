@@ -13,6 +13,7 @@ import requests
 from airflow_a2i.local.store import Store
 from airflow_a2i.portal.accounts import Accounts, UrlSigner
 from tests.conftest import ACCOUNT, ROLE_ARN, unique
+from tests.flows import create_flow
 from tests.portal_client import PortalClient, add_worker
 
 TEMPLATE = """<crowd-form>
@@ -22,17 +23,14 @@ TEMPLATE = """<crowd-form>
 </crowd-form>"""
 
 
-def team_flow(output_bucket: str, team: str, *, task_count: int = 1, template: str = TEMPLATE) -> str:
-    sagemaker = boto3.client("sagemaker")
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName=unique("ui"),
-                                            UiTemplate={"Content": template})["HumanTaskUiArn"]
-    return sagemaker.create_flow_definition(
-        FlowDefinitionName=unique("flow"), RoleArn=ROLE_ARN,
-        OutputConfig={"S3OutputPath": f"s3://{output_bucket}/portal"},
-        HumanLoopConfig={"WorkteamArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/{team}",
-                         "HumanTaskUiArn": ui_arn, "TaskTitle": "Decide", "TaskDescription": "Approve or reject",
-                         "TaskCount": task_count},
-    )["FlowDefinitionArn"]
+def team_workteam(team: str) -> str:
+    return f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/{team}"
+
+
+def team_flow(output_bucket: str, team: str, *, task_count: int = 1, template: str = TEMPLATE,
+              source: str | None = None, endpoint: str | None = None) -> str:
+    return create_flow(boto3.client("sagemaker", endpoint_url=endpoint), output_path=f"s3://{output_bucket}/portal",
+                       workteam_arn=team_workteam(team), template=template, task_count=task_count, source=source)
 
 
 def start_loop(flow_arn: str, task_input: dict) -> str:
@@ -267,14 +265,7 @@ def test_without_login_each_browser_is_a_worker_of_every_team(tmp_path: Path, ou
     with ServiceProcess(tmp_path / "service", "--no-login") as service:
         s3 = boto3.client("s3", endpoint_url=service.endpoint)
         s3.create_bucket(Bucket=output_bucket)
-        sagemaker = boto3.client("sagemaker", endpoint_url=service.endpoint)
-        ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName="ui", UiTemplate={"Content": TEMPLATE})[
-            "HumanTaskUiArn"]
-        flow_arn = sagemaker.create_flow_definition(
-            FlowDefinitionName="flow", RoleArn=ROLE_ARN, OutputConfig={"S3OutputPath": f"s3://{output_bucket}/x"},
-            HumanLoopConfig={"WorkteamArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/any",
-                             "HumanTaskUiArn": ui_arn, "TaskTitle": "t", "TaskDescription": "d", "TaskCount": 2},
-        )["FlowDefinitionArn"]
+        flow_arn = team_flow(output_bucket, "any", task_count=2, endpoint=service.endpoint)
         boto3.client("sagemaker-a2i-runtime", endpoint_url=service.endpoint).start_human_loop(
             HumanLoopName="open-loop", FlowDefinitionArn=flow_arn, HumanLoopInput={"InputContent": "{}"})
         first, second = PortalClient(service.endpoint), PortalClient(service.endpoint)
@@ -308,18 +299,8 @@ REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
 
 
 def moderation_flow(output_bucket: str, team: str) -> str:
-    sagemaker = boto3.client("sagemaker")
     template = (Path(__file__).resolve().parent.parent / "dags" / "templates" / "moderation_review.liquid.html")
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName=unique("ui"),
-                                            UiTemplate={"Content": template.read_text()})["HumanTaskUiArn"]
-    return sagemaker.create_flow_definition(
-        FlowDefinitionName=unique("moderation"), RoleArn=ROLE_ARN,
-        OutputConfig={"S3OutputPath": f"s3://{output_bucket}/portal-moderation"},
-        HumanLoopRequestSource={"AwsManagedHumanLoopRequestSource": REKOGNITION},
-        HumanLoopConfig={"WorkteamArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/{team}",
-                         "HumanTaskUiArn": ui_arn, "TaskTitle": "Moderate", "TaskDescription": "Confirm the labels",
-                         "TaskCount": 1},
-    )["FlowDefinitionArn"]
+    return team_flow(output_bucket, team, template=template.read_text(), source=REKOGNITION)
 
 
 def test_a_moderation_review_answers_in_rekognitions_shape(local_service: str, output_bucket: str,

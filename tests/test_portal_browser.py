@@ -25,6 +25,7 @@ from airflow_a2i.preflight import CORS_RULE
 from tests.airflow_fixtures import load_dag_file
 from tests.browser import CHROMIUM_ARGS, chromium_path, require_browser, save_screenshot
 from tests.conftest import ACCOUNT, ROLE_ARN, unique
+from tests.flows import create_flow
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -146,21 +147,12 @@ def textract_document(bucket: str) -> tuple[str, str, str]:
 
 
 def textract_flow(output_bucket: str, team: str, form_key: str) -> str:
-    sagemaker = boto3.client("sagemaker")
-    template = (ROOT / "dags" / "templates" / "textract_review.liquid.html").read_text()
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName=unique("textract-ui"),
-                                            UiTemplate={"Content": template})["HumanTaskUiArn"]
-    conditions = {"Conditions": [{"ConditionType": "ImportantFormKeyConfidenceCheck", "ConditionParameters": {
-        "ImportantFormKey": form_key, "KeyValueBlockConfidenceLessThan": 100}}]}
-    return sagemaker.create_flow_definition(
-        FlowDefinitionName=unique("textract-review"), RoleArn=ROLE_ARN,
-        OutputConfig={"S3OutputPath": f"s3://{output_bucket}/portal-browser"},
-        HumanLoopRequestSource={"AwsManagedHumanLoopRequestSource": TEXTRACT},
-        HumanLoopActivationConfig={"HumanLoopActivationConditionsConfig": {
-            "HumanLoopActivationConditions": json.dumps(conditions)}},
-        HumanLoopConfig={"WorkteamArn": workteam(team), "HumanTaskUiArn": ui_arn, "TaskCount": 1,
-                         "TaskTitle": "Review the form", "TaskDescription": "Correct the values that are wrong"},
-    )["FlowDefinitionArn"]
+    conditions = [{"ConditionType": "ImportantFormKeyConfidenceCheck", "ConditionParameters": {
+        "ImportantFormKey": form_key, "KeyValueBlockConfidenceLessThan": 100}}]
+    return create_flow(boto3.client("sagemaker"), output_path=f"s3://{output_bucket}/portal-browser",
+                       workteam_arn=workteam(team), source=TEXTRACT, conditions=conditions,
+                       template=(ROOT / "dags" / "templates" / "textract_review.liquid.html").read_text(),
+                       name=unique("textract-review"))
 
 
 def workteam(team: str) -> str:

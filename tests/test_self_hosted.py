@@ -26,6 +26,7 @@ from airflow_a2i.local import s3 as service_s3
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.process import ServiceProcess
 from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.flows import create_flow
 from tests.test_builtin_service import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of
 
 BUCKET = "self-hosted-documents"
@@ -102,22 +103,8 @@ def clients(endpoint: str) -> dict[str, Any]:
 
 def make_flow(sagemaker, source: str | None = None, conditions: list[dict] | None = None) -> str:
     """A task UI and a flow definition writing to the external bucket: custom, or built-in for ``source``."""
-    ui_arn = sagemaker.create_human_task_ui(
-        HumanTaskUiName=unique("ui"),
-        UiTemplate={"Content": "<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>"},
-    )["HumanTaskUiArn"]
-    params: dict[str, Any] = {
-        "FlowDefinitionName": unique("flow"), "RoleArn": ROLE_ARN,
-        "OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/reviews"},
-        "HumanLoopConfig": {"WorkteamArn": workteam_arn(), "HumanTaskUiArn": ui_arn, "TaskTitle": "Check",
-                            "TaskDescription": "Check the answer", "TaskCount": 1},
-    }
-    if source is not None:
-        params["HumanLoopRequestSource"] = {"AwsManagedHumanLoopRequestSource": source}
-    if conditions is not None:
-        params["HumanLoopActivationConfig"] = {"HumanLoopActivationConditionsConfig": {
-            "HumanLoopActivationConditions": json.dumps({"Conditions": conditions})}}
-    return sagemaker.create_flow_definition(**params)["FlowDefinitionArn"]
+    return create_flow(sagemaker, output_path=f"s3://{BUCKET}/reviews", workteam_arn=workteam_arn(), source=source,
+                       conditions=conditions)
 
 
 def start_loop(a2i, flow: str, prompt: str) -> str:
