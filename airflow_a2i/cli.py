@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -102,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         "render", help="render a template with a task input, offline",
         description="Render a task UI template with a task's input as A2I does, into a page that works offline "
                     "(the portal's crowd elements inlined). Exit 0 rendered, 1 the template has an error (its line "
-                    "is named), 2 bad arguments.")
+                    "is named), 2 bad arguments, 3 the [local] extra is not installed.")
     render.add_argument("--template", required=True, type=Path, metavar="FILE", help="the Liquid template")
     render.add_argument("--input", required=True, metavar="JSON|@FILE",
                         help="the task input (task.input) as a JSON object, or @FILE to read it from a file")
@@ -192,8 +193,6 @@ def _load_analyzer(spec: str | None) -> Any:
     """``module:factory`` -> ``factory()``, an object with ``analyze(service, bucket, key)``."""
     if spec is None:
         return None
-    import importlib
-
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ValueError("give it as module:factory")
@@ -331,8 +330,38 @@ def _activation(args: argparse.Namespace) -> int:
     return run_simulate(args.conditions, args.responses, args.request_source, as_json=args.as_json)
 
 
+# The commands that import the `[local]` extra's packages, and the modules they import first: checked before
+# dispatching so a missing extra gets one message saying what to install, not a ModuleNotFoundError traceback.
+LOCAL_EXTRA_MODULES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("local", "serve"): ("moto.moto_server.werkzeug_app", "werkzeug", "liquid"),
+    ("template", "render"): ("liquid",),
+}
+LOCAL_EXTRA_INSTALL = "pip install 'airflow-a2i[local]'"
+MISSING_EXTRA_EXIT = 3
+
+
+def _command_path(args: argparse.Namespace) -> tuple[str, str]:
+    """``("local", "serve")`` for ``airflow-a2i local serve``: the command and its subcommand."""
+    return args.command, getattr(args, f"{args.command}_command")
+
+
+def _missing_local_extra(args: argparse.Namespace) -> str | None:
+    """The module the command needs from the `[local]` extra and cannot import; None when it has them all."""
+    for module in LOCAL_EXTRA_MODULES.get(_command_path(args), ()):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:  # the extra itself, or one of its own dependencies
+            return error.name or module
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    missing = _missing_local_extra(args)
+    if missing is not None:
+        print(f"'airflow-a2i {' '.join(_command_path(args))}' needs the [local] extra, which is not installed "
+              f"(no module {missing!r}): {LOCAL_EXTRA_INSTALL}", file=sys.stderr)
+        return MISSING_EXTRA_EXIT
     if args.command == "activation":
         return _activation(args)
     if args.command == "template":

@@ -1,4 +1,5 @@
-"""``airflow-a2i local answer`` and ``airflow-a2i local serve --help``, run as real subprocesses."""
+"""``airflow-a2i local answer``, ``airflow-a2i local serve --help``, and the commands needing the `[local]` extra
+without it: run as real subprocesses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import unique
 
@@ -90,3 +93,43 @@ def test_serve_help_lists_its_options() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--port", "--data-dir", "--ready-file"):
         assert option in result.stdout
+
+
+# Runs the CLI as if the `[local]` extra were not installed: its packages cannot be imported.
+WITHOUT_LOCAL_EXTRA = """
+import sys
+
+import pytest
+from importlib.abc import MetaPathFinder
+
+class WithoutLocalExtra(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("moto", "liquid", "werkzeug"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, WithoutLocalExtra())
+from airflow_a2i.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [
+    ["local", "serve", "--port", "0"],
+    ["template", "render", "--template", "any.liquid.html", "--input", "{}"],
+])
+def test_a_command_needing_the_local_extra_says_how_to_install_it(command: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-c", WITHOUT_LOCAL_EXTRA, *command], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 3
+    assert "pip install 'airflow-a2i[local]'" in result.stderr
+    assert f"'airflow-a2i {command[0]} {command[1]}' needs the [local] extra" in result.stderr
+    assert "Traceback" not in result.stderr and "ModuleNotFoundError" not in result.stderr
+
+
+def test_commands_talking_to_a_running_service_do_not_need_the_local_extra() -> None:
+    result = subprocess.run([sys.executable, "-c", WITHOUT_LOCAL_EXTRA, "local", "worker", "list", "--endpoint",
+                             "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Cannot reach the local service" in result.stderr
+    assert "[local] extra" not in result.stderr
