@@ -267,7 +267,19 @@ def _answer(args: argparse.Namespace) -> int:
         print(str(error), file=sys.stderr)
         return 1
     print(json.dumps(loop, indent=2))
-    return 0
+    return _report_failed_loop(loop)
+
+
+def _report_failed_loop(loop: dict) -> int:
+    """1 and the reason when the answer ended the loop Failed (e.g. its output could not be written), else 0:
+    the answer was taken, but nobody downstream will get it, so a script must not carry on as if it had."""
+    if loop.get("humanLoopStatus") != "Failed":
+        return 0
+    code = f" ({loop['failureCode']})" if loop.get("failureCode") else ""
+    print(f"The answer was taken but human loop '{loop.get('humanLoopName')}' failed{code}: "
+          f"{loop.get('failureReason') or 'no reason given'}. Fix that (such as creating the flow definition's "
+          "output bucket) and start a new loop.", file=sys.stderr)
+    return 1
 
 
 def _worker(args: argparse.Namespace) -> int:

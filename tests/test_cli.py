@@ -8,9 +8,11 @@ import os
 import subprocess
 import sys
 
+import boto3
 import pytest
 
-from tests.conftest import unique
+from tests.conftest import unique, workteam_arn
+from tests.flows import create_flow
 
 ANSWER = {"label": "yes", "score": 3}
 
@@ -133,3 +135,16 @@ def test_commands_talking_to_a_running_service_do_not_need_the_local_extra() -> 
     assert result.returncode == 1
     assert "Cannot reach the local service" in result.stderr
     assert "[local] extra" not in result.stderr
+
+
+def test_answering_a_loop_that_then_fails_exits_1_with_the_reason(a2i) -> None:
+    missing_bucket = unique("no-such-bucket")
+    flow = create_flow(boto3.client("sagemaker"), output_path=f"s3://{missing_bucket}/a2i-output",
+                       workteam_arn=workteam_arn())
+    name = start_loop(a2i, flow)
+    result = cli("local", "answer", name, "--answer", json.dumps(ANSWER))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["humanLoopStatus"] == "Failed"
+    assert f"human loop '{name}' failed (InternalError)" in result.stderr
+    assert f"the output bucket '{missing_bucket}' of the flow definition does not exist" in result.stderr
+    assert a2i.describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == "Failed"
