@@ -1,9 +1,13 @@
-# make demo: set up, start the local A2I service, run a human loop end to end, print where the output is.
-# make test: set up and run the whole suite.
+# make demo: set up what the demo needs ('.[local]'), start the local A2I service, run a human loop end to end,
+#            print where the output is.
+# make test: set up what the tests need too ('.[local,dev]': pytest, playwright, awscli, mypy, ...) and run the suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+# One stamp per install, each newer than pyproject.toml once done: `make demo` installs the demo's packages only
+# (not the 1 GB of test tools), and `make test` after it installs only the rest.
+INSTALLED_LOCAL := $(VENV)/.installed-local
+INSTALLED_DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test lint bench clean chromium
 
@@ -12,14 +16,19 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall only when the project's metadata changed: `make test` twice installs once.
-$(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
-	touch $(INSTALLED)
+$(INSTALLED_LOCAL): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $(INSTALLED_LOCAL)
 
-demo: $(INSTALLED)
+# pip skips what the demo's install already put there; '.[local,dev]' includes the demo's packages, so both stamps.
+$(INSTALLED_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	touch $(INSTALLED_DEV) $(INSTALLED_LOCAL)
+
+demo: $(INSTALLED_LOCAL)
 	$(BIN)/python scripts/demo.py
 
-test: $(INSTALLED) chromium
+test: $(INSTALLED_DEV) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy airflow_a2i
 	$(BIN)/python -m pytest --durations=15
@@ -39,10 +48,10 @@ chromium:
 	fi
 
 # make bench: the benchmarks against a local service (a few minutes; not part of make test).
-bench: $(INSTALLED)
+bench: $(INSTALLED_DEV)
 	$(BIN)/python benchmarks/run.py
 
-lint: $(INSTALLED)
+lint: $(INSTALLED_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/mypy airflow_a2i
 
