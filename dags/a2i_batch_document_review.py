@@ -17,6 +17,7 @@ Defaults of the params come from the DAG processor's environment (``A2I_ROLE_ARN
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Asset, Param, task
@@ -64,8 +65,10 @@ with DAG(
         return not given_arn
 
     @task(trigger_rule="none_failed")
-    def flow_definition_to_use(given_arn: str, created_arn: str | None) -> str:
-        return given_arn or str(created_arn)
+    def flow_definition_to_use(given_arn: str, ti: Any = None) -> str:
+        """The given ARN, else the one ``flow_definition`` created: pulled only then, since a skipped task has no
+        XCom and asking for it logs an error in a run that succeeds."""
+        return given_arn or str(ti.xcom_pull(task_ids="flow_definition"))
 
     task_ui = A2ICreateHumanTaskUiOperator(
         task_id="task_ui", human_task_ui_name="{{ params.flow_definition_name }}",
@@ -93,7 +96,8 @@ with DAG(
 
     given = "{{ params.flow_definition_arn }}"
     needs_flow_definition(given) >> task_ui
-    flow_definition_arn = flow_definition_to_use(given, flow_definition.output)
+    flow_definition_arn = flow_definition_to_use(given)
+    flow_definition >> flow_definition_arn
     chunks = chunk_documents("{{ params.input_s3_uri }}", RUN, "{{ params.chunk_size }}")
     analyze = TextractAnalyzeDocumentsOperator.partial(
         task_id="analyze", flow_definition_arn=flow_definition_arn, work_s3_uri=f"{RUN}/work",

@@ -23,7 +23,8 @@ def read_lines(s3, uri: str) -> list[dict]:
 
 
 @pytest.mark.timeout(240)
-def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_service, s3, tmp_path, monkeypatch):
+def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_service, s3, tmp_path, monkeypatch,
+                                                      capfd):
     samples = tmp_path / "samples"
     summary = write_samples(samples, count=14)
     bucket = unique("batch-review")
@@ -69,6 +70,10 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     totals = json.loads(s3.get_object(Bucket=bucket, Key=results["summary_uri"].split("/", 3)[3])["Body"].read())
     assert totals["documents"] == 14 and totals["items"] == summary.pages
     assert totals["documents_reviewed"] == len({line["document"] for line in reviewed})
+    # Runs that succeed log no error (Airflow's task logs go to stdout): no task asks for an XCom that does not
+    # exist, neither a skipped task's (flow_definition, given an ARN) nor one past a mapped task's last.
+    logged = "".join(capfd.readouterr())
+    assert "XCom not found" not in logged, [line for line in logged.splitlines() if "XCom not found" in line][:3]
 
 
 def test_corrected_blocks_set_values_to_the_truth():

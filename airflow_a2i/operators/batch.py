@@ -30,6 +30,7 @@ from airflow_a2i.validation import (
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
+from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -224,6 +225,7 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
 
 def manifest_uris_of(value: Any) -> list[str]:
     """Manifest URIs from what batch tasks return: a URI, a summary dict with ``manifest_uri``, or lists of them."""
+    value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):

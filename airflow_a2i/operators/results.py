@@ -35,6 +35,7 @@ from airflow_a2i.results import (
     unexpected_answer_fields,
 )
 from airflow_a2i.validation import is_templated
+from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -147,6 +148,7 @@ def _item(entry: object, index: int) -> ResultItem:
 
 def parse_human_loops(human_loops: object) -> list[ResultItem]:
     """The items of ``human_loops``: a list (or any sequence, such as a mapped task's XCom) of entries."""
+    human_loops = plain_lists(human_loops)  # a mapped task's output: read in one request, not item by item
     if isinstance(human_loops, str):
         try:
             decoded = json.loads(human_loops)

@@ -29,6 +29,7 @@ from airflow_a2i.triggers.batch import (
 from airflow_a2i.triggers.human_loop import THROTTLED
 from airflow_a2i.validation import is_templated, validate_flow_definition_arn
 from airflow_a2i.waiting import raise_for_outcome
+from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -55,6 +56,7 @@ def manifest_sources(value: object) -> ManifestSources:
     Lists may mix URIs and such dicts. None items (a map index that pushed nothing) are ignored;
     duplicate URIs are dropped.
     """
+    value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
     items: list[Any]
     if isinstance(value, str | Mapping):
         items = [value]
