@@ -17,10 +17,11 @@ Defaults of the params come from the DAG processor's environment (``A2I_ROLE_ARN
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
@@ -106,7 +107,10 @@ with DAG(
     wait = A2IHumanLoopBatchSensor(
         task_id="wait_for_reviews", manifest_uris=analyze.output, deferrable=True, poke_interval=POLL_SECONDS,
         review_timeout="{{ params.review_timeout_seconds }}", on_review_timeout="stop_and_continue",
-        on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl", timeout=7 * 24 * 3600)
+        on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl", timeout=7 * 24 * 3600,
+        # Airflow can fail a deferred task that resumes within seconds (a stale executor event read as a state
+        # mismatch: apache/airflow#67287, #72716). A retry waits on the same loops again: safe.
+        retries=2, retry_delay=timedelta(seconds=30))
     results = A2IHumanLoopResultsOperator(
         task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results", outlets=[REVIEWED_RESULTS])
     flow_definition_arn >> chunks

@@ -11,9 +11,10 @@ names an endpoint or an account. Defaults for the ARNs come from the environment
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
@@ -67,6 +68,11 @@ with DAG(
         poll_interval=POLL_SECONDS,
         review_timeout="{{ params.review_timeout_seconds }}",
         on_review_timeout="stop_and_fail",
+        # Airflow can fail a deferred task that resumes within seconds (a stale executor event read as a state
+        # mismatch: apache/airflow#67287, #72716). A retry adopts the loop the first try started (its name is
+        # deterministic), never starts a second one; a failed or overdue review still fails without a retry.
+        retries=2,
+        retry_delay=timedelta(seconds=30),
     )
     read_answer = A2IHumanLoopResultsOperator(
         task_id="read_answer",

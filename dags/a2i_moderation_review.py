@@ -22,9 +22,10 @@ input prefix besides the operators' actions listed in the README.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
@@ -126,6 +127,10 @@ with DAG(
         on_loop_failure="continue",
         timeout=7 * 24 * 3600,
         report_s3_uri=f"{RUN}/loops.json",
+        # Airflow can fail a deferred task that resumes within seconds (a stale executor event read as a state
+        # mismatch: apache/airflow#67287, #72716). A retry waits on the same loops again: safe.
+        retries=2,
+        retry_delay=timedelta(seconds=30),
     )
     final_labels = A2IHumanLoopResultsOperator(
         task_id="final_labels",
