@@ -46,6 +46,13 @@ def validate_input(operation: OperationModel, params: Any) -> list[str]:
     return problems
 
 
+def validate_value(shape: Shape, value: Any, path: str) -> list[str]:
+    """The AWS-style constraint violations of one member's ``value`` (``path`` names it in the messages)."""
+    problems: list[str] = []
+    _check(shape, value, path, problems)
+    return problems
+
+
 def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     kind = shape.type_name
     if kind == "structure":

@@ -50,7 +50,14 @@ def validate_human_loop_names(names: object) -> list[str]:
     listed = [names] if isinstance(names, str) else list(names)
     if not listed:
         raise A2IValidationError("human_loop_names is empty: give at least one loop name")
-    return [validate_human_loop_name(name) for name in listed]
+    return [_listed_name(name) for name in listed]
+
+
+def _listed_name(name: object) -> str:
+    try:
+        return validate_human_loop_name(name)
+    except A2IValidationError as error:
+        raise A2IValidationError(f"human_loop_names: {error}") from None
 
 
 def slugify(text: str, max_length: int = MAX_LENGTH) -> str:

@@ -1,13 +1,15 @@
 """Checks of what users pass to the operators, with messages that say what to change.
 
-They run before any request: at DAG parse time for literal values, at execution for templated ones.
+They run before any request: at DAG parse time for literal values, at execution for templated ones. A list or
+dict is checked member by member at parse time: its literal members then, its templated ones once rendered
+(see :func:`check_literal_part`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
@@ -26,6 +28,51 @@ def is_templated(value: object) -> bool:
     if hasattr(value, "resolve") and not isinstance(value, str | dict | list):
         return True  # XComArg and other ResolveMixin values
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def has_template(value: object) -> bool:
+    """Whether ``value``, or anything in it at any depth (list items, dict values), is known only at execution."""
+    if is_templated(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_template(member) for member in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(has_template(member) for member in value)
+    return False
+
+
+def literal_entries(entries: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+    """``(position, entry)`` of the entries with nothing templated in them: what a DAG parse can check."""
+    return ((position, entry) for position, entry in enumerate(entries) if not has_template(entry))
+
+
+def check_literal_part(value: Any, check: Callable[[Any], object]) -> None:
+    """At DAG parse time: ``check`` what of ``value`` is literal; the rest is checked once rendered.
+
+    A list, tuple or dict is checked without its templated members (an item or a dict value with a Jinja
+    template or an XComArg anywhere in it); when nothing literal is left, nothing is checked yet.
+    """
+    if is_templated(value):
+        return
+    literal = _without_templated_members(value)
+    if literal or not has_template(value):
+        check(literal)
+
+
+def check_known_part(value: Any, check: Callable[[Any], object], *, rendered: bool) -> None:
+    """``check`` all of a rendered value; at DAG parse time only its literal part (see :func:`check_literal_part`)."""
+    if rendered:
+        check(value)
+    else:
+        check_literal_part(value, check)
+
+
+def _without_templated_members(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: member for key, member in value.items() if not has_template(member)}
+    if isinstance(value, list | tuple):
+        return [member for member in value if not has_template(member)]
+    return value
 
 
 def validate_flow_definition_arn(arn: object) -> str:
@@ -78,8 +125,8 @@ def validate_content_classifiers(classifiers: object) -> list[str]:
     chosen = list(classifiers)
     unknown = [item for item in chosen if item not in CONTENT_CLASSIFIERS]
     if unknown:
-        raise A2IValidationError(f"Unknown content classifier(s) {unknown}: use one or both of "
-                                 f"{list(CONTENT_CLASSIFIERS)}, as a list")
+        raise A2IValidationError(f"Unknown content classifier(s) {unknown} in content_classifiers: use one or both "
+                                 f"of {list(CONTENT_CLASSIFIERS)}, as a list")
     return list(dict.fromkeys(chosen))
 
 

@@ -216,3 +216,44 @@ def test_the_console_link_points_at_the_loop(airflow_dags, flow_definition_arn):
     assert A2IHumanLoopLink().format_link(**stored) == (
         "https://console.aws.amazon.com/a2i/home?region=us-east-1#/human-review-workflows/"
         f"{flow_name}/human-loops/{name}")
+
+
+ISSUE_TEMPLATE = '"{{ ti.xcom_pull(task_ids=\'start\')[\'HumanLoopName\'] }}"'  # as the DAG file has it
+
+
+@pytest.mark.parametrize("member", [ISSUE_TEMPLATE, "loop_name(start.output)"], ids=["jinja", "xcomarg"])
+def test_a_templated_loop_name_in_the_list_waits_on_the_started_loop(airflow_dags, local_service,
+                                                                     flow_definition_arn, member):
+    """The issue's DAG: a template (or an XComArg) among literal loop names parses, and the sensor waits on what
+    it renders to."""
+    set_policy(local_service, flow_definition_arn, delaySeconds=[0.3, 0.3],
+               answer={"mode": "fixed", "answer": {"label": "ok"}})
+    started_elsewhere = start_loop(flow_definition_arn)
+    dag_id = unique("templated_names").replace("-", "_")
+    run = airflow_dags.run_source(dag_source(dag_id, f"""
+        from airflow.sdk import task
+
+        @task
+        def loop_name(result: dict) -> str:
+            return result["HumanLoopName"]
+
+        start = A2IStartHumanLoopOperator(task_id="start", flow_definition_arn={flow_definition_arn!r},
+            human_loop_input={{"prompt": "x"}}, wait_for_completion=False)
+        wait = A2IHumanLoopSensor(task_id="wait", human_loop_names=[{started_elsewhere!r}, {member}],
+                                  poke_interval=0.2, timeout=60)
+        start >> wait
+    """), dag_id)
+    assert str(run.state) == "success", airflow_dags.task_states(run)
+    started = airflow_dags.xcom(run, "start")["HumanLoopName"]
+    assert airflow_dags.xcom(run, "wait")["names_by_status"] == {"Completed": sorted([started_elsewhere, started])}
+
+
+def test_a_template_that_renders_an_invalid_name_fails_the_task_not_the_parse(airflow_dags, flow_definition_arn,
+                                                                              capfd):
+    dag_id = unique("bad_rendered_name").replace("-", "_")
+    run = airflow_dags.run_source(dag_source(dag_id, """
+        A2IHumanLoopSensor(task_id="wait", human_loop_names=["{{ 'Not_' + 'Valid' }}"], poke_interval=0.2, timeout=60)
+    """), dag_id)  # the DAG file imports: nothing was refused at parse time
+    assert airflow_dags.task_states(run) == {"wait": "failed"}
+    out, err = capfd.readouterr()
+    assert "human_loop_names: human_loop_name 'Not_Valid' is not a valid A2I name" in out + err

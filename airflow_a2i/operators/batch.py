@@ -25,7 +25,9 @@ from airflow_a2i.manifest import (
 )
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.validation import (
+    check_literal_part,
     is_templated,
+    literal_entries,
     serialize_input,
     validate_content_classifiers,
     validate_flow_definition_arn,
@@ -40,14 +42,17 @@ if TYPE_CHECKING:
 CREATION_SKEW_SECONDS = 300
 
 
-def parse_items(items: Any) -> list[dict[str, Any]]:
-    """Items as ``{"item_key": str, "input": dict | JSON string}``; checked before any request."""
+def parse_items(items: Any, *, skip_templated: bool = False) -> list[dict[str, Any]]:
+    """Items as ``{"item_key": str, "input": dict | JSON string}``; checked before any request.
+
+    ``skip_templated``: at DAG parse time, leave out the items with a template or an XComArg in them.
+    """
     if isinstance(items, str):
         items = json.loads(items)
     if not isinstance(items, list | tuple) and not hasattr(items, "__iter__"):
         raise A2IValidationError(f"items must be a list of {{'item_key', 'input'}} objects, not {type(items).__name__}")
     parsed = []
-    for position, item in enumerate(items):
+    for position, item in literal_entries(items) if skip_templated else enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("item_key"), str) or "input" not in item:
             raise A2IValidationError(
                 f"items[{position}] must be {{'item_key': str, 'input': {{...}}}}, not {item!r:.200}")
@@ -119,10 +124,9 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
         self.flush_seconds = flush_seconds
         if not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
-        if isinstance(items, list):
-            parse_items(items)
-        if not is_templated(content_classifiers):
-            validate_content_classifiers(content_classifiers)
+        if isinstance(items, list | tuple):
+            parse_items(items, skip_templated=True)
+        check_literal_part(content_classifiers, validate_content_classifiers)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -257,10 +261,10 @@ class A2IStopHumanLoopsOperator(AwsBaseOperator[A2IHook]):
         super().__init__(**kwargs)
         self.manifests = manifests
         self.max_concurrency = max_concurrency
-        from airflow_a2i.sensors.batch import _has_template, manifest_sources
+        from airflow_a2i.sensors.batch import manifest_sources
 
-        if not _has_template(manifests):
-            manifest_sources(manifests)  # s3:// URIs or batch summaries, checked at DAG parse time
+        # s3:// URIs or batch summaries: the literal ones checked at DAG parse time
+        check_literal_part(manifests, lambda literal: manifest_sources(literal, "manifests"))
 
     def execute(self, context: Context) -> dict[str, int]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook

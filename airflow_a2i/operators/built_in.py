@@ -8,7 +8,7 @@ classifier), writes the full analysis to S3, and returns only references.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,7 @@ from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
 from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
 from airflow_a2i.validation import (
-    is_templated,
+    check_known_part,
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
@@ -105,17 +105,17 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> None:
-        def ready(value: object) -> bool:
-            return value is not None and (rendered or not is_templated(value))
-
-        if ready(self.analysis_output_s3_uri):
-            split_s3_prefix(self.analysis_output_s3_uri, "analysis_output_s3_uri")
-        if ready(self.flow_definition_arn):
-            validate_flow_definition_arn(self.flow_definition_arn)
-        if ready(self.human_loop_name):
-            validate_human_loop_name(self.human_loop_name)
-        if ready(self.content_classifiers):
-            validate_content_classifiers(self.content_classifiers)
+        """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
+        literal members of lists."""
+        checks: list[tuple[Any, Callable[[Any], object]]] = [
+            (self.analysis_output_s3_uri, lambda uri: split_s3_prefix(uri, "analysis_output_s3_uri")),
+            (self.flow_definition_arn, validate_flow_definition_arn),
+            (self.human_loop_name, validate_human_loop_name),
+            (self.content_classifiers, validate_content_classifiers),
+        ]
+        for value, check in checks:
+            if value is not None:
+                check_known_part(value, check, rendered=rendered)
 
     @cached_property
     def s3_hook(self) -> S3Hook:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,25 +12,46 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
-from airflow_a2i.validation import is_templated
+from airflow_a2i.validation import check_literal_part, has_template, is_templated, literal_entries
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from botocore.model import OperationModel, Shape
 
 BUILT_IN_REQUEST_SOURCES = ("AWS/Textract/AnalyzeDocument/Forms/V1", "AWS/Rekognition/DetectModerationLabels/Image/V3")
 MAX_TASK_AVAILABILITY_SECONDS = 864_000
 
 
-def check_request(operation: str, request: dict) -> None:
-    """Check a SageMaker request against the botocore model before sending it."""
+def _operation_model(operation: str) -> OperationModel:
     import botocore.session
 
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+
+
+def check_request(operation: str, request: dict) -> None:
+    """Check a SageMaker request against the botocore model before sending it."""
     from airflow_a2i.model_validation import summarize, validate_input
 
-    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
-    problems = validate_input(model, request)
+    problems = validate_input(_operation_model(operation), request)
     if problems:
         raise A2IValidationError(f"The {operation} request would be rejected: {summarize(problems)}")
+
+
+def request_member(operation: str, *path: str) -> Shape:
+    """The botocore shape of a request member, such as ``("HumanLoopConfig", "TaskKeywords")``."""
+    shape = _operation_model(operation).input_shape
+    for name in path:
+        shape = shape.members[name]
+    return shape
+
+
+def check_parameter(parameter: str, shape: Shape, value: Any) -> None:
+    """Check one operator parameter's value against its request member's shape."""
+    from airflow_a2i.model_validation import summarize, validate_value
+
+    problems = validate_value(shape, value, parameter)
+    if problems:
+        raise A2IValidationError(f"{parameter} would be rejected: {summarize(problems)}")
 
 
 class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
@@ -91,11 +112,11 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
     :param task_count: workers per loop, 1 to 3. (default 1)
     :param task_availability_lifetime_in_seconds: how long a task waits for a worker (at most 864,000).
     :param task_time_limit_in_seconds: how long a worker may take (at least 30).
-    :param task_keywords: up to 5 keywords.
+    :param task_keywords: up to 5 keywords. (templated)
     :param human_loop_request_source: for built-in task types, ``AWS/Textract/AnalyzeDocument/Forms/V1`` or
         ``AWS/Rekognition/DetectModerationLabels/Image/V3``.
-    :param activation_conditions: built-in types only: the conditions, a dict or a JSON string.
-    :param public_workforce_task_price: for the public workforce, ``{"AmountInUsd": {...}}``.
+    :param activation_conditions: built-in types only: the conditions, a dict or a JSON string. (templated)
+    :param public_workforce_task_price: for the public workforce, ``{"AmountInUsd": {...}}``. (templated)
     :param kms_key_id: KMS key for the output.
     :return: the flow definition's ARN.
     """
@@ -103,7 +124,7 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
     aws_hook_class = A2IFlowDefinitionHook
     template_fields: Sequence[str] = aws_template_fields(
         "flow_definition_name", "role_arn", "output_s3_path", "workteam_arn", "human_task_ui_arn", "task_title",
-        "task_description",
+        "task_description", "task_keywords", "activation_conditions", "public_workforce_task_price",
     )
 
     def __init__(
@@ -142,8 +163,8 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self.activation_conditions = activation_conditions
         self.public_workforce_task_price = public_workforce_task_price
         self.kms_key_id = kms_key_id
-        if any(is_templated(getattr(self, name, None)) for name in self.template_fields):
-            self._built_in_parts()  # never templated: checked at DAG parse time, the rest once rendered
+        if any(has_template(getattr(self, name, None)) for name in self.template_fields):
+            self._check_literal_parts()  # the rest once rendered
         else:
             self.request()
 
@@ -165,7 +186,35 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self._check(request)
         return request
 
+    def _check_literal_parts(self) -> None:
+        """With templates, at DAG parse time: the task type, and the literal members of the lists and dicts."""
+        self._request_source()
+        if self.activation_conditions is not None:
+            check_literal_part(self.activation_conditions, self._activation_config)
+        loop_config = request_member("CreateFlowDefinition", "HumanLoopConfig").members
+        if isinstance(self.task_keywords, list | tuple):
+            for position, keyword in literal_entries(self.task_keywords):
+                check_parameter(f"task_keywords[{position}]", loop_config["TaskKeywords"].member, keyword)
+        if self.public_workforce_task_price is not None:
+            self._check_literal_price(loop_config["PublicWorkforceTaskPrice"])
+
+    def _check_literal_price(self, shape: Shape) -> None:
+        """``{"AmountInUsd": {...}}``: its amounts are the members checked one by one."""
+        price = self.public_workforce_task_price
+        amount = price.get("AmountInUsd") if isinstance(price, Mapping) else None
+        if isinstance(amount, Mapping):
+            check_literal_part(amount, lambda literal: check_parameter(
+                "public_workforce_task_price.AmountInUsd", shape.members["AmountInUsd"], literal))
+        else:
+            check_literal_part(price, lambda literal: check_parameter("public_workforce_task_price", shape, literal))
+
     def _built_in_parts(self) -> dict[str, Any]:
+        parts = self._request_source()
+        if self.activation_conditions is not None:
+            parts["HumanLoopActivationConfig"] = self._activation_config(self.activation_conditions)
+        return parts
+
+    def _request_source(self) -> dict[str, Any]:
         if self.human_loop_request_source is None:
             if self.activation_conditions is not None:
                 raise A2IValidationError("activation_conditions apply only to built-in task types: give "
@@ -174,17 +223,18 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         if self.human_loop_request_source not in BUILT_IN_REQUEST_SOURCES:
             raise A2IValidationError(f"human_loop_request_source={self.human_loop_request_source!r} is not one of "
                                      f"{list(BUILT_IN_REQUEST_SOURCES)}")
-        parts: dict[str, Any] = {
-            "HumanLoopRequestSource": {"AwsManagedHumanLoopRequestSource": self.human_loop_request_source}}
-        if self.activation_conditions is not None:
-            conditions = self.activation_conditions
-            text = conditions if isinstance(conditions, str) else json.dumps(conditions)
-            from airflow_a2i.activation import parse_conditions  # only flow definitions with conditions pay for it
+        return {"HumanLoopRequestSource": {"AwsManagedHumanLoopRequestSource": self.human_loop_request_source}}
 
-            parse_conditions(text, self.human_loop_request_source)  # says what is wrong, and where
-            parts["HumanLoopActivationConfig"] = {
-                "HumanLoopActivationConditionsConfig": {"HumanLoopActivationConditions": text}}
-        return parts
+    def _activation_config(self, conditions: Any) -> dict[str, Any]:
+        """The activation config of ``conditions`` (a dict or a JSON string), checked: says what is wrong, and where."""
+        from airflow_a2i.activation import parse_conditions  # only flow definitions with conditions pay for it
+
+        try:
+            parse_conditions(conditions, str(self.human_loop_request_source))
+        except A2IValidationError as error:
+            raise A2IValidationError(f"activation_conditions: {error}") from error
+        text = conditions if isinstance(conditions, str) else json.dumps(conditions)
+        return {"HumanLoopActivationConditionsConfig": {"HumanLoopActivationConditions": text}}
 
     def _check(self, request: dict[str, Any]) -> None:
         lifetime = self.task_availability_lifetime_in_seconds

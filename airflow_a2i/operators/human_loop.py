@@ -19,8 +19,9 @@ from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name,
 from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import (
+    check_known_part,
+    check_literal_part,
     flow_definition_name,
-    is_templated,
     serialize_input,
     validate_content_classifiers,
     validate_flow_definition_arn,
@@ -184,18 +185,15 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> None:
-        """Check what can be checked: everything once rendered, the literal values at DAG parse time."""
-        def ready(value: object) -> bool:
-            return rendered or not is_templated(value)
-
-        if ready(self.flow_definition_arn):
-            validate_flow_definition_arn(self.flow_definition_arn)
-        if self.human_loop_name is not None and ready(self.human_loop_name):
-            validate_human_loop_name(self.human_loop_name)
-        if ready(self.content_classifiers) and not isinstance(self.content_classifiers, str):
-            validate_content_classifiers(self.content_classifiers)
-        if ready(self.human_loop_input) and not _is_s3_uri(self.human_loop_input):
-            serialize_input(self.human_loop_input)
+        """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
+        literal members of lists and dicts."""
+        check_known_part(self.flow_definition_arn, validate_flow_definition_arn, rendered=rendered)
+        if self.human_loop_name is not None:
+            check_known_part(self.human_loop_name, validate_human_loop_name, rendered=rendered)
+        if not isinstance(self.content_classifiers, str):
+            check_known_part(self.content_classifiers, validate_content_classifiers, rendered=rendered)
+        if not _is_s3_uri(self.human_loop_input):
+            check_known_part(self.human_loop_input, serialize_input, rendered=rendered)
 
     def loop_name(self, context: Context) -> str:
         if self.human_loop_name:
@@ -241,8 +239,7 @@ class _LoopNamesOperator(AwsBaseOperator[A2IHook]):
     def __init__(self, *, human_loop_names: str | list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.human_loop_names = human_loop_names
-        if not is_templated(human_loop_names):
-            self._names()
+        check_literal_part(human_loop_names, validate_human_loop_names)
 
     def _names(self) -> list[str]:
         return validate_human_loop_names(self.human_loop_names)

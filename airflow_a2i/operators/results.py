@@ -34,7 +34,7 @@ from airflow_a2i.results import (
     textract_fields,
     unexpected_answer_fields,
 )
-from airflow_a2i.validation import is_templated
+from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
@@ -146,8 +146,11 @@ def _item(entry: object, index: int) -> ResultItem:
     )
 
 
-def parse_human_loops(human_loops: object) -> list[ResultItem]:
-    """The items of ``human_loops``: a list (or any sequence, such as a mapped task's XCom) of entries."""
+def parse_human_loops(human_loops: object, *, skip_templated: bool = False) -> list[ResultItem]:
+    """The items of ``human_loops``: a list (or any sequence, such as a mapped task's XCom) of entries.
+
+    ``skip_templated``: at DAG parse time, leave out the entries with a template or an XComArg in them.
+    """
     human_loops = plain_lists(human_loops)  # a mapped task's output: read in one request, not item by item
     if isinstance(human_loops, str):
         try:
@@ -164,7 +167,17 @@ def parse_human_loops(human_loops: object) -> list[ResultItem]:
     if isinstance(human_loops, Mapping) or not isinstance(human_loops, Iterable):
         raise A2IValidationError(f"human_loops must be a list of loop names or of dicts, not "
                                  f"{type(human_loops).__name__}: wrap a single entry in a list")
-    return [_item(entry, index) for index, entry in enumerate(human_loops)]
+    entries = literal_entries(human_loops) if skip_templated else enumerate(human_loops)
+    return [_item(entry, index) for index, entry in entries]
+
+
+def answer_field_names(fields: object) -> list[str]:
+    """``expected_answer_fields`` as a list of the template's form field names, or a clear error."""
+    names = [] if isinstance(fields, str) or not isinstance(fields, Iterable) else list(fields)
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise A2IValidationError(f"expected_answer_fields must be a non-empty list of the template's form field "
+                                 f"names, such as template_field_names(template), not {fields!r}")
+    return names
 
 
 class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
@@ -208,14 +221,15 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         (default False: they are reported)
     :param expected_answer_fields: the worker template's form field names (``template_field_names(template)``):
         a custom task's answer with another top-level field gets an ``output_error`` naming it (its answers
-        are kept), e.g. when the loop was reviewed with another template. (default None: not checked)
+        are kept), e.g. when the loop was reviewed with another template. (default None: not checked; templated)
     :param max_concurrency: loops read at once (DescribeHumanLoop and the output.json), with backoff on
         throttling. (default 8)
     :return: ``{"results_uri", "summary_uri", "items", "loops", "statuses", "answers"}``
     """
 
     aws_hook_class = A2IHook
-    template_fields: Sequence[str] = aws_template_fields("human_loops", "manifests", "output_s3_uri")
+    template_fields: Sequence[str] = aws_template_fields("human_loops", "manifests", "output_s3_uri",
+                                                         "expected_answer_fields")
     template_fields_renderers: ClassVar[dict] = {"human_loops": "json"}
     ui_color = "#e4f0ff"
 
@@ -234,12 +248,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         super().__init__(**kwargs)
         self.delete_finished_loops = delete_finished_loops
         self.max_concurrency = max_concurrency
-        if expected_answer_fields is not None and (
-                isinstance(expected_answer_fields, str) or not expected_answer_fields
-                or not all(isinstance(name, str) and name for name in expected_answer_fields)):
-            raise A2IValidationError(f"expected_answer_fields must be a non-empty list of the template's form field "
-                                     f"names, such as template_field_names(template), not {expected_answer_fields!r}")
-        self.expected_answer_fields = None if expected_answer_fields is None else list(expected_answer_fields)
+        self.expected_answer_fields = expected_answer_fields
         if (human_loops is None) == (manifests is None):
             raise A2IValidationError("Give exactly one of human_loops (loops or start results) and manifests (what "
                                      "batch start tasks return, or manifest URIs)")
@@ -250,13 +259,22 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
-        """Check what can be checked: everything once rendered, the literal values at DAG parse time."""
+        """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
+        literal members of lists."""
+        from airflow_a2i.sensors.batch import manifest_sources
+
         items = uri = None
-        literal = isinstance(self.human_loops, list | tuple | str | Mapping) and not _has_template(self.human_loops)
         if self.manifests is not None:
-            items = self._manifest_items() if rendered else None
-        elif rendered or literal:  # an XComArg or a template is checked once rendered
+            if rendered:
+                items = self._manifest_items()
+            else:
+                check_literal_part(self.manifests, lambda literal: manifest_sources(literal, "manifests"))
+        elif rendered:
             items = parse_human_loops(self.human_loops)
+        elif not is_templated(self.human_loops):
+            parse_human_loops(self.human_loops, skip_templated=True)
+        if self.expected_answer_fields is not None:
+            check_known_part(self.expected_answer_fields, answer_field_names, rendered=rendered)
         if rendered or not is_templated(self.output_s3_uri):
             uri = parse_output_s3_uri(self.output_s3_uri)
         return items, uri
@@ -276,6 +294,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         items, uri = self._validate(rendered=True)
         assert items is not None and uri is not None
+        if self.expected_answer_fields is not None:
+            self.expected_answer_fields = answer_field_names(self.expected_answer_fields)
         bucket, prefix = uri
         s3 = self.s3_hook
         loops = list(dict.fromkeys(item.human_loop_name for item in items if item.human_loop_name))
@@ -369,7 +389,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
             agreement=consolidation.agreement,
             ties=consolidation.ties,
         )
-        unexpected = unexpected_answer_fields(output, self.expected_answer_fields or []) \
+        unexpected = unexpected_answer_fields(output, list(self.expected_answer_fields or [])) \
             if self.expected_answer_fields else []
         if unexpected:
             columns["output_error"] = (f"the answers have field(s) {unexpected} that the worker template does not "
@@ -434,14 +454,6 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
 def _lacking(row: dict[str, Any]) -> str:
     reason = f": {row['output_error']}" if row["output_error"] else ""
     return f"{row['human_loop_name']} ({row['status']}{reason})"
-
-
-def _has_template(value: object) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_template(entry) for entry in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_template(entry) for entry in value)
-    return is_templated(value)
 
 
 def _no_loop_columns() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -30,13 +30,32 @@ from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.operators.batch import CREATION_SKEW_SECONDS
 from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
-from airflow_a2i.validation import is_templated, validate_content_classifiers, validate_flow_definition_arn
+from airflow_a2i.validation import (
+    check_literal_part,
+    is_templated,
+    validate_content_classifiers,
+    validate_flow_definition_arn,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 TEXTRACT_SOURCE = "AWS/Textract/AnalyzeDocument/Forms/V1"
+
+
+def document_uris(documents: object) -> list[str]:
+    """``documents`` (an ``s3://`` URI or a list of them) as a list, each checked."""
+    listed = [documents] if isinstance(documents, str) else documents
+    if isinstance(listed, Mapping) or not isinstance(listed, Iterable):
+        raise A2IValidationError(f"documents must be a list of s3:// URIs, not {type(documents).__name__}")
+    uris = list(listed)
+    for uri in uris:
+        try:
+            split_uri(uri)
+        except ValueError as error:
+            raise A2IValidationError(f"documents: {error}") from None
+    return uris
 
 
 class TextractAnalyzeDocumentOperator(BuiltInAnalysisOperator):
@@ -129,8 +148,9 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
         self.flush_seconds = flush_seconds
         if not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
-        if not is_templated(content_classifiers):
-            validate_content_classifiers(content_classifiers)
+        check_literal_part(content_classifiers, validate_content_classifiers)
+        if documents is not None:
+            check_literal_part(documents, document_uris)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -147,10 +167,7 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
             return list_documents(self.s3_hook, self.input_s3_uri, skip_prefixes=(self.work_s3_uri,))
         if self.documents_s3_uri is not None:
             return read_chunk(self.s3_hook, self.documents_s3_uri)
-        documents = [self.documents] if isinstance(self.documents, str) else list(self.documents)
-        for document in documents:
-            split_uri(document)
-        return documents
+        return document_uris(self.documents)
 
     def _preflight(self, documents: list[str], classifiers: list[str]) -> None:
         from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook

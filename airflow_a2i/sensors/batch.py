@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from airflow_a2i.triggers.batch import (
     write_report,
 )
 from airflow_a2i.triggers.human_loop import THROTTLED
-from airflow_a2i.validation import is_templated, validate_flow_definition_arn
+from airflow_a2i.validation import check_literal_part, has_template, is_templated, validate_flow_definition_arn
 from airflow_a2i.waiting import raise_for_outcome
 from airflow_a2i.xcom_values import plain_lists
 
@@ -47,23 +47,23 @@ class ManifestSources:
     created_after: float | None = None  # when every start task gave one: the earliest
 
 
-def manifest_sources(value: object) -> ManifestSources:
-    """The manifests from what a DAG passes: a URI, a list of URIs, or what batch start tasks return.
+def manifest_sources(value: object, name: str = "manifest_uris") -> ManifestSources:
+    """The manifests from what a DAG passes as ``name``: a URI, a list of URIs, or what batch start tasks return.
 
     A batch start task (:class:`~airflow_a2i.operators.batch.A2IStartHumanLoopsOperator`) returns a dict
     with ``"manifest_uri"``, and also ``"flow_definition_arn"`` and ``"created_after"`` (epoch seconds
     before its loops' creation), which are used when present; a mapped task returns a list of them.
-    Lists may mix URIs and such dicts. None items (a map index that pushed nothing) are ignored;
-    duplicate URIs are dropped.
+    Lists may mix URIs and such dicts, and hold lists of them (a mapped task's output in a list). None
+    items (a map index that pushed nothing) are ignored; duplicate URIs are dropped.
     """
     value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
     items: list[Any]
     if isinstance(value, str | Mapping):
         items = [value]
     elif isinstance(value, Sequence) or hasattr(value, "__iter__"):
-        items = list(value)
+        items = list(_flattened(value))
     else:
-        raise A2IValidationError(f"manifest_uris must be an s3:// URI, a list of them, or what a batch start task "
+        raise A2IValidationError(f"{name} must be an s3:// URI, a list of them, or what a batch start task "
                                  f"returns (a dict with 'manifest_uri'), not {type(value).__name__}")
     uris: list[str] = []
     arns: set[str] = set()
@@ -74,7 +74,7 @@ def manifest_sources(value: object) -> ManifestSources:
         uri = item.get("manifest_uri") if isinstance(item, Mapping) else item
         if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].strip("/"):
             raise A2IValidationError(
-                f"manifest_uris holds {item!r:.200}, not an s3://bucket/prefix URI nor a dict with a "
+                f"{name} holds {item!r:.200}, not an s3://bucket/prefix URI nor a dict with a "
                 "'manifest_uri' key. Pass the start task's output (start.output) rather than a Jinja string "
                 "of it, or set render_template_as_native_obj=True on the DAG"
             )
@@ -87,18 +87,19 @@ def manifest_sources(value: object) -> ManifestSources:
         else:
             created.append(None)
     if not uris:
-        raise A2IValidationError("manifest_uris names no manifest: give at least one s3:// manifest URI")
+        raise A2IValidationError(f"{name} names no manifest: give at least one s3:// manifest URI")
     known = [after for after in created if after is not None]
     return ManifestSources(list(dict.fromkeys(uris)), frozenset(arns),
                            min(known) if known and len(known) == len(created) else None)
 
 
-def _has_template(value: object) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_template(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_template(item) for item in value)
-    return is_templated(value)
+def _flattened(items: Any) -> Iterator[Any]:
+    """The items of a list, those of the lists in it one by one (a mapped start task's output in a list)."""
+    for item in items:
+        if item is None or isinstance(item, str | Mapping) or not hasattr(item, "__iter__"):
+            yield item
+        else:
+            yield from _flattened(item)
 
 
 class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
@@ -165,11 +166,10 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
         self.deferrable = deferrable
         self._batch_look: BatchLook | None = None
         validate_policies(on_loop_failure, on_review_timeout, review_timeout)
-        if not _has_template(manifest_uris):
-            manifest_sources(manifest_uris)
+        check_literal_part(manifest_uris, manifest_sources)
         if flow_definition_arn is not None and not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
-        if not _has_template(manifest_uris) and not _has_template(flow_definition_arn):
+        if not has_template(manifest_uris) and not has_template(flow_definition_arn):
             self._flow_definition_arn()
         if report_s3_uri is not None and not is_templated(report_s3_uri) and not report_s3_uri.startswith("s3://"):
             raise A2IValidationError(f"report_s3_uri={report_s3_uri!r} must be an s3://bucket/key URI")

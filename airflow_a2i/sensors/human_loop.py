@@ -15,7 +15,7 @@ from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.names import validate_human_loop_names
 from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
-from airflow_a2i.validation import is_templated
+from airflow_a2i.validation import check_literal_part, is_templated
 from airflow_a2i.waiting import INLINE_NAMES_LIMIT, judge, names_by_status, raise_for_outcome, wait_report
 
 if TYPE_CHECKING:
@@ -64,12 +64,15 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
         self.report_s3_uri = report_s3_uri
         self.deferrable = deferrable
         validate_policies(on_loop_failure, on_review_timeout, review_timeout)
-        if not is_templated(human_loop_names):
-            self._names()
+        check_literal_part(human_loop_names, self._checked_names)
 
     def _names(self) -> list[str]:
-        names = validate_human_loop_names(self.human_loop_names)
-        if len(names) > INLINE_NAMES_LIMIT and not (self.report_s3_uri or "").startswith("s3://"):
+        return self._checked_names(self.human_loop_names)
+
+    def _checked_names(self, human_loop_names: object) -> list[str]:
+        names = validate_human_loop_names(human_loop_names)
+        report_uri = self.report_s3_uri or ""
+        if len(names) > INLINE_NAMES_LIMIT and not (is_templated(report_uri) or report_uri.startswith("s3://")):
             raise A2IValidationError(f"{len(names)} loops are more than {INLINE_NAMES_LIMIT} to report inline: "
                                      "give report_s3_uri='s3://bucket/key.json' for their names")
         return names
