@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED_LOCAL := $(VENV)/.installed-local
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test test-compat lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ test: $(INSTALLED_DEV) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy airflow_a2i
 	$(BIN)/python -m pytest --durations=15
+
+# make test-compat: one venv per supported Airflow line (compat/matrix.txt), each holding only Airflow under its
+# constraints, the Amazon provider and the airflow-a2i wheel (cached in .compat/ like .venv); then what differs
+# between lines runs there (tests/compat/), the local service running from .venv.
+COMPAT_LINES ?= $(shell awk '!/^#/ && NF {print $$1}' compat/matrix.txt)
+
+test-compat: $(INSTALLED_DEV)
+	@for line in $(COMPAT_LINES); do compat/build-venv $$line || exit 1; done
+	A2I_COMPAT_LINES="$(COMPAT_LINES)" $(BIN)/python -m pytest tests/compat --durations=10
 
 # The portal's browser tests drive Debian's chromium (through Playwright, never its own browser download):
 # installed here when missing and apt is usable as root; otherwise those tests skip and say how to enable
@@ -56,4 +65,4 @@ lint: $(INSTALLED_DEV)
 	$(BIN)/mypy airflow_a2i
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .compat .demo .pytest_cache .mypy_cache .ruff_cache

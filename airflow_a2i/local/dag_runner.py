@@ -1,31 +1,27 @@
 """Run a DAG once in this process with Airflow's ``dag.test()``, for demos and tests of DAG files.
 
-``dag.test()`` only runs DAGs serialized in the metadata DB, and serializes only what it finds in the
-DAG bundles; :func:`run_dag` first writes the DAG to the DB under the ``dags-folder`` bundle, as the DAG
-processor would. Task failures do not raise: look at the DagRun's state and :func:`task_states`.
+On Airflow 3 ``dag.test()`` only runs DAGs serialized in the metadata DB, and serializes only what it finds
+in the DAG bundles; :func:`run_dag` first writes the DAG to the DB (under the ``dags-folder`` bundle), as the
+DAG processor would. It runs on every supported Airflow line (the differences are in :mod:`airflow_a2i.compat`).
+Task failures do not raise: look at the DagRun's state and :func:`task_states`.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_a2i.compat import read_xcom, write_dag_to_db
+
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
 
 def register_dag(dag: DAG) -> None:
     """Serialize ``dag`` into the metadata DB (bundle ``dags-folder``), as the DAG processor would."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull, collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    write_dag_to_db(dag)
 
 
 def load_dag_file(path: Path, attribute: str = "dag") -> DAG:
@@ -53,11 +49,4 @@ def task_states(dag_run: DagRun) -> dict[str, str | None]:
 
 def xcom(dag_run: DagRun, task_id: str, key: str = "return_value") -> Any:
     """The XCom ``key`` a task of ``dag_run`` pushed (its return value by default); None when absent."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (session.query(XComModel)
-               .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
-               .one_or_none())
-        return None if row is None else row.value
+    return read_xcom(dag_run, task_id, key)
