@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, Param, task
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
@@ -36,7 +36,12 @@ ACTIVATION_CONDITIONS = {"Conditions": [
     {"ConditionType": "ImportantFormKeyConfidenceCheck",
      "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": 80}},
 ]}
-REVIEWED_RESULTS = Asset(name="a2i_reviewed_documents", uri=f"{OUTPUT or 's3://a2i-reviewed-results'}/reviewed")
+# An Asset on Airflow 3, a Dataset on 2.x (common-compat maps one to the other): only ``uri`` works on both.
+REVIEWED_RESULTS = Asset(uri=f"{OUTPUT or 's3://a2i-reviewed-results'}/reviewed")
+# The results task announces REVIEWED_RESULTS through this alias, not as a static outlet: Airflow fails a task whose
+# static outlet asset is not active yet, as under `airflow dags test` where no DAG processor activated it
+# (apache/airflow#51644); an alias is resolved when the event is emitted. Schedule downstream DAGs on either.
+REVIEWED_RESULTS_ALIAS = AssetAlias(name="a2i_reviewed_documents")
 
 with DAG(
     dag_id="a2i_batch_document_review",
@@ -112,6 +117,7 @@ with DAG(
         # mismatch: apache/airflow#67287, #72716). A retry waits on the same loops again: safe.
         retries=2, retry_delay=timedelta(seconds=30))
     results = A2IHumanLoopResultsOperator(
-        task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results", outlets=[REVIEWED_RESULTS])
+        task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results",
+        outlets=[REVIEWED_RESULTS_ALIAS], results_asset=REVIEWED_RESULTS)
     flow_definition_arn >> chunks
     analyze >> wait >> results

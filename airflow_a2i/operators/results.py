@@ -38,6 +38,7 @@ from airflow_a2i.validation import check_known_part, check_literal_part, is_temp
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Asset
     from airflow.sdk import Context, XComArg
 
 RESULTS_FILE = "results.jsonl"
@@ -180,6 +181,28 @@ def answer_field_names(fields: object) -> list[str]:
     return names
 
 
+def _is_asset_alias(outlet: object) -> bool:
+    from airflow.providers.common.compat.sdk import AssetAlias  # DatasetAlias on Airflow 2
+
+    return isinstance(outlet, AssetAlias)
+
+
+def check_results_asset(outlets: Iterable[object] | None, results_asset: object) -> None:
+    """``results_asset`` is an asset, announced through an alias outlet; an alias outlet has an asset to announce."""
+    from airflow.providers.common.compat.sdk import Asset  # Dataset on Airflow 2
+
+    aliases = [outlet for outlet in outlets or [] if _is_asset_alias(outlet)]
+    if results_asset is not None and not isinstance(results_asset, Asset):
+        raise A2IValidationError(f"results_asset must be an Asset, such as Asset(uri='s3://bucket/reviewed'), not "
+                                 f"{results_asset!r:.200}")
+    if results_asset is not None and not aliases:
+        raise A2IValidationError("results_asset is announced through an AssetAlias outlet: add "
+                                 "outlets=[AssetAlias(name='...')], a name downstream DAGs can also schedule on")
+    if aliases and results_asset is None:
+        raise A2IValidationError(f"The outlet AssetAlias {getattr(aliases[0], 'name', aliases[0])!r} has no asset to "
+                                 "announce the results as: give results_asset=Asset(uri='s3://...')")
+
+
 class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     """
     Read the output.json of human loops and write the results to S3: JSON Lines and a summary.
@@ -224,6 +247,12 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         are kept), e.g. when the loop was reviewed with another template. (default None: not checked; templated)
     :param max_concurrency: loops read at once (DescribeHumanLoop and the output.json), with backoff on
         throttling. (default 8)
+    :param results_asset: an ``Asset`` to announce the results as, through the task's ``AssetAlias`` outlet
+        (``outlets=[AssetAlias(name=...)]``): its event gets ``results_uri``, ``items`` and ``loops`` as extra,
+        as a static outlet asset's does. Use it for an asset whose URI comes from configuration: Airflow fails
+        a task whose static outlet asset is not active yet, as under ``airflow dags test``, where no DAG
+        processor activated it (apache/airflow#51644), or after the URI changed; an alias is resolved when the
+        event is emitted. Downstream DAGs schedule on the asset or on the alias. (default None)
     :return: ``{"results_uri", "summary_uri", "items", "loops", "statuses", "answers"}``
     """
 
@@ -243,9 +272,12 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         delete_finished_loops: bool = False,
         max_concurrency: int = 8,
         expected_answer_fields: Sequence[str] | None = None,
+        results_asset: Asset | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_results_asset(self.outlets, results_asset)
+        self.results_asset = results_asset
         self.delete_finished_loops = delete_finished_loops
         self.max_concurrency = max_concurrency
         self.expected_answer_fields = expected_answer_fields
@@ -346,12 +378,18 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         self.log.info("Deleted %d finished human loop(s) after reading their results", deleted)
 
     def _announce(self, context: Context, results_uri: str, summary: dict[str, Any]) -> None:
-        """Tell downstream DAGs scheduled on the outlet assets where this run's results are."""
+        """Tell downstream DAGs where this run's results are: in the event of each outlet asset, and of
+        ``results_asset`` through each alias outlet."""
         events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is None:
+            return
+        extra = {"results_uri": results_uri, "items": summary["items"], "loops": summary["loops"]}
         for outlet in getattr(self, "outlets", None) or []:
-            if events is not None:
-                events[outlet].extra = {"results_uri": results_uri, "items": summary["items"],
-                                        "loops": summary["loops"]}
+            if _is_asset_alias(outlet):
+                if self.results_asset is not None:  # checked at construction: an alias outlet has one
+                    events[outlet].add(self.results_asset, extra=extra)
+            else:
+                events[outlet].extra = extra
 
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
