@@ -1,9 +1,9 @@
 """``airflow dags test a2i_batch_document_review``, Airflow's own CLI, run for real against the local service.
 
 Airflow fails a task whose static outlet asset is not active (AirflowInactiveAssetInInletOrOutletException),
-and under ``airflow dags test`` nothing may have activated it: no DAG processor ran (apache/airflow#51644, on
-Airflow 3.0 and 3.1 on a fresh home), or its URI is already taken by an asset of another name (here: a
-downstream DAG written for the DAG's earlier asset name, which is how this test reproduces it on any Airflow 3).
+and under ``airflow dags test`` nothing may have activated it: no DAG processor ran (apache/airflow#51644: Airflow
+3.0, even in a fresh home), or its URI is already taken by an asset of another name (any Airflow 3; here a
+downstream DAG written for the DAG's earlier asset name, which is how this test reproduces it on every line).
 The results task therefore announces its asset through an AssetAlias, resolved when the event is emitted.
 """
 
@@ -128,3 +128,15 @@ def test_results_asset_goes_with_an_alias_outlet() -> None:
         results_operator(outlets=[AssetAlias(name="reviewed")])
     with pytest.raises(A2IValidationError, match="results_asset must be an Asset"):
         results_operator(outlets=[AssetAlias(name="reviewed")], results_asset="s3://bucket/reviewed")
+
+
+def test_on_airflow_2_the_results_asset_is_the_outlet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 2 refuses no static outlet, and its `airflow dags test` cannot announce through an unregistered
+    alias: there the asset replaces the alias outlet, as the DAG declared it before."""
+    from airflow.providers.common.compat.sdk import Asset, AssetAlias
+
+    from airflow_a2i.operators import results
+
+    monkeypatch.setattr(results, "_airflow_refuses_inactive_outlets", lambda: False)
+    asset = Asset(uri="s3://bucket/reviewed")
+    assert results_operator(outlets=[AssetAlias(name="reviewed")], results_asset=asset).outlets == [asset]

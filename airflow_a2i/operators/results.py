@@ -181,6 +181,13 @@ def answer_field_names(fields: object) -> list[str]:
     return names
 
 
+def _airflow_refuses_inactive_outlets() -> bool:
+    """Airflow 3 fails a task whose static outlet asset is not active; Airflow 2 has no such check."""
+    from airflow import __version__
+
+    return int(__version__.split(".")[0]) >= 3
+
+
 def _is_asset_alias(outlet: object) -> bool:
     from airflow.providers.common.compat.sdk import AssetAlias  # DatasetAlias on Airflow 2
 
@@ -252,7 +259,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         as a static outlet asset's does. Use it for an asset whose URI comes from configuration: Airflow fails
         a task whose static outlet asset is not active yet, as under ``airflow dags test``, where no DAG
         processor activated it (apache/airflow#51644), or after the URI changed; an alias is resolved when the
-        event is emitted. Downstream DAGs schedule on the asset or on the alias. (default None)
+        event is emitted. Downstream DAGs schedule on the asset or on the alias. On Airflow 2, which checks no
+        outlet, the asset replaces the alias as a static outlet. (default None)
     :return: ``{"results_uri", "summary_uri", "items", "loops", "statuses", "answers"}``
     """
 
@@ -278,6 +286,10 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         super().__init__(**kwargs)
         check_results_asset(self.outlets, results_asset)
         self.results_asset = results_asset
+        if results_asset is not None and not _airflow_refuses_inactive_outlets():
+            # Airflow 2 never refuses a static outlet, and its `airflow dags test` cannot announce through an
+            # alias it has not registered: there the asset is the outlet, as it always was.
+            self.outlets = [results_asset if _is_asset_alias(outlet) else outlet for outlet in self.outlets]
         self.delete_finished_loops = delete_finished_loops
         self.max_concurrency = max_concurrency
         self.expected_answer_fields = expected_answer_fields
