@@ -1,10 +1,23 @@
-"""A real Airflow 3 deployment for tests: api-server, scheduler, dag-processor and triggerer as child processes.
+"""A real Airflow 3 deployment for tests: every component a child process, driven through the REST API v2.
 
-LocalExecutor, a SQLite metadata database under ``home``, one shared JWT secret, the api-server on a free
-loopback port (it also serves the Execution API the task supervisors call), SimpleAuthManager with every user an
-admin (``GET /auth/token`` hands out a token without credentials), and short heartbeats so that new DAG files,
-deferred tasks and a restarted triggerer are noticed in seconds. Everything the tests do goes through the REST
-API v2, as a user would.
+Two shapes, one harness (:class:`DeploymentOptions`):
+
+- **Local** (the default): LocalExecutor, a SQLite metadata database under ``home``; api-server, scheduler,
+  dag-processor and one triggerer.
+- **Celery**: CeleryExecutor with Redis as broker and a result backend (``db+postgresql://`` or Redis),
+  PostgreSQL as metadata database, any number of ``celery worker``s (distinct Celery hostnames, small
+  ``--concurrency``) and of triggerers. :func:`celery_deployment` makes a fresh PostgreSQL database for it and
+  drops it afterwards; :class:`CeleryBackends` reads where PostgreSQL and Redis are (``A2I_TEST_POSTGRES_URL``,
+  ``A2I_TEST_REDIS_URL``) and says what to start when they are absent.
+
+Both: one shared JWT secret, the api-server on a free loopback port (it also serves the Execution API the task
+supervisors call), SimpleAuthManager with every user an admin (``GET /auth/token`` hands out a token without
+credentials), and short heartbeats so that new DAG files, deferred tasks and a dead triggerer are noticed in
+seconds. Each component is named (``triggerer-2``, ``celery-worker-1``) and Airflow's ``hostname_callable``
+returns that name, so a task instance's ``hostname`` says which Celery worker ran it and a triggerer job's
+``hostname`` which triggerer it is. The processes may run from another virtualenv's Python
+(``DeploymentOptions.python``); the commands are in :data:`COMMANDS` and every REST call goes through
+:meth:`AirflowDeployment.api`, the two places another Airflow version would change.
 
     with AirflowDeployment(home, dags_folder, {"AWS_ENDPOINT_URL": endpoint}) as deployment:
         deployment.add_dag_file(Path("tests/deployment_dags/deployment_plain.py"))  # waits until parsed
@@ -31,29 +44,46 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
 
 T = TypeVar("T")
 
-PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Each is started as `python -m airflow <command...>`; the log servers are skipped (no extra ports: every log
-# is a local file the api-server reads directly).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_EXECUTOR = "LocalExecutor"
+CELERY_EXECUTOR = "CeleryExecutor"
+# Each component kind is started as `python -m airflow <command...>`; the log servers are skipped (no extra
+# ports: every log is a local file the api-server reads directly). Per-instance arguments (the api-server's
+# port, a worker's Celery hostname and queue) are added by AirflowDeployment._command.
 COMMANDS: dict[str, list[str]] = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--workers", "1"],
     "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
+    # No start-up sync with, nor gossip about, other workers on the (possibly shared) broker.
+    "celery-worker": ["celery", "worker", "--skip-serve-logs", "--without-mingle", "--without-gossip"],
 }
+# Which component a process is: set in each component's environment, returned by Airflow's hostname_callable.
+COMPONENT_VARIABLE = "A2I_DEPLOYMENT_COMPONENT"
+HOSTNAME_CALLABLE = "tests.deployment_hostname.component_hostname"
+API_PREFIX = "/api/v2"
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 TRIGGERER_HEALTH_CHECK_THRESHOLD = 5  # seconds; [triggerer] triggerer_health_check_threshold is read with getint
-START_TIMEOUT = 120.0
+START_TIMEOUT = 180.0
 POLL = 0.25
+
+POSTGRES_URL_VARIABLE = "A2I_TEST_POSTGRES_URL"
+REDIS_URL_VARIABLE = "A2I_TEST_REDIS_URL"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"  # a database number unlikely to be anyone else's
 
 
 MARKER = "AIRFLOW_TEST_DEPLOYMENT"
@@ -128,6 +158,172 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def shown_url(url: str) -> str:
+    """A URL as it may be printed: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# ---------------------------------------------------------------------------------------------- backing services
+
+
+@dataclass(frozen=True)
+class CeleryBackends:
+    """Where the Celery deployment's PostgreSQL server and Redis are (``A2I_TEST_POSTGRES_URL``,
+    ``A2I_TEST_REDIS_URL``; the defaults are what every development and CI machine of this project runs)."""
+
+    postgres_url: str = DEFAULT_POSTGRES_URL
+    redis_url: str = DEFAULT_REDIS_URL
+
+    @classmethod
+    def from_environment(cls) -> CeleryBackends:
+        return cls(os.environ.get(POSTGRES_URL_VARIABLE) or DEFAULT_POSTGRES_URL,
+                   os.environ.get(REDIS_URL_VARIABLE) or DEFAULT_REDIS_URL)
+
+    def unreachable(self) -> str | None:
+        """None when both answer; otherwise what is missing and what to start where."""
+        problems = [problem for problem in (self._postgres_problem(), self._redis_problem()) if problem]
+        if not problems:
+            return None
+        return (f"PostgreSQL/Redis not reachable at {shown_url(self.postgres_url)} / {shown_url(self.redis_url)}: "
+                f"start PostgreSQL on 127.0.0.1:5432 (trust auth, database 'test', user 'postgres') and Redis on "
+                f"127.0.0.1:6379, or set {POSTGRES_URL_VARIABLE} / {REDIS_URL_VARIABLE} ({'; '.join(problems)})")
+
+    def _postgres_problem(self) -> str | None:
+        try:
+            with contextlib.closing(_postgres_connection(self.postgres_url)) as connection, \
+                    connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:
+            return f"PostgreSQL: {' '.join(str(error).split())}"
+        return None
+
+    def _redis_problem(self) -> str | None:
+        import redis
+
+        try:
+            with contextlib.closing(redis.Redis.from_url(self.redis_url, socket_connect_timeout=3,
+                                                         socket_timeout=3)) as client:
+                client.ping()
+        except Exception as error:
+            return f"Redis: {error}"
+        return None
+
+
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (``postgresql+psycopg2://...`` too) as libpq reads it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _postgres_connection(url: str) -> Any:
+    """An autocommit psycopg2 connection (CREATE/DROP DATABASE cannot run in a transaction)."""
+    import psycopg2
+
+    connection = psycopg2.connect(_libpq_url(url), connect_timeout=3)
+    connection.autocommit = True
+    return connection
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(server_url: str, prefix: str = "airflow_a2i") -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` (``<prefix>_<random>``), dropped afterwards even
+    with connections still open; yields its URL (same driver and credentials as ``server_url``)."""
+    from psycopg2 import sql
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with contextlib.closing(_postgres_connection(server_url)) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with contextlib.closing(_postgres_connection(server_url)) as connection, connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def purge_celery_keys(redis_url: str, token: str) -> int:
+    """Remove from Redis what one deployment's Celery left there: every key naming ``token`` (its queue, its
+    bindings), the binding entries and the unacknowledged messages that name it. Other users of the same Redis
+    database keep theirs. Returns how many keys and entries went."""
+    import redis
+
+    removed = 0
+    with contextlib.closing(redis.Redis.from_url(redis_url, socket_timeout=10)) as client:
+        for key in list(client.scan_iter(match=f"*{token}*")):
+            removed += client.delete(key)
+        for key in list(client.scan_iter(match="_kombu.binding.*")):
+            ours = [member for member in client.smembers(key) if token.encode() in member]
+            if ours:
+                removed += client.srem(key, *ours)
+        # Messages a stopped worker had taken but not acknowledged: kombu would restore them to our dead queue.
+        for tag, message in client.hscan_iter("unacked"):
+            if token.encode() in message:
+                removed += client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------- the deployment
+
+
+@dataclass(frozen=True)
+class DeploymentOptions:
+    """What runs, on what, and from which Python.
+
+    :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
+    :param database_url: the metadata database's SQLAlchemy URL (``postgresql://...``); None: SQLite under home.
+    :param broker_url: Celery's broker (``redis://...``); Celery only.
+    :param result_backend: Celery's result backend (``db+postgresql://...`` or ``redis://...``); Celery only.
+    :param triggerers: how many triggerer processes.
+    :param celery_workers: how many ``celery worker`` processes (Celery only).
+    :param worker_concurrency: task slots of each Celery worker.
+    :param python: the Python whose Airflow runs every component (another virtualenv's, for another Airflow).
+    """
+
+    executor: str = LOCAL_EXECUTOR
+    database_url: str | None = None
+    broker_url: str | None = None
+    result_backend: str | None = None
+    triggerers: int = 1
+    celery_workers: int = 2
+    worker_concurrency: int = 1
+    python: str = sys.executable
+
+    def __post_init__(self) -> None:
+        if self.executor not in (LOCAL_EXECUTOR, CELERY_EXECUTOR):
+            raise ValueError(f"executor must be {LOCAL_EXECUTOR} or {CELERY_EXECUTOR}, not {self.executor!r}")
+        if self.celery and not (self.broker_url and self.result_backend):
+            raise ValueError("the CeleryExecutor needs broker_url and result_backend")
+        if self.celery and self.database_url is None:
+            raise ValueError("the CeleryExecutor needs a database_url its workers and scheduler share (PostgreSQL)")
+        if self.triggerers < 1 or (self.celery and self.celery_workers < 1):
+            raise ValueError("at least one triggerer, and with Celery at least one worker")
+
+    @property
+    def celery(self) -> bool:
+        return self.executor == CELERY_EXECUTOR
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the deployment: ``name`` names its log file and is its hostname inside Airflow."""
+
+    name: str
+    kind: str  # a key of COMMANDS
+
+
+def numbered(kind: str, count: int) -> list[Component]:
+    """``count`` components of a kind: ``triggerer`` alone, or ``triggerer-1``, ``triggerer-2``, ..."""
+    if count == 1:
+        return [Component(kind, kind)]
+    return [Component(f"{kind}-{index}", kind) for index in range(1, count + 1)]
+
+
 class DeploymentError(RuntimeError):
     """The deployment did not do what was asked in time; the message ends with the tails of the process logs."""
 
@@ -136,10 +332,13 @@ class AirflowDeployment:
     """One Airflow deployment in ``home``, parsing DAGs from ``dags_folder``; ``env`` is added to every process's
     environment (after this process's own, minus its ``AIRFLOW__*`` settings, which would override airflow.cfg)."""
 
-    def __init__(self, home: Path, dags_folder: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, dags_folder: Path, env: dict[str, str] | None = None,
+                 options: DeploymentOptions | None = None) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
         self.extra_env = dict(env or {})
+        self.options = options or DeploymentOptions()
+        self.components = {component.name: component for component in self._plan()}
         self.log_dir = self.home / "logs" / "processes"
         self.port = 0
         self.jwt_secret = secrets.token_urlsafe(64)  # >= 64 bytes: HS512 warns on shorter keys
@@ -148,25 +347,46 @@ class AirflowDeployment:
         self.start_seconds: float | None = None
         self._client: httpx.Client | None = None
         self._token: str | None = None
+        self._log_offsets: dict[str, int] = {}  # where each process's log stood when it was last started
         # Every process of this deployment (task supervisors and trigger runners included) inherits this value:
-        # it finds them all, whichever session or parent they end up in.
+        # it finds them all, whichever session or parent they end up in. It also names the deployment's Celery
+        # queue and worker hostnames, so that deployments sharing one Redis never take each other's tasks.
         self.marker = secrets.token_hex(8)
         self.sessions: list[int] = []  # session ids of every process started (each a session leader)
         self._reaper: subprocess.Popen | None = None
 
     # ------------------------------------------------------------------ configuration
 
+    def _plan(self) -> list[Component]:
+        """The components, in start order."""
+        plan = [Component(kind, kind) for kind in ("api-server", "scheduler", "dag-processor")]
+        plan += numbered("triggerer", self.options.triggerers)
+        if self.options.celery:
+            plan += numbered("celery-worker", self.options.celery_workers)
+        return plan
+
+    def names(self, kind: str) -> list[str]:
+        """The names of the components of one kind (``triggerer-1``, ``triggerer-2``)."""
+        return [name for name, component in self.components.items() if component.kind == kind]
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def celery_queue(self) -> str:
+        return f"a2i-{self.marker}"
+
+    def celery_hostname(self, name: str) -> str:
+        return f"{name}-{self.marker}"
 
     def config(self) -> dict[str, dict[str, str]]:
         """The airflow.cfg this deployment writes; every value here was chosen, none is left to a default."""
         from cryptography.fernet import Fernet
 
-        return {
+        config = {
             "core": {
-                "executor": "LocalExecutor",
+                "executor": self.options.executor,
                 # SQLite serializes writers, but tasks never touch the database in Airflow 3 (they call the
                 # Execution API), so a few parallel tasks are fine; more would only load a 2-core machine.
                 "parallelism": "4",
@@ -179,11 +399,9 @@ class AirflowDeployment:
                 "fernet_key": Fernet.generate_key().decode(),
                 "default_timezone": "utc",
                 "dagbag_import_timeout": "60",
+                "hostname_callable": HOSTNAME_CALLABLE,
             },
-            "database": {
-                "sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}",
-                "check_migrations": "False",  # `db migrate` ran before any process starts
-            },
+            "database": self._database_config(),
             "api": {
                 "host": "127.0.0.1",
                 "port": str(self.port),
@@ -208,6 +426,7 @@ class AirflowDeployment:
             },
             "triggerer": {
                 "job_heartbeat_sec": "1",
+                # A triggerer silent this long is dead: another one takes its triggers.
                 "triggerer_health_check_threshold": str(TRIGGERER_HEALTH_CHECK_THRESHOLD),
             },
             "dag_processor": {
@@ -219,19 +438,59 @@ class AirflowDeployment:
                 "stale_dag_threshold": "30",
             },
         }
+        if self.options.celery:
+            config.update(self._celery_config())
+        return config
 
-    def environment(self) -> dict[str, str]:
+    def _database_config(self) -> dict[str, str]:
+        if self.options.database_url is None:
+            return {
+                "sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}",
+                "check_migrations": "False",  # `db migrate` ran before any process starts
+            }
+        return {
+            "sql_alchemy_conn": self.options.database_url,
+            "check_migrations": "False",
+            # About ten processes share one server (max_connections is often 100) with other test sessions.
+            "sql_alchemy_pool_size": "2",
+            "sql_alchemy_max_overflow": "4",
+        }
+
+    def _celery_config(self) -> dict[str, dict[str, str]]:
+        return {
+            "celery": {
+                "broker_url": str(self.options.broker_url),
+                "result_backend": str(self.options.result_backend),
+                "worker_concurrency": str(self.options.worker_concurrency),
+                # With late acks a running task stays unacknowledged: a worker holds no more tasks than it has
+                # slots, and queued tasks go to whichever worker is free.
+                "worker_prefetch_multiplier": "1",
+                "sync_parallelism": "1",
+                "operation_timeout": "10",
+            },
+            # The deployment's own queue: tasks carry it (set at parse time) and only its workers consume it.
+            "operators": {"default_queue": self.celery_queue},
+            "celery_broker_transport_options": {"visibility_timeout": "3600"},
+        }
+
+    def environment(self, component: Component | None = None) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("AIRFLOW__") and key not in ("AIRFLOW_HOME", "AIRFLOW_CONFIG")}
         env.update(self.extra_env)
+        # The project's root first on the path: the hostname callable lives in tests/, and DAG files may import
+        # tests.* helpers.
+        python_path = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         env.update({
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW_CONFIG": str(self.home / "airflow.cfg"),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
+            "PATH": os.pathsep.join([str(Path(self.options.python).parent), env.get("PATH", os.defpath)]),
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
             "PYTHONUNBUFFERED": "1",
             "NO_COLOR": "1",
             MARKER: self.marker,
         })
+        if component is not None:
+            env[COMPONENT_VARIABLE] = component.name
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY", ""), "127.0.0.1,localhost"]))
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         return env
@@ -242,11 +501,21 @@ class AirflowDeployment:
         with (self.home / "airflow.cfg").open("w") as handle:
             parser.write(handle)
 
+    def _command(self, component: Component) -> list[str]:
+        command = [self.options.python, "-m", "airflow", *COMMANDS[component.kind]]
+        if component.kind == "api-server":
+            command += ["--port", str(self.port)]
+        elif component.kind == "celery-worker":
+            command += ["--celery-hostname", self.celery_hostname(component.name),
+                        "--concurrency", str(self.options.worker_concurrency), "--queues", self.celery_queue]
+        return command
+
     # ------------------------------------------------------------------ processes
 
     def start(self) -> AirflowDeployment:
-        """Migrate the database, start the four processes and wait until all of them report healthy."""
+        """Migrate the database, start every component and wait until all of them are ready."""
         started = time.monotonic()
+        since = datetime.now(UTC)
         self.home.mkdir(parents=True, exist_ok=True)
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -257,10 +526,10 @@ class AirflowDeployment:
                 self._write_config()
                 if attempt == 0:
                     self._migrate()
-                for name in PROCESSES:
+                for name in self.components:
                     self._spawn(name)
                 try:
-                    self._wait_healthy(deadline=started + START_TIMEOUT)
+                    self._wait_ready(self.components, deadline=started + START_TIMEOUT, since=since)
                     break
                 except _PortTaken:
                     # Another process took the port between free_port() and the bind: new port, new config.
@@ -293,56 +562,62 @@ class AirflowDeployment:
     def _migrate(self) -> None:
         log = self.log_dir / "db-migrate.log"
         with log.open("ab") as handle:
-            result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.environment(),
-                                    stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    timeout=START_TIMEOUT, check=False)
+            result = subprocess.run([self.options.python, "-m", "airflow", "db", "migrate"],
+                                    env=self.environment(), stdout=handle, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, timeout=START_TIMEOUT, check=False)
         if result.returncode:
             raise DeploymentError(f"airflow db migrate exited {result.returncode}:\n{_tail(log, 80)}")
 
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
     def _note(self, name: str, text: str) -> None:
         """A line of the harness's own in the process's log, so the log tells what was done to the process."""
-        with (self.log_dir / f"{name}.log").open("a") as handle:
+        with self._log(name).open("a") as handle:
             handle.write(f"\n===== {datetime.now(UTC).isoformat()} {text}\n")
 
     def _spawn(self, name: str) -> None:
-        command = [sys.executable, "-m", "airflow", *COMMANDS[name]]
-        if name == "api-server":
-            command += ["--port", str(self.port)]
+        component = self.components[name]
+        command = self._command(component)
         self._note(name, f"starting: {' '.join(command)}")
-        with (self.log_dir / f"{name}.log").open("ab") as handle:
+        self._log_offsets[name] = self._log(name).stat().st_size
+        with self._log(name).open("ab") as handle:
             self.processes[name] = subprocess.Popen(
-                command, env=self.environment(), cwd=self.home, stdout=handle, stderr=subprocess.STDOUT,
+                command, env=self.environment(component), cwd=self.home, stdout=handle, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)
         self.sessions.append(self.processes[name].pid)
         with self._sessions_file.open("a") as sessions:
             sessions.write(f"{self.processes[name].pid}\n")
         self.stopped_on_purpose.discard(name)
 
-    def _wait_healthy(self, deadline: float, since: datetime | None = None) -> dict[str, Any]:
-        """Until every component is healthy; with ``since``, the triggerer must have heartbeaten after it."""
+    def _log_since_start(self, name: str) -> str:
+        with self._log(name).open("rb") as handle:
+            handle.seek(self._log_offsets.get(name, 0))
+            return handle.read().decode(errors="replace")
+
+    def _wait_ready(self, names: Collection[str], deadline: float, since: datetime) -> dict[str, Any]:
+        """Until the health endpoint calls every component healthy and each of ``names`` is ready: a triggerer
+        has a job of its hostname heartbeating after ``since``, a Celery worker has logged that it is ready."""
         health: dict[str, Any] = {}
 
-        def healthy() -> dict[str, Any] | None:
+        def ready() -> dict[str, Any] | None:
             nonlocal health
             self.check_processes()
-            try:
-                response = self.http.get("/api/v2/monitor/health", timeout=5)
-            except httpx.TransportError:
+            health = self._health() or {}
+            if not all((health.get(name) or {}).get("status") == "healthy" for name in HEALTH_COMPONENTS):
                 return None
-            if response.status_code != 200:
-                return None
-            health = response.json()
-            components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-            if not all((health.get(name) or {}).get("status") == "healthy" for name in components):
-                return None
-            if since is not None:
-                beat = _parse_time(health["triggerer"].get("latest_triggerer_heartbeat"))
-                if beat is None or beat <= since:
+            kinds = {self.components[name].kind for name in names}
+            alive = self.live_triggerers(since) if "triggerer" in kinds else {}
+            for name in names:
+                kind = self.components[name].kind
+                if kind == "triggerer" and name not in alive:
+                    return None
+                if kind == "celery-worker" and " ready." not in self._log_since_start(name):
                     return None
             return health
 
         try:
-            return self.poll(healthy, deadline - time.monotonic(), "every component to report healthy")
+            return self.poll(ready, deadline - time.monotonic(), f"{', '.join(names)} to be ready")
         except DeploymentError as error:
             raise DeploymentError(f"last health: {health}\n{error}") from None
 
@@ -351,9 +626,12 @@ class AirflowDeployment:
         for name, process in self.processes.items():
             if name in self.stopped_on_purpose or process.poll() is None:
                 continue
-            if name == "api-server" and "address already in use" in _tail(self.log_dir / "api-server.log", 40):
+            if name == "api-server" and "address already in use" in _tail(self._log("api-server"), 40):
                 raise _PortTaken
             raise DeploymentError(f"{name} exited with {process.returncode}\n{self.logs()}")
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
 
     def _family(self, name: str) -> list[psutil.Process]:
         """The process and all its descendants, as psutil handles (safe against pid reuse)."""
@@ -419,26 +697,36 @@ class AirflowDeployment:
                 self._client = None
             self._token = None
 
-    def stop_triggerer(self) -> None:
-        """``kill -9`` the triggerer and its trigger runner: no chance to clean up or release its triggers."""
-        self.stopped_on_purpose.add("triggerer")
-        self._note("triggerer", "kill -9 (process group and descendants)")
-        self._kill("triggerer")
+    def kill_component(self, name: str) -> None:
+        """``kill -9`` one component, its process group and its descendants (a triggerer's trigger runner, a
+        worker's task processes): no chance to clean up or hand anything over. The others run on."""
+        self.stopped_on_purpose.add(name)
+        self._note(name, "kill -9 (process group and descendants)")
+        self._kill(name)
 
-    def start_triggerer(self, timeout: float = 90.0) -> int:
-        """Start a new triggerer; returns its job id once it has heartbeaten and the health endpoint calls it
-        healthy (the killed triggerer's job stays ``running`` in the database, with an ever older heartbeat)."""
-        current = self.processes.get("triggerer")
+    def start_component(self, name: str, timeout: float = 90.0) -> None:
+        """Start a killed component again and wait until it is ready."""
+        current = self.processes.get(name)
         if current is not None and current.poll() is None:
-            raise DeploymentError("the triggerer is still running: stop_triggerer() first")
+            raise DeploymentError(f"{name} is still running: kill_component({name!r}) first")
         since = datetime.now(UTC)
-        self._spawn("triggerer")
-        self._wait_healthy(deadline=time.monotonic() + timeout, since=since)
-        for job in self.jobs("TriggererJob"):
-            started = _parse_time(job.get("start_date"))
-            if started is not None and started >= since:
-                return job["id"]
-        raise DeploymentError(f"no triggerer job started after {since}: {self.jobs('TriggererJob')}")
+        self._spawn(name)
+        self._wait_ready([name], deadline=time.monotonic() + timeout, since=since)
+
+    def stop_triggerer(self, name: str = "triggerer") -> None:
+        """``kill -9`` a triggerer and its trigger runner: no chance to clean up or release its triggers."""
+        self.kill_component(name)
+
+    def start_triggerer(self, name: str = "triggerer", timeout: float = 90.0) -> int:
+        """Start a killed triggerer again; returns its new job id once it has heartbeaten and the health endpoint
+        calls the triggerers healthy (the killed triggerer's job stays ``running`` in the database, with an ever
+        older heartbeat)."""
+        since = datetime.now(UTC)
+        self.start_component(name, timeout)
+        job_id = self.live_triggerers(since).get(name)
+        if job_id is None:
+            raise DeploymentError(f"no job of triggerer {name} started after {since}: {self.jobs('TriggererJob')}")
+        return job_id
 
     def logs(self, lines: int = 40) -> str:
         """The tails of every process's log, for assertion messages."""
@@ -453,7 +741,7 @@ class AirflowDeployment:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ------------------------------------------------------------------ REST API v2
+    # ------------------------------------------------------------------ REST API v2 (every call goes through api())
 
     @property
     def http(self) -> httpx.Client:
@@ -472,7 +760,7 @@ class AirflowDeployment:
         return response.json()["access_token"]
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One authenticated request to the REST API v2 (``path`` below ``/api/v2``). Fetches a new token once on
+        """One authenticated request to the REST API (``path`` below :data:`API_PREFIX`). Fetches a new token once on
         401; retries a few times on a refused connection, and, for GET and PATCH only, on other transport errors
         and 5xx (SQLite may be busy for a moment) -- a POST that may have been applied is never sent twice."""
         extra_headers = kwargs.pop("headers", {})
@@ -484,7 +772,7 @@ class AirflowDeployment:
                 self._token = self._fetch_token()
             headers = {**extra_headers, "Authorization": f"Bearer {self._token}"}
             try:
-                response = self.http.request(method, f"/api/v2{path}", headers=headers, **kwargs)
+                response = self.http.request(method, f"{API_PREFIX}{path}", headers=headers, **kwargs)
             except httpx.TransportError as error:
                 if last or not (idempotent or isinstance(error, httpx.ConnectError)):
                     raise
@@ -502,7 +790,7 @@ class AirflowDeployment:
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.api(method, path, **kwargs)
         if response.is_error:
-            raise DeploymentError(f"{method} /api/v2{path} -> {response.status_code}: {response.text}")
+            raise DeploymentError(f"{method} {API_PREFIX}{path} -> {response.status_code}: {response.text}")
         return response.json()
 
     def poll(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -516,6 +804,14 @@ class AirflowDeployment:
                 raise DeploymentError(f"timed out after {timeout:.0f}s waiting for {what}\n{self.logs()}")
             time.sleep(POLL)
 
+    def _health(self) -> dict[str, Any] | None:
+        """The health endpoint's answer (no token needed), or None while the api-server does not answer."""
+        try:
+            response = self.http.get(f"{API_PREFIX}/monitor/health", timeout=5)
+        except httpx.TransportError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
     def jobs(self, job_type: str | None = None) -> list[dict[str, Any]]:
         """Jobs (``SchedulerJob``, ``TriggererJob``, ``DagProcessorJob``), newest heartbeat first."""
         params: dict[str, Any] = {"limit": 100, "order_by": "-latest_heartbeat"}
@@ -523,8 +819,30 @@ class AirflowDeployment:
             params["job_type"] = job_type
         return self._json("GET", "/jobs", params=params)["jobs"]
 
+    def live_triggerers(self, since: datetime | None = None) -> dict[str, int]:
+        """Triggerer hostname (the component's name) -> job id, for jobs running and heartbeating within the
+        health-check threshold (and after ``since``)."""
+        recent = datetime.now(UTC).timestamp() - TRIGGERER_HEALTH_CHECK_THRESHOLD
+        after = max(recent, since.timestamp()) if since is not None else recent
+        alive: dict[str, int] = {}
+        for job in self.jobs("TriggererJob"):  # newest heartbeat first: a restarted triggerer's new job wins
+            beat = _parse_time(job.get("latest_heartbeat"))
+            if job.get("state") == "running" and beat is not None and beat.timestamp() > after:
+                alive.setdefault(job.get("hostname") or "", job["id"])
+        return alive
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """One job; its ``hostname`` is, for a triggerer of this deployment, the component's name."""
+        found = [job for job in self.jobs() if job["id"] == job_id]
+        if not found:
+            raise DeploymentError(f"no job {job_id} among the 100 with the newest heartbeats")
+        return found[0]
+
     def unpause(self, dag_id: str) -> None:
         self._json("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self._json("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
 
     def dag(self, dag_id: str) -> dict[str, Any] | None:
         response = self.api("GET", f"/dags/{dag_id}")
@@ -580,9 +898,11 @@ class AirflowDeployment:
                 self.unpause(dag_id)
         return dag_ids
 
-    def trigger_dag(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """Create a manual run (no logical date, as the UI does in Airflow 3); returns its run id."""
-        body = {"logical_date": None, "conf": conf or {}}
+    def trigger_dag(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None) -> str:
+        """Create a manual run (by default without a logical date, as the UI does in Airflow 3); returns its run
+        id. A scheduled DAG's ``next_dagrun_logical_date`` as ``logical_date`` makes the run stand for the
+        interval the scheduler would otherwise run once the DAG is unpaused."""
+        body = {"logical_date": logical_date, "conf": conf or {}}
         return self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -659,16 +979,34 @@ class _PortTaken(Exception):
     """The api-server's port was taken by someone else before it could bind."""
 
 
-def session_deployment(root: Path, env: dict[str, str]) -> Iterator[AirflowDeployment]:
-    """Generator for a session fixture: one started deployment under ``root``, always stopped afterwards.
+def session_deployment(root: Path, env: dict[str, str],
+                       options: DeploymentOptions | None = None) -> Iterator[AirflowDeployment]:
+    """Generator for a fixture: one started deployment under ``root``, always stopped afterwards.
 
-    The project's root is put on the processes' PYTHONPATH, so DAG files may import ``tests.*`` helpers."""
-    project = str(Path(__file__).resolve().parent.parent)
-    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [project, env.get("PYTHONPATH",
-                                                                          os.environ.get("PYTHONPATH"))]))}
-    deployment = AirflowDeployment(root / "home", root / "dags", env)
+    The project's root is on the processes' PYTHONPATH, so DAG files may import ``tests.*`` helpers."""
+    deployment = AirflowDeployment(root / "home", root / "dags", env, options)
     try:
         deployment.start()
         yield deployment
     finally:
         deployment.stop()
+
+
+def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends, *, triggerers: int = 2,
+                      celery_workers: int = 2, worker_concurrency: int = 1,
+                      python: str = sys.executable) -> Iterator[AirflowDeployment]:
+    """Generator for a fixture: a CeleryExecutor deployment on a fresh PostgreSQL database (also its Celery result
+    backend) with Redis as broker; afterwards the processes are stopped, the database dropped and the
+    deployment's keys removed from Redis. Check ``backends.unreachable()`` first."""
+    with fresh_postgres_database(backends.postgres_url) as database_url:
+        options = DeploymentOptions(executor=CELERY_EXECUTOR, database_url=database_url,
+                                    broker_url=backends.redis_url, result_backend=f"db+{database_url}",
+                                    triggerers=triggerers, celery_workers=celery_workers,
+                                    worker_concurrency=worker_concurrency, python=python)
+        deployment = AirflowDeployment(root / "home", root / "dags", env, options)
+        try:
+            deployment.start()
+            yield deployment
+        finally:
+            deployment.stop()
+            purge_celery_keys(backends.redis_url, deployment.marker)
