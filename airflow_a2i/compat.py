@@ -28,22 +28,21 @@ def write_dag_to_db(dag: Any) -> None:
     DagBundlesManager().sync_bundles_to_db()
     if getattr(dag, "relative_fileloc", "") is None:  # Airflow 3.0: set by a DagBag that loads files, and needed
         dag.relative_fileloc = dag.fileloc
-    bag = _dag_bag()
+    dagbag = _dagbag_module()
+    bag = dagbag.DagBag(dag_folder=os.devnull, collect_dags=False)
     bag.bag_dag(dag)
-    try:  # Airflow 3.2+
-        from airflow.dag_processing.dagbag import sync_bag_to_db
-    except ImportError:  # Airflow 3.0 and 3.1
+    if hasattr(dagbag, "sync_bag_to_db"):  # Airflow 3.1+
+        dagbag.sync_bag_to_db(bag, DAGS_FOLDER_BUNDLE, None)
+    else:  # Airflow 3.0
         bag.sync_to_db(DAGS_FOLDER_BUNDLE, None)
-    else:
-        sync_bag_to_db(bag, DAGS_FOLDER_BUNDLE, None)
 
 
-def _dag_bag() -> Any:
+def _dagbag_module() -> Any:
     try:  # Airflow 3.2+
         from airflow.dag_processing import dagbag
     except ImportError:
         from airflow.models import dagbag  # type: ignore[no-redef]
-    return dagbag.DagBag(dag_folder=os.devnull, collect_dags=False)
+    return dagbag
 
 
 def read_xcom(dag_run: DagRun, task_id: str, key: str) -> Any:
