@@ -13,6 +13,7 @@ from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "a2i_custom_review"
+TIMEOUT_MESSAGE = "were not reviewed within review_timeout="
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,13 @@ def test_the_wait_survives_a_killed_triggerer_and_ends_once(deployed, local_serv
     deployed.start_triggerer()
     AdminClient(local_service).answer(loop["HumanLoopName"], {"answer": "1,250.00 EUR"})
     assert deployed.wait_for_run(DAG_ID, run_id, timeout=180) == "success", deployed.logs()
-    assert try_numbers(deployed, run_id) == {task: ("success", 1) for task in
-                                             ("task_ui", "flow_definition", "review", "read_answer")}
+    tries = try_numbers(deployed, run_id)
+    assert {task: state for task, (state, _) in tries.items()} == {
+        task: "success" for task in ("task_ui", "flow_definition", "review", "read_answer")}
+    # One try each, but for review: Airflow's stale-executor-event race (apache/airflow#67287) may fail its resumed
+    # first try, and the DAG's retries then adopt the same loop; the loop count below shows nothing was duplicated.
+    assert tries["review"][1] <= 2 and all(tries[task][1] == 1 for task in ("task_ui", "flow_definition",
+                                                                           "read_answer")), tries
     assert len(loops_of(conf["flow_definition_name"])) == 1
     assert deployed.xcom(DAG_ID, run_id, "review")["HumanLoopStatus"] == "Completed"
 
@@ -59,7 +65,12 @@ def test_the_review_timeout_is_enforced_on_the_triggerer(deployed, output_bucket
     conf = run_conf(output_bucket, review_timeout_seconds=5)
     run_id = deployed.trigger_dag(DAG_ID, conf=conf)
     assert deployed.wait_for_run(DAG_ID, run_id, timeout=180) == "failed", deployed.logs()
-    states = try_numbers(deployed, run_id)
-    assert states["review"] == ("failed", 1)  # a review timeout is final: no retry would help
+    state, last_try = try_numbers(deployed, run_id)["review"]
+    assert state == "failed"
+    # A review timeout is final: no retry follows the try that saw it. (A retry may come before it: Airflow's
+    # stale-executor-event race, apache/airflow#67287, can fail a resumed try, and the DAG retries that.)
+    timed_out = [number for number in range(1, last_try + 1)
+                 if TIMEOUT_MESSAGE in deployed.task_log(DAG_ID, run_id, "review", try_number=number)]
+    assert timed_out == [last_try], (timed_out, last_try)
     [loop] = loops_of(conf["flow_definition_name"])
     assert loop["HumanLoopStatus"] in ("Stopping", "Stopped")  # on_review_timeout="stop_and_fail"
