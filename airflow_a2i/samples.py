@@ -723,6 +723,23 @@ def write_samples(out: str | Path = DEFAULT_OUT, seed: int = DEFAULT_SEED, count
     return summary
 
 
+def upload_samples(s3: Any, samples_dir: str | Path, bucket: str, prefix: str = "input") -> int:
+    """Create ``bucket`` (with the CORS rule A2I's worker UI needs to fetch documents) and put the samples under
+    ``s3://bucket/prefix/``: the documents and, beside each, its per-page analyses, which the local service's
+    Textract reads. Returns how many documents were uploaded."""
+    from airflow_a2i.preflight import CORS_RULE
+
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [CORS_RULE]})
+    documents = 0
+    for folder in (DOCUMENTS_DIR, ANALYSES_DIR):
+        root = Path(samples_dir) / folder
+        for path in sorted(path for path in root.rglob("*") if path.is_file()):
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(root).as_posix()}", Body=path.read_bytes())
+            documents += folder == DOCUMENTS_DIR
+    return documents
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Simulated workers
 

@@ -23,7 +23,6 @@ SAMPLES = DEMO / "samples"
 BUCKET = "a2i-demo"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the local service's account (moto's default)
-CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 
 
 def environment(endpoint: str) -> None:
@@ -43,17 +42,9 @@ def environment(endpoint: str) -> None:
 def upload_samples() -> int:
     import boto3
 
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration=CORS)  # A2I's worker UI fetches the documents
-    uploaded = 0
-    for folder in ("documents", "analyses"):  # analyses beside their documents: the local Textract reads them
-        for path in sorted((SAMPLES / folder).rglob("*")):
-            if path.is_file():
-                key = f"input/{path.relative_to(SAMPLES / folder).as_posix()}"
-                s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
-                uploaded += folder == "documents"
-    return uploaded
+    from airflow_a2i.samples import upload_samples as upload
+
+    return upload(boto3.client("s3"), SAMPLES, BUCKET)
 
 
 def run_dag():

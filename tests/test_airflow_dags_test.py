@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_a2i.samples import write_samples
+from airflow_a2i.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "a2i_batch_document_review"
-CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 # Downstream DAGs, deployed before the batch DAG: one scheduled on the results through the alias, and one on the
 # results' URI under the asset name the DAG used before (that asset stays active and holds the URI).
 DOWNSTREAM_DAGS = """
@@ -47,16 +46,6 @@ for dag_id, schedule in (("on_reviewed_alias", [AssetAlias(name="a2i_reviewed_do
 def airflow(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
-
-
-def upload_samples(s3, samples: Path, bucket: str) -> None:
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS)
-    for folder in ("documents", "analyses"):
-        for path in sorted((samples / folder).rglob("*")):
-            if path.is_file():
-                s3.put_object(Bucket=bucket, Key=f"input/{path.relative_to(samples / folder).as_posix()}",
-                              Body=path.read_bytes())
 
 
 def demo_environment(home: Path, endpoint: str, bucket: str) -> dict[str, str]:

@@ -10,11 +10,10 @@ import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.dag_runner import load_dag_file
-from airflow_a2i.samples import corrected_blocks, load_ground_truth, write_samples
+from airflow_a2i.samples import corrected_blocks, load_ground_truth, upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 ROOT = Path(__file__).resolve().parent.parent
-CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 
 
 def read_lines(s3, uri: str) -> list[dict]:
@@ -28,13 +27,7 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     samples = tmp_path / "samples"
     summary = write_samples(samples, count=14)
     bucket = unique("batch-review")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS)
-    for folder in ("documents", "analyses"):
-        for path in sorted((samples / folder).rglob("*")):
-            if path.is_file():
-                s3.put_object(Bucket=bucket, Key=f"input/{path.relative_to(samples / folder).as_posix()}",
-                              Body=path.read_bytes())
+    upload_samples(s3, samples, bucket)
     monkeypatch.setenv("A2I_POLL_SECONDS", "0.5")
     flow_name = unique("batch-flow")
     dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")

@@ -28,6 +28,7 @@ import pytest
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import ManifestRecord, split_uri
 from airflow_a2i.samples import Summary, write_samples
+from airflow_a2i.samples import upload_samples as upload
 from tests.airflow_deployment import (
     TRIGGERER_HEALTH_CHECK_THRESHOLD,
     AirflowDeployment,
@@ -44,7 +45,6 @@ DOCUMENTS = 16
 CHUNK_SIZE = 2  # 8 chunk tasks: more than the two workers' two slots, so both get several
 LOOPS = 1000
 ANSWER = {"answer": "reviewed"}
-CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -73,13 +73,7 @@ def upload_samples(s3: Any, samples: Path) -> tuple[str, Summary]:
     """The sample documents and their analyses on one input prefix, as the local Textract reads them."""
     summary = write_samples(samples, count=DOCUMENTS)
     bucket = unique("celery-review")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS)  # A2I's worker UI fetches the documents
-    for folder in ("documents", "analyses"):
-        for path in sorted((samples / folder).rglob("*")):
-            if path.is_file():
-                s3.put_object(Bucket=bucket, Key=f"input/{path.relative_to(samples / folder).as_posix()}",
-                              Body=path.read_bytes())
+    upload(s3, samples, bucket)
     return bucket, summary
 
 

@@ -21,13 +21,13 @@ import boto3
 import pytest
 
 from airflow_a2i.local.process import ServiceProcess
-from airflow_a2i.samples import write_samples
+from airflow_a2i.preflight import CORS_RULE
+from airflow_a2i.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.test_moderation_dag import IMAGES, make_images_bucket, upload_images
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = os.environ.get("A2I_COMPAT_LINES", "").split()
-CORS = {"CORSRules": [{"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]}
 # Airflow's own Fernet key format: trigger kwargs are stored encrypted, as in a real deployment.
 FERNET_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="
 
@@ -139,13 +139,8 @@ def test_the_custom_review_dag_runs(airflow_line: AirflowLine):
 @pytest.mark.timeout(600)
 def test_the_batch_document_review_dag_runs(airflow_line: AirflowLine, tmp_path: Path):
     summary = write_samples(tmp_path / "samples", count=6)
-    bucket = _bucket("compat-batch")
-    s3 = boto3.client("s3")
-    for folder in ("documents", "analyses"):
-        for path in sorted((tmp_path / "samples" / folder).rglob("*")):
-            if path.is_file():
-                s3.put_object(Bucket=bucket, Key=f"input/{path.relative_to(tmp_path / 'samples' / folder)}",
-                              Body=path.read_bytes())
+    bucket = unique("compat-batch")
+    upload_samples(boto3.client("s3"), tmp_path / "samples", bucket)
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
             "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": unique("compat-batch"),
             "chunk_size": 3}
@@ -172,5 +167,5 @@ def _bucket(prefix: str) -> str:
     name = unique(prefix)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
-    s3.put_bucket_cors(Bucket=name, CORSConfiguration=CORS)
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [CORS_RULE]})
     return name
