@@ -1,23 +1,30 @@
-"""A real Airflow 3 deployment for tests: every component a child process, driven through the REST API v2.
+"""A real Airflow deployment for tests: every component a child process, driven through the REST API.
 
 Two shapes, one harness (:class:`DeploymentOptions`):
 
-- **Local** (the default): LocalExecutor, a SQLite metadata database under ``home``; api-server, scheduler,
-  dag-processor and one triggerer.
+- **Local** (the default): LocalExecutor, a SQLite metadata database under ``home`` (Airflow 3; Airflow 2 needs
+  PostgreSQL); api-server, scheduler, dag-processor and one triggerer.
 - **Celery**: CeleryExecutor with Redis as broker and a result backend (``db+postgresql://`` or Redis),
-  PostgreSQL as metadata database, any number of ``celery worker``s (distinct Celery hostnames, small
-  ``--concurrency``) and of triggerers. :func:`celery_deployment` makes a fresh PostgreSQL database for it and
+  PostgreSQL as metadata database, any number of ``celery worker``s (small ``--concurrency``, told apart by
+  the hostname callable) and of triggerers. :func:`celery_deployment` makes a fresh PostgreSQL database for it and
   drops it afterwards; :class:`CeleryBackends` reads where PostgreSQL and Redis are (``A2I_TEST_POSTGRES_URL``,
   ``A2I_TEST_REDIS_URL``) and says what to start when they are absent.
 
-Both: one shared JWT secret, the api-server on a free loopback port (it also serves the Execution API the task
-supervisors call), SimpleAuthManager with every user an admin (``GET /auth/token`` hands out a token without
-credentials), and short heartbeats so that new DAG files, deferred tasks and a dead triggerer are noticed in
-seconds. Each component is named (``triggerer-2``, ``celery-worker-1``) and Airflow's ``hostname_callable``
-returns that name, so a task instance's ``hostname`` says which Celery worker ran it and a triggerer job's
-``hostname`` which triggerer it is. The processes may run from another virtualenv's Python
-(``DeploymentOptions.python``); the commands are in :data:`COMMANDS` and every REST call goes through
-:meth:`AirflowDeployment.api`, the two places another Airflow version would change.
+Both: short heartbeats so that new DAG files, deferred tasks and a dead triggerer are noticed in seconds. Each
+component is named (``triggerer-2``, ``celery-worker-1``) and Airflow's ``hostname_callable`` returns that name,
+so a task instance's ``hostname`` says which Celery worker ran it and a triggerer job's ``hostname`` which
+triggerer it is. The processes may run from another virtualenv's Python (``DeploymentOptions.python``), whose
+Airflow's major version picks an :class:`AirflowGeneration`, the one place what differs between versions lives:
+
+- **Airflow 3** (:class:`Airflow3`): one shared JWT secret, the api-server on a free loopback port (REST API v2;
+  it also serves the Execution API the task supervisors call), SimpleAuthManager with every user an admin
+  (``GET /auth/token`` hands out a token without credentials), a standalone dag-processor.
+- **Airflow 2** (:class:`Airflow2`): the webserver (gunicorn, one worker) on a free loopback port (REST API v1,
+  the ``default`` auth backend, FAB's public role an admin: no credentials), the scheduler parsing the DAGs
+  itself, jobs read from the metadata database (REST API v1 has no jobs endpoint).
+
+Every REST call goes through :meth:`AirflowDeployment.api`; the methods above it (``trigger_dag``,
+``task_instances``, ``xcom``, ``jobs``...) answer in REST API v2's shape on both generations.
 
     with AirflowDeployment(home, dags_folder, {"AWS_ENDPOINT_URL": endpoint}) as deployment:
         deployment.add_dag_file(Path("tests/deployment_dags/deployment_plain.py"))  # waits until parsed
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -58,9 +66,10 @@ T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_EXECUTOR = "LocalExecutor"
 CELERY_EXECUTOR = "CeleryExecutor"
-# Each component kind is started as `python -m airflow <command...>`; the log servers are skipped (no extra
-# ports: every log is a local file the api-server reads directly). Per-instance arguments (the api-server's
-# port, a worker's Celery hostname and queue) are added by AirflowDeployment._command.
+# Each component kind is started as `python -m airflow <command...>` (the commands of each Airflow generation:
+# Airflow3.commands, Airflow2.commands); the log servers are skipped (no extra ports: every log is a local file
+# the HTTP server reads directly). Per-instance arguments (the server's port, a worker's concurrency and
+# queue) are added by AirflowDeployment._command.
 COMMANDS: dict[str, list[str]] = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--workers", "1"],
     "scheduler": ["scheduler", "--skip-serve-logs"],
@@ -69,11 +78,21 @@ COMMANDS: dict[str, list[str]] = {
     # No start-up sync with, nor gossip about, other workers on the (possibly shared) broker.
     "celery-worker": ["celery", "worker", "--skip-serve-logs", "--without-mingle", "--without-gossip"],
 }
+AIRFLOW2_COMMANDS: dict[str, list[str]] = {
+    # Gunicorn with one worker: the REST API v1 and the health endpoint; no rolling worker restarts (config).
+    "webserver": ["webserver", "--hostname", "127.0.0.1", "--workers", "1"],
+    # Parses the DAGs folder itself (its DAG file processor manager is a child process): no dag-processor.
+    "scheduler": COMMANDS["scheduler"],
+    "triggerer": COMMANDS["triggerer"],
+    "celery-worker": COMMANDS["celery-worker"],
+}
 # Which component a process is: set in each component's environment, returned by Airflow's hostname_callable.
 COMPONENT_VARIABLE = "A2I_DEPLOYMENT_COMPONENT"
-HOSTNAME_CALLABLE = "tests.deployment_hostname.component_hostname"
-API_PREFIX = "/api/v2"
-HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+# tests/deployment_hostname.py, copied into a folder of its own on the processes' path (HOSTNAME_FOLDER under the
+# deployment's home): importable even when the working tree is not on the path.
+HOSTNAME_MODULE = Path(__file__).resolve().parent / "deployment_hostname.py"
+HOSTNAME_FOLDER = "pythonpath"
+HOSTNAME_CALLABLE = "deployment_hostname.component_hostname"
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 TRIGGERER_HEALTH_CHECK_THRESHOLD = 5  # seconds; [triggerer] triggerer_health_check_threshold is read with getint
@@ -156,6 +175,14 @@ def _tail(path: Path, lines: int) -> str:
 
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def merged(base: dict[str, dict[str, str]], extra: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """airflow.cfg sections: ``extra``'s options added to (or replacing) ``base``'s, section by section."""
+    sections = {name: dict(options) for name, options in base.items()}
+    for name, options in extra.items():
+        sections.setdefault(name, {}).update(options)
+    return sections
 
 
 def shown_url(url: str) -> str:
@@ -282,7 +309,11 @@ class DeploymentOptions:
     :param triggerers: how many triggerer processes.
     :param celery_workers: how many ``celery worker`` processes (Celery only).
     :param worker_concurrency: task slots of each Celery worker.
-    :param python: the Python whose Airflow runs every component (another virtualenv's, for another Airflow).
+    :param python: the Python whose Airflow runs every component (another virtualenv's, for another Airflow); its
+        Airflow's major version chooses the :class:`AirflowGeneration`.
+    :param working_tree_on_path: the project's root first on the processes' path, so DAG files may import
+        ``tests.*`` helpers (its ``airflow_a2i`` then shadows any installed one). False for a venv whose installed
+        airflow-a2i wheel must be what runs, as in a real deployment.
     """
 
     executor: str = LOCAL_EXECUTOR
@@ -293,6 +324,7 @@ class DeploymentOptions:
     celery_workers: int = 2
     worker_concurrency: int = 1
     python: str = sys.executable
+    working_tree_on_path: bool = True
 
     def __post_init__(self) -> None:
         if self.executor not in (LOCAL_EXECUTOR, CELERY_EXECUTOR):
@@ -328,6 +360,248 @@ class DeploymentError(RuntimeError):
     """The deployment did not do what was asked in time; the message ends with the tails of the process logs."""
 
 
+# ---------------------------------------------------------------------------------------------- Airflow generations
+
+
+class AirflowGeneration:
+    """What an Airflow major version changes in a deployment, in one place: the components and their commands, the
+    configuration that differs (HTTP server, auth, secret and JWT keys, DAG parsing), the REST API's prefix and
+    authentication, and the few REST answers whose shape differs. :class:`AirflowDeployment` asks its generation
+    (:func:`generation_of`), never the version."""
+
+    major: int
+    commands: dict[str, list[str]]
+    fixed_components: tuple[str, ...]  # the kinds started once, in this order, before triggerers and workers
+    server: str  # the kind that serves HTTP: the REST API and the health endpoint
+    api_prefix: str
+    health_path: str  # below api_prefix; answers without credentials
+    health_components: tuple[str, ...]  # what the health endpoint must call healthy before the deployment is ready
+    port_taken_messages: tuple[str, ...]  # what the server logs when someone else bound its port first
+    xcom_params: dict[str, str]  # asks the XCom endpoint for the value as stored (JSON), not its str()
+
+    def check(self, options: DeploymentOptions) -> None:
+        """Raise ValueError for options this generation cannot run."""
+
+    def config(self, deployment: AirflowDeployment) -> dict[str, dict[str, str]]:
+        """The sections and options of airflow.cfg only this generation has (merged over the common ones)."""
+        raise NotImplementedError
+
+    def prepare_home(self, deployment: AirflowDeployment) -> None:
+        """Files besides airflow.cfg the components read from the home (written before they start)."""
+
+    def authenticate(self, http: httpx.Client) -> dict[str, str]:
+        """The headers that authenticate a REST call (fetched again once on a 401)."""
+        raise NotImplementedError
+
+    def jobs(self, deployment: AirflowDeployment, job_type: str | None) -> list[dict[str, Any]]:
+        """Jobs as REST API v2 returns them (``id``, ``job_type``, ``state``, ``hostname``, ``latest_heartbeat``),
+        newest heartbeat first, at most 100."""
+        raise NotImplementedError
+
+    def trigger_body(self, conf: dict[str, Any], logical_date: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def dag_fields(self, dag: dict[str, Any]) -> dict[str, Any]:
+        """A DAG as REST API v2 names its fields (the harness's callers read ``next_dagrun_logical_date``)."""
+        return dag
+
+    def log_records(self, deployment: AirflowDeployment, path: str) -> list[Any]:
+        """A task try's whole log (``path`` below the prefix): structured records or lines of text."""
+        raise NotImplementedError
+
+
+class Airflow3(AirflowGeneration):
+    """api-server (REST API v2, the Execution API the task supervisors call), SimpleAuthManager with every user an
+    admin (``GET /auth/token`` hands out a JWT without credentials), a standalone dag-processor."""
+
+    major = 3
+    commands = COMMANDS
+    fixed_components = ("api-server", "scheduler", "dag-processor")
+    server = "api-server"
+    api_prefix = "/api/v2"
+    health_path = "/monitor/health"
+    health_components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    port_taken_messages = ("address already in use",)
+    xcom_params: dict[str, str] = {}
+
+    def config(self, deployment: AirflowDeployment) -> dict[str, dict[str, str]]:
+        return {
+            "core": {
+                "execution_api_server_url": f"{deployment.base_url}/execution/",
+                "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+                "simple_auth_manager_all_admins": "True",
+            },
+            "api": {
+                "host": "127.0.0.1",
+                "port": str(deployment.port),
+                "workers": "1",
+                "secret_key": deployment.secret_key,
+                "expose_config": "True",
+            },
+            # Signs the tokens of the REST API and of the Execution API alike: one key for every process.
+            "api_auth": {"jwt_secret": deployment.jwt_secret},
+            "dag_processor": {
+                "refresh_interval": "1",  # how often the dags folder is listed: new files are seen in ~1 s
+                "bundle_refresh_check_interval": "1",
+                "min_file_process_interval": "5",
+                "parsing_processes": "1",
+                "print_stats_interval": "0",
+                "stale_dag_threshold": "30",
+            },
+        }
+
+    def authenticate(self, http: httpx.Client) -> dict[str, str]:
+        # SimpleAuthManager with all_admins: a GET without credentials returns an admin JWT (201).
+        response = http.get("/auth/token")
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def jobs(self, deployment: AirflowDeployment, job_type: str | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": 100, "order_by": "-latest_heartbeat"}
+        if job_type:
+            params["job_type"] = job_type
+        return deployment._json("GET", "/jobs", params=params)["jobs"]
+
+    def trigger_body(self, conf: dict[str, Any], logical_date: str | None) -> dict[str, Any]:
+        return {"logical_date": logical_date, "conf": conf}  # None: a run without a logical date, as the UI makes
+
+    def log_records(self, deployment: AirflowDeployment, path: str) -> list[Any]:
+        # JSON, not text/plain: the Airflow 3.3 endpoint answers 400 to anything but JSON or NDJSON.
+        return deployment._json("GET", path, params={"full_content": True},
+                                headers={"Accept": "application/json"}).get("content", [])
+
+
+# The webserver's FAB settings (webserver_config.py): anyone who is not logged in -- every REST call here -- has the
+# Admin role, as SimpleAuthManager's all_admins gives on Airflow 3.
+AIRFLOW2_WEBSERVER_CONFIG = """\
+from flask_appbuilder.const import AUTH_DB
+
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_PUBLIC = "Admin"
+"""
+JOB_COLUMNS = ("id", "job_type", "state", "hostname", "latest_heartbeat")
+
+
+class Airflow2(AirflowGeneration):
+    """webserver (gunicorn; REST API v1 with the ``default`` auth backend, the FAB public role an admin), the
+    scheduler parsing the DAGs folder itself, tasks talking to the database directly. REST API v1 has no jobs
+    endpoint: jobs are read from the metadata database."""
+
+    major = 2
+    commands = AIRFLOW2_COMMANDS
+    fixed_components = ("webserver", "scheduler")
+    server = "webserver"
+    api_prefix = "/api/v1"
+    health_path = "/health"
+    health_components = ("metadatabase", "scheduler", "triggerer")  # dag_processor: None without a standalone one
+    port_taken_messages = ("connection in use", "address already in use")  # gunicorn's words, then Python's
+    # Native JSON values ([api] enable_xcom_deserialize_support); v1 answers str(value) by default.
+    xcom_params = {"deserialize": "true", "stringify": "false"}
+
+    def check(self, options: DeploymentOptions) -> None:
+        if options.database_url is None:
+            raise ValueError("Airflow 2 runs neither the LocalExecutor nor the CeleryExecutor on SQLite: give a "
+                             "PostgreSQL database_url")
+
+    def config(self, deployment: AirflowDeployment) -> dict[str, dict[str, str]]:
+        return {
+            "webserver": {
+                "web_server_host": "127.0.0.1",
+                "web_server_port": str(deployment.port),
+                "base_url": deployment.base_url,
+                "workers": "1",
+                "worker_refresh_batch_size": "0",  # no rolling restarts of the one gunicorn worker
+                "secret_key": deployment.secret_key,  # also signs log requests between components
+                "config_file": str(self.webserver_config_file(deployment)),
+                "expose_config": "True",
+                "warn_deployment_exposure": "False",
+            },
+            "api": {
+                # No credentials on loopback: every request is the FAB public user, whose role is Admin.
+                "auth_backends": "airflow.api.auth.backend.default",
+                "enable_xcom_deserialize_support": "True",
+            },
+            "scheduler": {
+                "standalone_dag_processor": "False",
+                "dag_dir_list_interval": "1",  # how often the dags folder is listed: new files are seen in ~1 s
+                "min_file_process_interval": "5",
+                "parsing_processes": "1",
+                "print_stats_interval": "0",
+                "stale_dag_threshold": "30",
+            },
+        }
+
+    @staticmethod
+    def webserver_config_file(deployment: AirflowDeployment) -> Path:
+        return deployment.home / "webserver_config.py"
+
+    def prepare_home(self, deployment: AirflowDeployment) -> None:
+        self.webserver_config_file(deployment).write_text(AIRFLOW2_WEBSERVER_CONFIG)
+
+    def authenticate(self, http: httpx.Client) -> dict[str, str]:
+        return {}
+
+    def jobs(self, deployment: AirflowDeployment, job_type: str | None) -> list[dict[str, Any]]:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        where = " WHERE job_type = :job_type" if job_type else ""
+        query = text(f"SELECT {', '.join(JOB_COLUMNS)} FROM job{where} "
+                     "ORDER BY latest_heartbeat DESC NULLS LAST LIMIT 100")
+        engine = create_engine(deployment.database_url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(query, {"job_type": job_type}).all()
+        finally:
+            engine.dispose()
+        return [{**dict(zip(JOB_COLUMNS, row, strict=True)), "latest_heartbeat": _utc_iso(row[-1])}
+                for row in rows]
+
+    def trigger_body(self, conf: dict[str, Any], logical_date: str | None) -> dict[str, Any]:
+        # Every Airflow 2 run has a logical date: left out, it is now.
+        return {"conf": conf} if logical_date is None else {"conf": conf, "logical_date": logical_date}
+
+    def dag_fields(self, dag: dict[str, Any]) -> dict[str, Any]:
+        return {**dag, "next_dagrun_logical_date": dag.get("next_dagrun")}
+
+    def log_records(self, deployment: AirflowDeployment, path: str) -> list[Any]:
+        # Text: the JSON answer's content is a Python repr of (host, text) pairs.
+        response = deployment.api("GET", path, params={"full_content": True}, headers={"Accept": "text/plain"})
+        if response.is_error:
+            raise DeploymentError(f"GET {path} -> {response.status_code}: {response.text}")
+        return response.text.splitlines()
+
+
+GENERATIONS: dict[int, AirflowGeneration] = {generation.major: generation for generation in (Airflow2(), Airflow3())}
+
+
+@functools.cache
+def airflow_version(python: str) -> str:
+    """The Airflow version installed for ``python`` (its package metadata: importing airflow would write an
+    airflow.cfg into whatever AIRFLOW_HOME is set)."""
+    result = subprocess.run([python, "-c", "from importlib.metadata import version; print(version('apache-airflow'))"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    if result.returncode:
+        raise DeploymentError(f"no Airflow installed for {python}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def generation_of(python: str) -> AirflowGeneration:
+    version = airflow_version(python)
+    generation = GENERATIONS.get(int(version.split(".")[0]))
+    if generation is None:
+        raise DeploymentError(f"no deployment shape for Airflow {version} ({python}); known: {sorted(GENERATIONS)}")
+    return generation
+
+
+def _utc_iso(value: datetime | str | None) -> str | None:
+    """A database timestamp as REST API v2 writes it (SQLite hands back naive UTC text, PostgreSQL datetimes)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 class AirflowDeployment:
     """One Airflow deployment in ``home``, parsing DAGs from ``dags_folder``; ``env`` is added to every process's
     environment (after this process's own, minus its ``AIRFLOW__*`` settings, which would override airflow.cfg)."""
@@ -338,19 +612,23 @@ class AirflowDeployment:
         self.dags_folder = Path(dags_folder).resolve()
         self.extra_env = dict(env or {})
         self.options = options or DeploymentOptions()
+        self.airflow_version = airflow_version(self.options.python)
+        self.generation = generation_of(self.options.python)
+        self.generation.check(self.options)
         self.components = {component.name: component for component in self._plan()}
         self.log_dir = self.home / "logs" / "processes"
         self.port = 0
         self.jwt_secret = secrets.token_urlsafe(64)  # >= 64 bytes: HS512 warns on shorter keys
+        self.secret_key = secrets.token_urlsafe(64)
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopped_on_purpose: set[str] = set()
         self.start_seconds: float | None = None
         self._client: httpx.Client | None = None
-        self._token: str | None = None
+        self._auth: dict[str, str] | None = None  # the REST API's auth headers, once fetched
         self._log_offsets: dict[str, int] = {}  # where each process's log stood when it was last started
         # Every process of this deployment (task supervisors and trigger runners included) inherits this value:
         # it finds them all, whichever session or parent they end up in. It also names the deployment's Celery
-        # queue and worker hostnames, so that deployments sharing one Redis never take each other's tasks.
+        # queue, so that deployments sharing one Redis never take each other's tasks.
         self.marker = secrets.token_hex(8)
         self.sessions: list[int] = []  # session ids of every process started (each a session leader)
         self._reaper: subprocess.Popen | None = None
@@ -359,7 +637,7 @@ class AirflowDeployment:
 
     def _plan(self) -> list[Component]:
         """The components, in start order."""
-        plan = [Component(kind, kind) for kind in ("api-server", "scheduler", "dag-processor")]
+        plan = [Component(kind, kind) for kind in self.generation.fixed_components]
         plan += numbered("triggerer", self.options.triggerers)
         if self.options.celery:
             plan += numbered("celery-worker", self.options.celery_workers)
@@ -377,11 +655,14 @@ class AirflowDeployment:
     def celery_queue(self) -> str:
         return f"a2i-{self.marker}"
 
-    def celery_hostname(self, name: str) -> str:
-        return f"{name}-{self.marker}"
+    @property
+    def database_url(self) -> str:
+        """The metadata database's SQLAlchemy URL."""
+        return self.options.database_url or f"sqlite:///{self.home / 'airflow.db'}"
 
     def config(self) -> dict[str, dict[str, str]]:
-        """The airflow.cfg this deployment writes; every value here was chosen, none is left to a default."""
+        """The airflow.cfg this deployment writes; every value here was chosen, none is left to a default. What only
+        one Airflow generation has comes from :meth:`AirflowGeneration.config`."""
         from cryptography.fernet import Fernet
 
         config = {
@@ -393,23 +674,12 @@ class AirflowDeployment:
                 "dags_folder": str(self.dags_folder),
                 "load_examples": "False",
                 "dags_are_paused_at_creation": "True",
-                "execution_api_server_url": f"{self.base_url}/execution/",
-                "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-                "simple_auth_manager_all_admins": "True",
                 "fernet_key": Fernet.generate_key().decode(),
                 "default_timezone": "utc",
                 "dagbag_import_timeout": "60",
                 "hostname_callable": HOSTNAME_CALLABLE,
             },
             "database": self._database_config(),
-            "api": {
-                "host": "127.0.0.1",
-                "port": str(self.port),
-                "workers": "1",
-                "secret_key": secrets.token_urlsafe(64),
-                "expose_config": "True",
-            },
-            "api_auth": {"jwt_secret": self.jwt_secret},
             "logging": {
                 "base_log_folder": str(self.home / "logs"),
                 "colored_console_log": "False",
@@ -429,27 +699,19 @@ class AirflowDeployment:
                 # A triggerer silent this long is dead: another one takes its triggers.
                 "triggerer_health_check_threshold": str(TRIGGERER_HEALTH_CHECK_THRESHOLD),
             },
-            "dag_processor": {
-                "refresh_interval": "1",  # how often the dags folder is listed: new files are seen in ~1 s
-                "bundle_refresh_check_interval": "1",
-                "min_file_process_interval": "5",
-                "parsing_processes": "1",
-                "print_stats_interval": "0",
-                "stale_dag_threshold": "30",
-            },
         }
         if self.options.celery:
             config.update(self._celery_config())
-        return config
+        return merged(config, self.generation.config(self))
 
     def _database_config(self) -> dict[str, str]:
         if self.options.database_url is None:
             return {
-                "sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}",
+                "sql_alchemy_conn": self.database_url,
                 "check_migrations": "False",  # `db migrate` ran before any process starts
             }
         return {
-            "sql_alchemy_conn": self.options.database_url,
+            "sql_alchemy_conn": self.database_url,
             "check_migrations": "False",
             # About ten processes share one server (max_connections is often 100) with other test sessions.
             "sql_alchemy_pool_size": "2",
@@ -477,9 +739,9 @@ class AirflowDeployment:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("AIRFLOW__") and key not in ("AIRFLOW_HOME", "AIRFLOW_CONFIG")}
         env.update(self.extra_env)
-        # The project's root first on the path: the hostname callable lives in tests/, and DAG files may import
-        # tests.* helpers.
-        python_path = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        # The hostname callable's folder; the project's root first if asked (DAG files may import tests.* helpers).
+        python_path = [*([str(PROJECT_ROOT)] if self.options.working_tree_on_path else []), str(self.hostname_folder),
+                       *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         env.update({
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW_CONFIG": str(self.home / "airflow.cfg"),
@@ -495,6 +757,16 @@ class AirflowDeployment:
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         return env
 
+    @property
+    def hostname_folder(self) -> Path:
+        return self.home / HOSTNAME_FOLDER
+
+    def _prepare_home(self) -> None:
+        """What the processes read from the home besides airflow.cfg: the hostname callable, the generation's files."""
+        self.hostname_folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HOSTNAME_MODULE, self.hostname_folder / HOSTNAME_MODULE.name)
+        self.generation.prepare_home(self)
+
     def _write_config(self) -> None:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_dict(self.config())
@@ -502,12 +774,15 @@ class AirflowDeployment:
             parser.write(handle)
 
     def _command(self, component: Component) -> list[str]:
-        command = [self.options.python, "-m", "airflow", *COMMANDS[component.kind]]
-        if component.kind == "api-server":
+        command = [self.options.python, "-m", "airflow", *self.generation.commands[component.kind]]
+        if component.kind == self.generation.server:
             command += ["--port", str(self.port)]
         elif component.kind == "celery-worker":
-            command += ["--celery-hostname", self.celery_hostname(component.name),
-                        "--concurrency", str(self.options.worker_concurrency), "--queues", self.celery_queue]
+            # No --celery-hostname: with it, Celery providers 3.14-3.22 (those Airflow 2.11, 3.1 and 3.2 pin) first
+            # run a duplicate-hostname check whose inspect() leaves kombu pool state behind that wedges the prefork
+            # pool: tasks are received, never run (apache/airflow#59707). Celery's nodenames may then repeat; the
+            # workers are told apart by the hostname callable (task instances' hostname) and the queue is ours.
+            command += ["--concurrency", str(self.options.worker_concurrency), "--queues", self.celery_queue]
         return command
 
     # ------------------------------------------------------------------ processes
@@ -521,6 +796,7 @@ class AirflowDeployment:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_reaper()
+            self._prepare_home()
             for attempt in range(3):
                 self.port = free_port()
                 self._write_config()
@@ -604,7 +880,8 @@ class AirflowDeployment:
             nonlocal health
             self.check_processes()
             health = self._health() or {}
-            if not all((health.get(name) or {}).get("status") == "healthy" for name in HEALTH_COMPONENTS):
+            if not all((health.get(name) or {}).get("status") == "healthy"
+                       for name in self.generation.health_components):
                 return None
             kinds = {self.components[name].kind for name in names}
             alive = self.live_triggerers(since) if "triggerer" in kinds else {}
@@ -626,9 +903,13 @@ class AirflowDeployment:
         for name, process in self.processes.items():
             if name in self.stopped_on_purpose or process.poll() is None:
                 continue
-            if name == "api-server" and "address already in use" in _tail(self._log("api-server"), 40):
+            if name == self.generation.server and self._port_taken():
                 raise _PortTaken
             raise DeploymentError(f"{name} exited with {process.returncode}\n{self.logs()}")
+
+    def _port_taken(self) -> bool:
+        tail = _tail(self._log(self.generation.server), 40).lower()
+        return any(message in tail for message in self.generation.port_taken_messages)
 
     def pid(self, name: str) -> int:
         return self.processes[name].pid
@@ -695,7 +976,7 @@ class AirflowDeployment:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-            self._token = None
+            self._auth = None
 
     def kill_component(self, name: str) -> None:
         """``kill -9`` one component, its process group and its descendants (a triggerer's trigger runner, a
@@ -741,7 +1022,7 @@ class AirflowDeployment:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ------------------------------------------------------------------ REST API v2 (every call goes through api())
+    # ------------------------------------------------------------------ REST API (every call goes through api())
 
     @property
     def http(self) -> httpx.Client:
@@ -753,33 +1034,32 @@ class AirflowDeployment:
             self._client = httpx.Client(base_url=self.base_url, timeout=30, trust_env=False)
         return self._client
 
-    def _fetch_token(self) -> str:
-        # SimpleAuthManager with all_admins: a GET without credentials returns an admin JWT (201).
-        response = self.http.get("/auth/token")
-        response.raise_for_status()
-        return response.json()["access_token"]
+    @property
+    def api_prefix(self) -> str:
+        return self.generation.api_prefix
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One authenticated request to the REST API (``path`` below :data:`API_PREFIX`). Fetches a new token once on
-        401; retries a few times on a refused connection, and, for GET and PATCH only, on other transport errors
-        and 5xx (SQLite may be busy for a moment) -- a POST that may have been applied is never sent twice."""
+        """One authenticated request to the REST API (``path`` below the generation's prefix, ``/api/v2`` or
+        ``/api/v1``). Authenticates again once on 401; retries a few times on a refused connection, and, for GET
+        and PATCH only, on other transport errors and 5xx (SQLite may be busy for a moment) -- a POST that may
+        have been applied is never sent twice."""
         extra_headers = kwargs.pop("headers", {})
         idempotent = method.upper() in ("GET", "PATCH", "HEAD")
         attempts = 5
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            if self._token is None:
-                self._token = self._fetch_token()
-            headers = {**extra_headers, "Authorization": f"Bearer {self._token}"}
+            if self._auth is None:
+                self._auth = self.generation.authenticate(self.http)
+            headers = {**extra_headers, **self._auth}
             try:
-                response = self.http.request(method, f"{API_PREFIX}{path}", headers=headers, **kwargs)
+                response = self.http.request(method, f"{self.api_prefix}{path}", headers=headers, **kwargs)
             except httpx.TransportError as error:
                 if last or not (idempotent or isinstance(error, httpx.ConnectError)):
                     raise
                 time.sleep(0.5 * (attempt + 1))
                 continue
             if response.status_code == 401 and attempt == 0:
-                self._token = None
+                self._auth = None
                 continue
             if response.status_code >= 500 and idempotent and not last:
                 time.sleep(0.5 * (attempt + 1))
@@ -790,7 +1070,7 @@ class AirflowDeployment:
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.api(method, path, **kwargs)
         if response.is_error:
-            raise DeploymentError(f"{method} {API_PREFIX}{path} -> {response.status_code}: {response.text}")
+            raise DeploymentError(f"{method} {self.api_prefix}{path} -> {response.status_code}: {response.text}")
         return response.json()
 
     def poll(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -805,19 +1085,16 @@ class AirflowDeployment:
             time.sleep(POLL)
 
     def _health(self) -> dict[str, Any] | None:
-        """The health endpoint's answer (no token needed), or None while the api-server does not answer."""
+        """The health endpoint's answer (no credentials needed), or None while the HTTP server does not answer."""
         try:
-            response = self.http.get(f"{API_PREFIX}/monitor/health", timeout=5)
+            response = self.http.get(f"{self.api_prefix}{self.generation.health_path}", timeout=5)
         except httpx.TransportError:
             return None
         return response.json() if response.status_code == 200 else None
 
     def jobs(self, job_type: str | None = None) -> list[dict[str, Any]]:
         """Jobs (``SchedulerJob``, ``TriggererJob``, ``DagProcessorJob``), newest heartbeat first."""
-        params: dict[str, Any] = {"limit": 100, "order_by": "-latest_heartbeat"}
-        if job_type:
-            params["job_type"] = job_type
-        return self._json("GET", "/jobs", params=params)["jobs"]
+        return self.generation.jobs(self, job_type)
 
     def live_triggerers(self, since: datetime | None = None) -> dict[str, int]:
         """Triggerer hostname (the component's name) -> job id, for jobs running and heartbeating within the
@@ -850,10 +1127,10 @@ class AirflowDeployment:
             return None
         if response.is_error:
             raise DeploymentError(f"GET /dags/{dag_id} -> {response.status_code}: {response.text}")
-        return response.json()
+        return self.generation.dag_fields(response.json())
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> dict[str, Any]:
-        """Until the dag-processor has parsed and serialized ``dag_id`` (the API knows it)."""
+        """Until Airflow (the dag-processor; on Airflow 2 the scheduler) has parsed and serialized ``dag_id``."""
 
         def parsed() -> dict[str, Any] | None:
             self.check_processes()
@@ -899,10 +1176,11 @@ class AirflowDeployment:
         return dag_ids
 
     def trigger_dag(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None) -> str:
-        """Create a manual run (by default without a logical date, as the UI does in Airflow 3); returns its run
-        id. A scheduled DAG's ``next_dagrun_logical_date`` as ``logical_date`` makes the run stand for the
-        interval the scheduler would otherwise run once the DAG is unpaused."""
-        body = {"logical_date": logical_date, "conf": conf or {}}
+        """Create a manual run (by default without a logical date, as the UI does in Airflow 3; on Airflow 2 its
+        logical date is now); returns its run id. A scheduled DAG's ``next_dagrun_logical_date`` as
+        ``logical_date`` makes the run stand for the interval the scheduler would otherwise run once the DAG is
+        unpaused."""
+        body = self.generation.trigger_body(conf or {}, logical_date)
         return self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -952,15 +1230,14 @@ class AirflowDeployment:
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value as stored (JSON values come back as they were pushed)."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self._json("GET", path)["value"]
+        return self._json("GET", path, params=self.generation.xcom_params)["value"]
 
     def task_log_records(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> list[Any]:
-        """The task's log for one try as the api-server returns it: structured records (dicts with ``timestamp``,
-        ``level``, ``event``, ...) from the worker's log file and the triggerer's ``.trigger.<job id>.log``."""
+        """The task's log for one try as the HTTP server returns it, from the worker's log file and the triggerer's
+        ``.trigger.<job id>.log``: structured records (dicts with ``timestamp``, ``level``, ``event``, ...) on
+        Airflow 3, lines of text on Airflow 2."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        # JSON, not text/plain: the Airflow 3.3 endpoint answers 400 to anything but JSON or NDJSON.
-        return self._json("GET", path, params={"full_content": True},
-                          headers={"Accept": "application/json"}).get("content", [])
+        return self.generation.log_records(self, path)
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The same log as text, one line per record: ``timestamp [level] event {other fields}``."""
@@ -993,16 +1270,18 @@ def session_deployment(root: Path, env: dict[str, str],
 
 
 def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends, *, triggerers: int = 2,
-                      celery_workers: int = 2, worker_concurrency: int = 1,
-                      python: str = sys.executable) -> Iterator[AirflowDeployment]:
+                      celery_workers: int = 2, worker_concurrency: int = 1, python: str = sys.executable,
+                      working_tree_on_path: bool = True) -> Iterator[AirflowDeployment]:
     """Generator for a fixture: a CeleryExecutor deployment on a fresh PostgreSQL database (also its Celery result
     backend) with Redis as broker; afterwards the processes are stopped, the database dropped and the
-    deployment's keys removed from Redis. Check ``backends.unreachable()`` first."""
+    deployment's keys removed from Redis. Check ``backends.unreachable()`` first. ``python`` may be another
+    venv's (any Airflow generation); see :class:`DeploymentOptions` for ``working_tree_on_path``."""
     with fresh_postgres_database(backends.postgres_url) as database_url:
         options = DeploymentOptions(executor=CELERY_EXECUTOR, database_url=database_url,
                                     broker_url=backends.redis_url, result_backend=f"db+{database_url}",
                                     triggerers=triggerers, celery_workers=celery_workers,
-                                    worker_concurrency=worker_concurrency, python=python)
+                                    worker_concurrency=worker_concurrency, python=python,
+                                    working_tree_on_path=working_tree_on_path)
         deployment = AirflowDeployment(root / "home", root / "dags", env, options)
         try:
             deployment.start()
