@@ -3,6 +3,9 @@
 ``make bench`` (or ``.venv/bin/python benchmarks/run.py [--n 2000] [--memory-loops 10000]``). Starts its own
 local A2I service in a temporary directory, with fake credentials; never real AWS. Prints one table and
 writes it to ``benchmarks/results.md``.
+
+``--only parse`` (DAG file parse time on each Airflow venv) or ``--only import`` (import cost) measures just that,
+without the local service, and updates those rows and their note in ``benchmarks/results.md``, the others kept.
 """
 
 from __future__ import annotations
@@ -32,8 +35,15 @@ os.environ.update({
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import measure  # noqa: E402
-from benchmarks.table import Row, machine, render  # noqa: E402
+from benchmarks import measure, parse  # noqa: E402
+from benchmarks.table import Row, machine, merge, render  # noqa: E402
+
+# What ``--only`` measures: its function (notes) -> rows, and how its rows and note begin.
+ONLY = {
+    "parse": (lambda notes, args: parse.parse_time(notes, runs=args.parse_runs, log=measure.log),
+              "DAG file parse time, ", "Parse time: "),
+    "import": (lambda notes, args: measure.import_cost(notes), "Import cost on top of airflow.sdk", "Import cost: "),
+}
 
 
 def main() -> int:
@@ -47,11 +57,25 @@ def main() -> int:
                         help="loops per arm of the start comparison with 50 ms added per call (0: skip; default 500)")
     parser.add_argument("--skip-deployment", action="store_true",
                         help="skip the latency measurement on a real Airflow deployment")
+    parser.add_argument("--parse-runs", type=int, default=parse.PARSE_RUNS,
+                        help=f"fresh interpreters per venv and DAG file, parse time (default {parse.PARSE_RUNS})")
+    parser.add_argument("--only", choices=sorted(ONLY),
+                        help="measure only this; its rows and note replace theirs in the output, the rest is kept")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args()
 
     rows: list[Row] = []
     notes: list[str] = []
+    if args.only:
+        measure_only, row_prefix, note_prefix = ONLY[args.only]
+        rows = measure_only(notes, args)
+        notes = [f"{note} (Measured alone by `benchmarks/run.py --only {args.only}`: {machine()}.)" for note in notes]
+        previous = args.output.read_text() if args.output.exists() else render([], machine(), [], args)
+        text = merge(previous, rows, notes, row_prefix, note_prefix)
+        print(text)
+        args.output.write_text(text)
+        print(f"Written to {args.output}")
+        return 0
     with measure.Bench(WORK_DIR) as bench:
         capacity = bench.capacity()
         quota = max(1, min(50, int(capacity / 2)))
@@ -67,6 +91,7 @@ def main() -> int:
         else:
             rows += bench.deployment_latency(notes)
     rows += measure.import_cost(notes)
+    rows += parse.parse_time(notes, runs=args.parse_runs, log=measure.log)
 
     text = render(rows, machine(), notes, args)
     print(text)
