@@ -210,9 +210,10 @@ def parse_time(notes: list[str], runs: int = PARSE_RUNS, log=print) -> list[Row]
         "machine its wall time also counts waiting for other work (wall medians below). Baseline: "
         "benchmarks/dags/sagemaker_custom_review.py (the same DAG on `SageMakerBaseOperator` subclasses, "
         "`AwsBaseHook` and `S3Hook`); ours: dags/a2i_custom_review.py; the compat venvs hold the airflow-a2i "
-        "wheel. Plain rows: the time includes the file's own imports: boto3 and the Amazon provider's AWS base "
-        "(about 85% of it, both files), then airflow-a2i or the SageMaker operators module. Medians (CPU unless "
-        "said), baseline vs ours: " + "; ".join(details["plain"]) + ".")
+        "wheel. Plain rows: the time includes the file's own imports: boto3 and the Amazon provider's AWS base, "
+        "which both files import (most of it: without them the baseline's DagBag takes about 0.01 s, see the "
+        "pre-import rows), then airflow-a2i or the SageMaker operators module. Medians (CPU unless said), "
+        "baseline vs ours: " + "; ".join(details["plain"]) + ".")
     notes.append(
         "Parse time after the pre-import: with `parsing_pre_import_modules` (on by default, Airflow 2 and 3), the "
         "DAG processor's long-lived parent imports every `airflow.*` module a DAG file imports before it forks "

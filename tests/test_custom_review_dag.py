@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -162,3 +164,28 @@ def test_no_dag_names_an_endpoint_or_an_account():
         text = path.read_text()
         assert not re.search(r"https?://|localhost|127\.0\.0\.1|:4566", text), path
         assert not re.search(r"\b\d{12}\b", text), path
+
+
+def test_parsing_the_dag_reads_no_service_model_and_imports_no_run_time_module():
+    """What the DAG processor pays for the file: no botocore service model is loaded (a SageMaker model takes
+    about 0.1 s), and the modules only a task run needs are not imported (benchmarks: DAG file parse time)."""
+    code = f"""
+import json, sys
+import botocore.loaders
+loaded = []
+original = botocore.loaders.Loader.load_service_model
+def load_service_model(self, service_name, *args, **kwargs):
+    loaded.append(service_name)
+    return original(self, service_name, *args, **kwargs)
+botocore.loaders.Loader.load_service_model = load_service_model
+import runpy
+dag = runpy.run_path({str(DAG_FILE)!r})["dag"]
+print(json.dumps({{"tasks": len(dag.tasks), "loaded": loaded, "imported": sorted(
+    name for name in ("airflow_a2i.results", "airflow_a2i.batching", "airflow_a2i.sensors.batch",
+                      "airflow_a2i.manifest", "airflow_a2i.model_validation", "airflow_a2i.waiting",
+                      "airflow_a2i.triggers.human_loop", "airflow.providers.amazon.aws.hooks.s3")
+    if name in sys.modules)}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"tasks": 4, "loaded": [], "imported": []}

@@ -191,6 +191,8 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self._request_source()
         if self.activation_conditions is not None:
             check_literal_part(self.activation_conditions, self._activation_config)
+        if not isinstance(self.task_keywords, list | tuple) and self.public_workforce_task_price is None:
+            return  # nothing more to check: SageMaker's model (a long load at DAG parse time) is not read
         loop_config = request_member("CreateFlowDefinition", "HumanLoopConfig").members
         if isinstance(self.task_keywords, list | tuple):
             for position, keyword in literal_entries(self.task_keywords):

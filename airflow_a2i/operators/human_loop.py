@@ -17,7 +17,6 @@ from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink, A2IPortalLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
 from airflow_a2i.policies import review_seconds, validate_policies
-from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import (
     check_known_part,
     check_literal_part,
@@ -26,10 +25,11 @@ from airflow_a2i.validation import (
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
-from airflow_a2i.waiting import judge, raise_for_outcome
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 
 # Extra time a deferral may take beyond the review timeout: the trigger enforces the review timeout
 # itself, the deferral timeout is only a backstop against a lost trigger.
@@ -70,6 +70,8 @@ class HumanLoopWaitMixin:
 
     def wait_for_loop(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
         """Wait until the loop ends as the policies say; ``result`` is returned with its final status."""
+        from airflow_a2i.waiting import judge  # run time only (as the trigger): DAG parsing does not pay for it
+
         self._started = name
         verdict, states = judge(self.a2i_hook, [name], **self._policies())
         if not verdict.done and self.deferrable:
@@ -88,6 +90,8 @@ class HumanLoopWaitMixin:
         return self._finish(event["status"], event.get("message", ""), event.get("loops", {}), result or {})
 
     def _finish(self, outcome: str, message: str, loops: dict[str, dict], result: dict[str, Any]) -> dict[str, Any]:
+        from airflow_a2i.waiting import raise_for_outcome
+
         self.log.info("Human loop wait ended %s: %s", outcome, message)
         raise_for_outcome(outcome, message)
         [(name, state)] = loops.items()
@@ -102,6 +106,8 @@ class HumanLoopWaitMixin:
                 "review_timeout": review_seconds(self.review_timeout)}
 
     def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
+        from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+
         return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
                                    stop_on_kill=self.stop_on_kill, aws_conn_id=self.aws_conn_id,
                                    region_name=self.region_name, verify=self.verify,

@@ -10,36 +10,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
-from airflow_a2i.batching import A2I_RETRYABLE, Progress, call_with_backoff, run_bounded
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook, error_code
 from airflow_a2i.names import validate_human_loop_name
 from airflow_a2i.policies import MISSING
-from airflow_a2i.results import (
-    REKOGNITION_SOURCE,
-    TEXTRACT_SOURCE,
-    HumanLoopOutput,
-    OutputParseError,
-    built_in_answer,
-    final_labels,
-    moderation_labels,
-    parse_output_json,
-    response_source,
-    textract_fields,
-    unexpected_answer_fields,
-)
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.common.compat.sdk import Asset
     from airflow.sdk import Context, XComArg
+
+    from airflow_a2i.results import HumanLoopOutput
 
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -305,13 +293,13 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
         """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
         literal members of lists."""
-        from airflow_a2i.sensors.batch import manifest_sources
-
         items = uri = None
         if self.manifests is not None:
             if rendered:
                 items = self._manifest_items()
             else:
+                from airflow_a2i.sensors.batch import manifest_sources  # only batch DAGs pay for it at parse time
+
                 check_literal_part(self.manifests, lambda literal: manifest_sources(literal, "manifests"))
         elif rendered:
             items = parse_human_loops(self.human_loops)
@@ -332,10 +320,14 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
 
     @property
     def s3_hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # a task run's: DAG parsing does not pay for it
+
         return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                       config=self.botocore_config)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_a2i.batching import Progress, run_bounded  # run time only: DAG parsing does not pay for it
+
         items, uri = self._validate(rendered=True)
         assert items is not None and uri is not None
         if self.expected_answer_fields is not None:
@@ -404,6 +396,9 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
                 events[outlet].extra = extra
 
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
+        from airflow_a2i.batching import A2I_RETRYABLE, call_with_backoff
+        from airflow_a2i.results import OutputParseError, parse_output_json, unexpected_answer_fields
+
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
         if described is None:
             return {**_no_loop_columns(), "status": MISSING}
@@ -451,6 +446,16 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     def _built_in_columns(self, item: ResultItem, row: dict[str, Any], output: HumanLoopOutput | None,
                           s3: S3Hook) -> dict[str, Any]:
         """``request_source``, ``machine_result_s3_uri``, ``fields``, ``labels``, ``final_labels`` of one item."""
+        from airflow_a2i.results import (
+            REKOGNITION_SOURCE,
+            TEXTRACT_SOURCE,
+            built_in_answer,
+            final_labels,
+            moderation_labels,
+            response_source,
+            textract_fields,
+        )
+
         columns: dict[str, Any] = {"request_source": None, "machine_result_s3_uri": item.machine_result_s3_uri,
                                    "fields": None, "labels": None, "final_labels": None}
         machine, answer, shown = None, None, None
@@ -483,6 +488,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     def _read(s3: S3Hook, uri: str) -> bytes:
         """The object's bytes, through the S3 client (thread-safe, unlike the hook's resource); not decoded
         here, so that an object that is not UTF-8 is reported by the JSON parsers like any unreadable one."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
         bucket, key = S3Hook.parse_s3_url(uri)
         try:
             return s3.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
