@@ -219,6 +219,20 @@ class CeleryBackends:
                 f"start PostgreSQL on 127.0.0.1:5432 (trust auth, database 'test', user 'postgres') and Redis on "
                 f"127.0.0.1:6379, or set {POSTGRES_URL_VARIABLE} / {REDIS_URL_VARIABLE} ({'; '.join(problems)})")
 
+    @classmethod
+    def required(cls) -> CeleryBackends:
+        """The backends from the environment, or the test is skipped saying what to start (failed under CI=true,
+        where they must run)."""
+        import pytest
+
+        backends = cls.from_environment()
+        problem = backends.unreachable()
+        if problem is not None:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(problem)
+            pytest.skip(problem)
+        return backends
+
     def _postgres_problem(self) -> str | None:
         try:
             with contextlib.closing(_postgres_connection(self.postgres_url)) as connection, \

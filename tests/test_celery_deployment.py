@@ -13,7 +13,6 @@ the tests skip without them, and fail under CI=true.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -53,12 +52,7 @@ pytestmark = pytest.mark.timeout(600)
 def celery_airflow(session_dir: Path, local_service: str) -> Iterator[AirflowDeployment]:
     """The Celery deployment, started once for this module; skipped (failed under CI=true) without PostgreSQL
     and Redis."""
-    backends = CeleryBackends.from_environment()
-    problem = backends.unreachable()
-    if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    backends = CeleryBackends.required()
     yield from celery_deployment(session_dir / "celery-deployment",
                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, backends,
                                  triggerers=2, celery_workers=2, worker_concurrency=1)
