@@ -95,7 +95,11 @@ HOSTNAME_FOLDER = "pythonpath"
 HOSTNAME_CALLABLE = "deployment_hostname.component_hostname"
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
-TRIGGERER_HEALTH_CHECK_THRESHOLD = 5  # seconds; [triggerer] triggerer_health_check_threshold is read with getint
+# Seconds a triggerer may be silent before another one takes its triggers ([triggerer]
+# triggerer_health_check_threshold, read with getint): low for the tests that kill a triggerer, Airflow's default
+# otherwise, since on a loaded machine a live triggerer's heartbeat can lag a few seconds and its triggers would move.
+TRIGGERER_HEALTH_CHECK_THRESHOLD = 5
+DEFAULT_TRIGGERER_HEALTH_CHECK_THRESHOLD = 30
 START_TIMEOUT = 180.0
 POLL = 0.25
 
@@ -328,6 +332,8 @@ class DeploymentOptions:
     :param working_tree_on_path: the project's root first on the processes' path, so DAG files may import
         ``tests.*`` helpers (its ``airflow_a2i`` then shadows any installed one). False for a venv whose installed
         airflow-a2i wheel must be what runs, as in a real deployment.
+    :param triggerer_health_check_threshold: seconds of silence after which a triggerer counts as dead and another
+        takes its triggers: :data:`TRIGGERER_HEALTH_CHECK_THRESHOLD` where a test kills triggerers.
     """
 
     executor: str = LOCAL_EXECUTOR
@@ -339,6 +345,7 @@ class DeploymentOptions:
     worker_concurrency: int = 1
     python: str = sys.executable
     working_tree_on_path: bool = True
+    triggerer_health_check_threshold: int = DEFAULT_TRIGGERER_HEALTH_CHECK_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.executor not in (LOCAL_EXECUTOR, CELERY_EXECUTOR):
@@ -711,7 +718,7 @@ class AirflowDeployment:
             "triggerer": {
                 "job_heartbeat_sec": "1",
                 # A triggerer silent this long is dead: another one takes its triggers.
-                "triggerer_health_check_threshold": str(TRIGGERER_HEALTH_CHECK_THRESHOLD),
+                "triggerer_health_check_threshold": str(self.options.triggerer_health_check_threshold),
             },
         }
         if self.options.celery:
@@ -1113,7 +1120,7 @@ class AirflowDeployment:
     def live_triggerers(self, since: datetime | None = None) -> dict[str, int]:
         """Triggerer hostname (the component's name) -> job id, for jobs running and heartbeating within the
         health-check threshold (and after ``since``)."""
-        recent = datetime.now(UTC).timestamp() - TRIGGERER_HEALTH_CHECK_THRESHOLD
+        recent = datetime.now(UTC).timestamp() - self.options.triggerer_health_check_threshold
         after = max(recent, since.timestamp()) if since is not None else recent
         alive: dict[str, int] = {}
         for job in self.jobs("TriggererJob"):  # newest heartbeat first: a restarted triggerer's new job wins
@@ -1285,7 +1292,9 @@ def session_deployment(root: Path, env: dict[str, str],
 
 def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends, *, triggerers: int = 2,
                       celery_workers: int = 2, worker_concurrency: int = 1, python: str = sys.executable,
-                      working_tree_on_path: bool = True) -> Iterator[AirflowDeployment]:
+                      working_tree_on_path: bool = True,
+                      triggerer_health_check_threshold: int = DEFAULT_TRIGGERER_HEALTH_CHECK_THRESHOLD,
+                      ) -> Iterator[AirflowDeployment]:
     """Generator for a fixture: a CeleryExecutor deployment on a fresh PostgreSQL database (also its Celery result
     backend) with Redis as broker; afterwards the processes are stopped, the database dropped and the
     deployment's keys removed from Redis. Check ``backends.unreachable()`` first. ``python`` may be another
@@ -1295,7 +1304,8 @@ def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends,
                                     broker_url=backends.redis_url, result_backend=f"db+{database_url}",
                                     triggerers=triggerers, celery_workers=celery_workers,
                                     worker_concurrency=worker_concurrency, python=python,
-                                    working_tree_on_path=working_tree_on_path)
+                                    working_tree_on_path=working_tree_on_path,
+                                    triggerer_health_check_threshold=triggerer_health_check_threshold)
         deployment = AirflowDeployment(root / "home", root / "dags", env, options)
         try:
             deployment.start()

@@ -110,7 +110,9 @@ def flow_definition_arn(make_flow_definition: Callable[..., str]) -> str:
 def airflow_deployment(session_dir: Path, local_service: str):
     """A real Airflow deployment (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite), started
     the first time a test asks for it and stopped at session end. Tests add DAGs with ``add_dag_file(path)``."""
-    from tests.airflow_deployment import session_deployment
+    from tests.airflow_deployment import TRIGGERER_HEALTH_CHECK_THRESHOLD, DeploymentOptions, session_deployment
 
+    # tests/test_deployment.py restarts the triggerer: its new job takes the triggers over once the old is silent.
+    options = DeploymentOptions(triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
     yield from session_deployment(session_dir / "airflow-deployment",
-                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"})
+                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, options)

@@ -55,7 +55,8 @@ def celery_airflow(session_dir: Path, local_service: str) -> Iterator[AirflowDep
     backends = CeleryBackends.required()
     yield from celery_deployment(session_dir / "celery-deployment",
                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, backends,
-                                 triggerers=2, celery_workers=2, worker_concurrency=1)
+                                 triggerers=2, celery_workers=2, worker_concurrency=1,
+                                 triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
 
 
 def read_s3(s3: Any, uri: str) -> str:

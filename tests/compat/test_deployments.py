@@ -80,10 +80,14 @@ def triggerer_job_of(deployment: AirflowDeployment, run_id: str) -> int | None:
     return (instance.get("trigger") or {}).get("triggerer_id")
 
 
-def trigger_log(deployment: AirflowDeployment, run_id: str, job_id: int) -> str:
-    """What the trigger logged on the triggerer of job ``job_id`` (``attempt=1.log.trigger.<job id>.log``)."""
+def job_whose_trigger_logged(deployment: AirflowDeployment, run_id: str, text: str) -> int | None:
+    """The id of a triggerer job whose run of the review's trigger logged ``text``
+    (``attempt=1.log.trigger.<job id>.log``): the trigger may move to the other triggerer meanwhile."""
     folder = deployment.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=review"
-    return "".join(path.read_text(errors="replace") for path in folder.glob(f"attempt=1.log.trigger.{job_id}.log"))
+    for path in sorted(folder.glob("attempt=1.log.trigger.*.log")):
+        if text in path.read_text(errors="replace"):
+            return int(path.name.removeprefix("attempt=1.log.trigger.").removesuffix(".log"))
+    return None
 
 
 def read_s3(s3: Any, uri: str) -> str:
@@ -108,11 +112,11 @@ def test_the_custom_review_dag_defers_on_a_real_triggerer_and_reads_the_answer(
     deployment.unpause(DAG_ID)
     try:
         deployment.wait_for_task_state(DAG_ID, run_id, "review", "deferred", timeout=240)
-        job_id = deployment.poll(lambda: triggerer_job_of(deployment, run_id), 60, "a triggerer to take the trigger")
+        deployment.poll(lambda: triggerer_job_of(deployment, run_id), 60, "a triggerer to take the trigger")
+        # A triggerer runs the trigger: it has looked at the loop, still open, before anyone answers.
+        job_id = deployment.poll(lambda: job_whose_trigger_logged(deployment, run_id, "Human loops: {'InProgress': 1}"),
+                                 120, "a triggerer's run of the trigger to look at the loop")
         triggerer = deployment.job(job_id)["hostname"]
-        # That triggerer runs the trigger: it has looked at the loop, still open, before anyone answers.
-        deployment.poll(lambda: "Human loops: {'InProgress': 1}" in trigger_log(deployment, run_id, job_id) or None,
-                        60, f"{triggerer}'s trigger to look at the loop")
         flow_arn = deployment.xcom(DAG_ID, run_id, "flow_definition")
         [loop] = runtime.list_human_loops(FlowDefinitionArn=flow_arn)["HumanLoopSummaries"]
         assert loop["HumanLoopStatus"] == "InProgress"
