@@ -13,10 +13,8 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-# Retryable errors of each API (from the botocore models); everything else is the caller's mistake.
-A2I_RETRYABLE = frozenset({"ThrottlingException", "ServiceQuotaExceededException", "InternalServerException"})
-TEXTRACT_RETRYABLE = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException",
-                                "HumanLoopQuotaExceededException", "InternalServerError"})
+from airflow_a2i.aws_errors import error_code
+
 PROGRESS_SECONDS = 10.0
 
 T = TypeVar("T")
@@ -54,8 +52,7 @@ def call_with_backoff(call: Callable[[], T], retryable: frozenset[str], *, attem
         try:
             return call()
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in retryable or attempt == attempts - 1:
+            if error_code(error) not in retryable or attempt == attempts - 1:
                 raise
             time.sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
     raise AssertionError("unreachable")

@@ -95,7 +95,14 @@ def deterministic_loop_name(dag_id: str, run_id: str, task_id: str, *, item_key:
     return f"{readable}-{run_hash(dag_id, run_id, task_id)}-{item_hash(item_key, map_index)}"
 
 
+def run_hash_of(name: str) -> str | None:
+    """The run hash of a deterministic name (``<slug>-<run hash>-<item hash>``), None for any other name."""
+    parts = name.rsplit("-", 2)
+    if len(parts) == 3 and len(parts[1]) == RUN_HASH_LENGTH and all(c in "0123456789abcdef" for c in parts[1]):
+        return parts[1]
+    return None
+
+
 def has_run_hash(name: str, hash_of_run: str) -> bool:
     """Whether a deterministic name belongs to the run with this run hash."""
-    parts = name.rsplit("-", 2)
-    return len(parts) == 3 and parts[1] == hash_of_run
+    return run_hash_of(name) == hash_of_run

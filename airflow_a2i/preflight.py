@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from airflow_a2i.aws_errors import error_code
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import error_code
 from airflow_a2i.validation import flow_definition_name, flow_definition_region
 
 CORS_RULE = {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}

@@ -102,21 +102,21 @@ class AsyncCalls:
 
 def run_trigger(trigger: Any, calls: AsyncCalls, *, max_polls: int | None = None) -> tuple[dict | None, int]:
     """Run a batch trigger: (its event, or None when cancelled after ``max_polls`` polls; polls made)."""
-    original = trigger._look
+    original = trigger.look
     polls = 0
     enough = asyncio.Event() if max_polls else None
 
-    async def look(client, batch):
+    async def look(client):
         nonlocal polls
         polls += 1
         calls.polls.append(Counter())
-        result = await original(client, batch)
+        result = await original(client)
         if enough is not None and polls >= max_polls:
             enough.set()
             await asyncio.sleep(3600)
         return result
 
-    trigger._look = look
+    trigger.look = look
 
     async def main() -> dict | None:
         async def first_event() -> dict:
@@ -460,6 +460,7 @@ class Bench:
         from airflow_a2i.manifest import ManifestRecord, ManifestWriter
         from airflow_a2i.names import deterministic_loop_name, run_hash
         from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
+        from airflow_a2i.waiting.policies import WaitPolicy
 
         flow_arn = self.flow("memory")
         run_id = unique("run")
@@ -477,7 +478,8 @@ class Bench:
         writer.complete({"loops": m})
         trigger = A2IHumanLoopBatchTrigger(
             manifest_uris=[uri], flow_definition_arn=flow_arn, run_hash=run_hash(DAG_ID, run_id, TASK_ID),
-            total_loops=m, earliest_creation_time=created_after, poll_interval=0.5, aws_conn_id=None)
+            total_loops=m, earliest_creation_time=created_after, policy=WaitPolicy(poll_interval=0.5),
+            aws_conn_id=None)
         polls_before = len(self.async_calls.polls)
         tracemalloc.start()
         began = time.perf_counter()

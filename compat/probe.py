@@ -21,13 +21,14 @@ from typing import Any
 TRIGGER_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("airflow_a2i.triggers.human_loop.A2IHumanLoopTrigger", {
         "human_loop_names": ["loop-a", "loop-b"], "aws_conn_id": "aws_default", "region_name": "eu-west-1",
-        "poll_interval": 7.5, "on_loop_failure": "skip", "on_review_timeout": "stop_and_continue",
-        "review_timeout": 3600.0}),
+        "policy": {"poll_interval": 7.5, "on_loop_failure": "skip", "on_review_timeout": "stop_and_continue",
+                   "review_timeout": 3600.0, "stop_on_kill": True}}),
     ("airflow_a2i.triggers.batch.A2IHumanLoopBatchTrigger", {
         "manifest_uris": ["s3://bucket/runs/r1/manifests/chunk-0"],
         "flow_definition_arn": "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/review",
-        "aws_conn_id": "aws_default", "region_name": "us-east-1", "poll_interval": 30.0,
-        "on_loop_failure": "continue", "on_review_timeout": "fail", "review_timeout": 86400.0}),
+        "aws_conn_id": "aws_default", "region_name": "us-east-1",
+        "policy": {"poll_interval": 30.0, "on_loop_failure": "continue", "on_review_timeout": "fail",
+                   "review_timeout": 86400.0, "stop_on_kill": False}}),
 ]
 
 

@@ -22,8 +22,9 @@ from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import ManifestRecord, ManifestWriter
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor, manifest_sources
-from airflow_a2i.triggers import batch as batch_trigger
 from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
+from airflow_a2i.waiting import batch as batch_look
+from airflow_a2i.waiting.policies import WaitPolicy
 from tests.conftest import unique
 
 DAG_ID = "batch_review"
@@ -106,10 +107,12 @@ def read_report(s3, uri: str) -> list[dict]:
     return [json.loads(line) for line in body.splitlines()]
 
 
-def trigger_for(flow_arn: str, manifest_uris: list[str], **kwargs: object) -> A2IHumanLoopBatchTrigger:
-    arguments: dict = {"manifest_uris": manifest_uris, "flow_definition_arn": flow_arn, "poll_interval": 0.2,
-                       "aws_conn_id": None, **kwargs}
-    return A2IHumanLoopBatchTrigger(**arguments)
+def trigger_for(flow_arn: str, manifest_uris: list[str], **kwargs: Any) -> A2IHumanLoopBatchTrigger:
+    """The batch trigger; the wait policy's fields among ``kwargs`` go into its policy (polling every 0.2 s)."""
+    policy = {"poll_interval": 0.2, **{field: kwargs.pop(field) for field in list(kwargs)
+                                       if field in WaitPolicy.__dataclass_fields__}}
+    return A2IHumanLoopBatchTrigger(manifest_uris=manifest_uris, flow_definition_arn=flow_arn,
+                                    policy=WaitPolicy(**policy), aws_conn_id=None, **kwargs)
 
 
 class CallLog:
@@ -171,19 +174,19 @@ def collect(trigger: A2IHumanLoopBatchTrigger, calls: CallLog | None = None,
             before_poll: Callable[[int], None] | None = None) -> tuple[dict, int]:
     """Run the trigger to its end: (its one event, how many polls it made). ``before_poll(n)`` runs before
     poll n (1-based); each poll's calls go to ``calls``."""
-    original = trigger._look
+    original = trigger.look
     polls = 0
 
-    async def look(client, batch):
+    async def look(client):
         nonlocal polls
         polls += 1
         if before_poll is not None:
             before_poll(polls)
         if calls is not None:
             calls.start()
-        return await original(client, batch)
+        return await original(client)
 
-    trigger._look = look  # type: ignore[method-assign]
+    trigger.look = look  # type: ignore[method-assign]
 
     async def run() -> list[dict]:
         return [event.payload async for event in trigger.run()]
@@ -198,7 +201,7 @@ def collect(trigger: A2IHumanLoopBatchTrigger, calls: CallLog | None = None,
 def small_skew(monkeypatch) -> None:
     """Listings start 50 ms (not 5 min) before the loops they look for, so that a test can show the window
     leaving out loops created just before it."""
-    monkeypatch.setattr(batch_trigger, "SKEW_SECONDS", 0.05)
+    monkeypatch.setattr(batch_look, "SKEW_SECONDS", 0.05)
 
 
 @pytest.mark.timeout(120)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -12,6 +14,7 @@ from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, A2IHook
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+from airflow_a2i.waiting.policies import WaitPolicy
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 
@@ -63,12 +66,15 @@ def test_task_ui_and_flow_definition_are_reused_only_when_identical(local_servic
 
 
 def test_the_trigger_serializes_to_what_rebuilds_it():
-    trigger = A2IHumanLoopTrigger(human_loop_names=["a", "b"], poll_interval=5, review_timeout=60,
-                                  on_loop_failure="skip", on_review_timeout="stop_and_continue", stop_on_kill=True,
-                                  aws_conn_id="aws_a2i", region_name="eu-west-1", botocore_config={"a": 1})
+    policy = WaitPolicy(on_loop_failure="skip", on_review_timeout="stop_and_continue", review_timeout=60,
+                        poll_interval=5, stop_on_kill=True)
+    trigger = A2IHumanLoopTrigger(human_loop_names=["a", "b"], policy=policy, aws_conn_id="aws_a2i",
+                                  region_name="eu-west-1", botocore_config={"a": 1})
     path, kwargs = trigger.serialize()
     assert path == "airflow_a2i.triggers.human_loop.A2IHumanLoopTrigger"
     assert A2IHumanLoopTrigger(**kwargs).serialize() == (path, kwargs)
+    assert A2IHumanLoopTrigger(**kwargs).policy == policy
+    assert set(kwargs) == {"human_loop_names", "policy", "aws_conn_id", "region_name", "verify", "botocore_config"}
     json.dumps(kwargs)  # what the triggerer stores must be JSON
 
 
@@ -79,7 +85,8 @@ def test_the_trigger_backs_off_when_throttled_and_still_ends(local_service, flow
     # More throttles than botocore's own retries, so the trigger's backoff has to carry the wait.
     admin.add_fault("DescribeHumanLoop", "ThrottlingException", count=2)
     try:
-        trigger = A2IHumanLoopTrigger(human_loop_names=[name], poll_interval=0.1, aws_conn_id=None,
+        trigger = A2IHumanLoopTrigger(human_loop_names=[name], policy=WaitPolicy(poll_interval=0.1),
+                                      aws_conn_id=None,
                                       botocore_config={"retries": {"total_max_attempts": 1}})
         [event] = collect(trigger)
     finally:
@@ -102,7 +109,8 @@ def test_the_trigger_reports_other_errors_as_one_error_event(local_service):
 @pytest.mark.parametrize("stop_on_kill", [True, False])
 def test_on_kill_stops_open_loops_only_when_asked(local_service, flow_definition_arn, stop_on_kill):
     name = A2IHook(aws_conn_id=None).start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"]
-    trigger = A2IHumanLoopTrigger(human_loop_names=[name], stop_on_kill=stop_on_kill, aws_conn_id=None)
+    trigger = A2IHumanLoopTrigger(human_loop_names=[name], policy=WaitPolicy(stop_on_kill=stop_on_kill),
+                                  aws_conn_id=None)
     asyncio.run(trigger.cleanup())  # runs on every triggerer restart: must never stop anything
     assert boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == \
         "InProgress"
@@ -152,3 +160,61 @@ def test_the_sensor_writes_the_names_of_more_than_100_loops_to_s3(airflow_dags, 
     bucket, key = report_uri.removeprefix("s3://").split("/", 1)
     report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert report["names_by_status"] == {"Completed": sorted(names)}
+
+
+NO_BOTOCORE_RETRIES = {"retries": {"total_max_attempts": 1}}  # the wait's own backoff must carry a throttle
+
+
+def test_a_poking_sensor_looks_again_when_throttled_as_the_trigger_does(airflow_dags, local_service,
+                                                                         flow_definition_arn):
+    from airflow.sdk import DAG
+
+    from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
+
+    name = A2IHook(aws_conn_id=None).start_human_loop(unique("l"), flow_definition_arn, "{}")["HumanLoopName"]
+    admin = AdminClient(local_service)
+    admin.answer(name, {"ok": True})
+    with DAG(unique("throttled_sensor").replace("-", "_"), schedule=None) as dag:
+        A2IHumanLoopSensor(task_id="wait", human_loop_names=name, poke_interval=0.1, deferrable=False,
+                           botocore_config=NO_BOTOCORE_RETRIES)
+    admin.add_fault("DescribeHumanLoop", "ThrottlingException", count=2)
+    try:
+        run = airflow_dags.run(dag)
+    finally:
+        admin.clear_faults()
+    assert airflow_dags.xcom(run, "wait")["counts"] == {"Completed": 1}
+
+
+def test_a_blocking_wait_backs_off_when_throttled_and_still_ends(airflow_dags, local_service, flow_definition_arn):
+    from airflow.sdk import DAG
+
+    from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
+
+    admin = AdminClient(local_service)
+    runtime = boto3.client("sagemaker-a2i-runtime")
+    # The simulated workforce answers the loop the operator starts 3 s after it starts; the throttles are added
+    # once the loop exists, so that they meet the wait's looks, not the start's.
+    admin.request("PUT", "workforce/policies", {"flowDefinitionArn": flow_definition_arn, "policy": {
+        "delaySeconds": [3.0, 3.0], "answer": {"mode": "fixed", "answer": {"ok": True}}}})
+
+    def throttle_once_started() -> None:
+        deadline = time.monotonic() + 60
+        while not runtime.list_human_loops(FlowDefinitionArn=flow_definition_arn)["HumanLoopSummaries"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        admin.add_fault("DescribeHumanLoop", "ThrottlingException", count=2)
+
+    with DAG(unique("throttled_wait").replace("-", "_"), schedule=None) as dag:
+        A2IStartHumanLoopOperator(task_id="review", flow_definition_arn=flow_definition_arn, human_loop_input={},
+                                  wait_for_completion=True, deferrable=False, poll_interval=0.1,
+                                  botocore_config=NO_BOTOCORE_RETRIES)
+    with ThreadPoolExecutor(1) as pool:
+        throttled = pool.submit(throttle_once_started)
+        try:
+            run = airflow_dags.run(dag)
+            throttled.result()
+            served = not [rule for rule in admin.faults()["rules"] if rule["operation"] == "DescribeHumanLoop"]
+        finally:
+            admin.clear_faults()
+    assert served, "the throttles were added after the wait ended: the machine is too slow for this test's 3 s"
+    assert airflow_dags.xcom(run, "review")["HumanLoopStatus"] == "Completed"

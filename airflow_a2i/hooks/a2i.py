@@ -10,16 +10,8 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
+from airflow_a2i.aws_errors import error_code
 from airflow_a2i.exceptions import A2IValidationError
-
-IN_PROGRESS_STATES = frozenset({"InProgress", "Stopping"})
-SUCCESS_STATES = frozenset({"Completed"})
-FAILURE_STATES = frozenset({"Failed", "Stopped"})
-TERMINAL_STATES = SUCCESS_STATES | FAILURE_STATES
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class A2IHook(AwsBaseHook):

@@ -12,9 +12,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from airflow_a2i.batching import A2I_RETRYABLE, Progress, RateLimiter, call_with_backoff, run_bounded
+from airflow_a2i.aws_errors import A2I_RETRYABLE, error_code
+from airflow_a2i.batching import Progress, RateLimiter, call_with_backoff, run_bounded
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IHook, error_code
+from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.manifest import (
     ManifestRecord,
     ManifestWriter,

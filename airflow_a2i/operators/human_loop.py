@@ -9,14 +9,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowFailException, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink, A2IPortalLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
-from airflow_a2i.policies import review_seconds, validate_policies
 from airflow_a2i.validation import (
     check_known_part,
     check_literal_part,
@@ -25,6 +25,7 @@ from airflow_a2i.validation import (
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
+from airflow_a2i.waiting.policies import WaitPolicyArguments, review_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,11 +37,11 @@ if TYPE_CHECKING:
 DEFERRAL_GRACE_SECONDS = 600
 
 
-class HumanLoopWaitMixin:
-    """Waiting on the one loop an operator started: blocking, or deferred to the trigger, with the policies.
+class HumanLoopWaitMixin(WaitPolicyArguments):
+    """Waiting on the one loop an operator started: blocking, or deferred to the trigger, with the policy.
 
-    The operator sets ``wait_for_completion``, ``deferrable``, ``poll_interval``, ``review_timeout``,
-    ``on_loop_failure``, ``on_review_timeout`` and ``stop_on_kill`` (see :meth:`init_wait`).
+    The operator sets ``wait_for_completion``, ``deferrable``, ``poll_interval`` and the policy's arguments (see
+    :meth:`init_wait`).
     """
 
     if TYPE_CHECKING:
@@ -54,14 +55,11 @@ class HumanLoopWaitMixin:
     def init_wait(self, *, wait_for_completion: bool, deferrable: bool, poll_interval: float,
                   review_timeout: float | str | None, on_loop_failure: str, on_review_timeout: str,
                   stop_on_kill: bool) -> None:
-        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
+                              review_timeout=review_timeout, stop_on_kill=stop_on_kill)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
-        self.review_timeout = review_timeout
-        self.on_loop_failure = on_loop_failure
-        self.on_review_timeout = on_review_timeout
-        self.stop_on_kill = stop_on_kill
         self._started: str | None = None
 
     @cached_property
@@ -69,28 +67,33 @@ class HumanLoopWaitMixin:
         return A2IHook(**self._hook_parameters)
 
     def wait_for_loop(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
-        """Wait until the loop ends as the policies say; ``result`` is returned with its final status."""
-        from airflow_a2i.waiting import judge  # run time only (as the trigger): DAG parsing does not pay for it
+        """Wait until the loop ends as the policy says; ``result`` is returned with its final status. A throttled
+        look is looked at again after a backoff, as the trigger does."""
+        # Run time only (as the trigger): DAG parsing does not pay for these.
+        from airflow_a2i.waiting.sync import Backoff, judge, unless_throttled
 
         self._started = name
-        verdict, states = judge(self.a2i_hook, [name], **self._policies())
-        if not verdict.done and self.deferrable:
+        policy = self.wait_policy()
+        backoff = Backoff()
+        judged = unless_throttled(lambda: judge(self.a2i_hook, [name], policy), self.log)
+        if (judged is None or not judged[0].done) and self.deferrable:
             self.defer(trigger=self._trigger([name]), method_name="execute_complete",  # type: ignore[attr-defined]
                        timeout=self._deferral_timeout(), kwargs={"result": result})
-        while not verdict.done:
-            self.log.info("Human loop %s is %s; next look in %s s", name, states[0].status, self.poll_interval)
-            time.sleep(self.poll_interval)
-            verdict, states = judge(self.a2i_hook, [name], **self._policies())
+        while judged is None or not judged[0].done:
+            if judged is not None:
+                self.log.info("Human loop %s is %s; next look in %s s", name, judged[1][0].status, self.poll_interval)
+                time.sleep(self.poll_interval)
+            judged = unless_throttled(lambda: judge(self.a2i_hook, [name], policy), self.log, backoff)
+        verdict, states = judged
         return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states}, result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event:
-            raise AirflowException("The trigger ended without an event")
+        event = validate_execute_complete_event(event)
         return self._finish(event["status"], event.get("message", ""), event.get("loops", {}), result or {})
 
     def _finish(self, outcome: str, message: str, loops: dict[str, dict], result: dict[str, Any]) -> dict[str, Any]:
-        from airflow_a2i.waiting import raise_for_outcome
+        from airflow_a2i.waiting.sync import raise_for_outcome
 
         self.log.info("Human loop wait ended %s: %s", outcome, message)
         raise_for_outcome(outcome, message)
@@ -101,17 +104,11 @@ class HumanLoopWaitMixin:
             finished["OutputS3Uri"] = state["output_s3_uri"]
         return finished
 
-    def _policies(self) -> dict[str, Any]:
-        return {"on_loop_failure": self.on_loop_failure, "on_review_timeout": self.on_review_timeout,
-                "review_timeout": review_seconds(self.review_timeout)}
-
     def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
+        from airflow_a2i.triggers.base import aws_kwargs_of
         from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 
-        return A2IHumanLoopTrigger(human_loop_names=names, poll_interval=self.poll_interval,
-                                   stop_on_kill=self.stop_on_kill, aws_conn_id=self.aws_conn_id,
-                                   region_name=self.region_name, verify=self.verify,
-                                   botocore_config=self.botocore_config, **self._policies())
+        return A2IHumanLoopTrigger(human_loop_names=names, policy=self.wait_policy(), **aws_kwargs_of(self))
 
     def _deferral_timeout(self) -> timedelta | None:
         seconds = review_seconds(self.review_timeout)

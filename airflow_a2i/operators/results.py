@@ -15,11 +15,12 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
+from airflow_a2i.aws_errors import S3_NOT_FOUND_CODES, error_code
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IHook, error_code
+from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.names import validate_human_loop_name
-from airflow_a2i.policies import MISSING
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
+from airflow_a2i.waiting.policies import MISSING, OPEN_STATES
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
@@ -35,9 +36,6 @@ SUMMARY_FILE = "summary.json"
 RESULTS_FORMAT = "airflow-a2i.results/1"
 OUTPUT_URI_EXAMPLE = "s3://my-bucket/a2i-results/{{ run_id }}"
 S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
-NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
-#: Statuses whose loops should have an output by now; the others are still open.
-OPEN_STATUSES = frozenset({"InProgress", "Stopping"})
 
 
 @dataclass(frozen=True)
@@ -396,7 +394,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
                 events[outlet].extra = extra
 
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
-        from airflow_a2i.batching import A2I_RETRYABLE, call_with_backoff
+        from airflow_a2i.aws_errors import A2I_RETRYABLE
+        from airflow_a2i.batching import call_with_backoff
         from airflow_a2i.results import OutputParseError, parse_output_json, unexpected_answer_fields
 
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
@@ -494,7 +493,7 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
         try:
             return s3.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as error:
-            if error_code(error) in NOT_FOUND_CODES:
+            if error_code(error) in S3_NOT_FOUND_CODES:
                 raise FileNotFoundError(f"the output {uri} does not exist") from None
             raise
 
@@ -534,7 +533,7 @@ def _summary_facts(row: dict[str, Any]) -> dict[str, Any]:
         "fields_corrected": sum(1 for field in row.get("fields") or [] if field.get("corrected")),
         "fields_reviewed": sum(1 for field in row.get("fields") or [] if field.get("reviewed")),
         "lacks_output": row["human_loop_name"] is not None and (
-            status == MISSING or status in OPEN_STATUSES or (status == "Completed" and row["answers"] is None)),
+            status == MISSING or status in OPEN_STATES or (status == "Completed" and row["answers"] is None)),
     }
 
 

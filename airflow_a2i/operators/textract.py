@@ -13,7 +13,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from airflow_a2i.batching import TEXTRACT_RETRYABLE, Progress, RateLimiter, call_with_backoff, run_bounded
+from airflow_a2i.aws_errors import TEXTRACT_RETRYABLE
+from airflow_a2i.batching import Progress, RateLimiter, call_with_backoff, run_bounded
 from airflow_a2i.documents import is_pdf, list_documents, read_chunk, write_pages
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook

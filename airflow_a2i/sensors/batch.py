@@ -9,26 +9,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue, conf
-from botocore.exceptions import ClientError
+from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.hooks.a2i import A2IHook, error_code
+from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.manifest import join
-from airflow_a2i.policies import LoopState, Verdict, decide, review_seconds, validate_policies
-from airflow_a2i.triggers.batch import (
-    A2IHumanLoopBatchTrigger,
-    BatchLook,
-    batch_event,
-    common_run_hash,
-    started_loops,
-    unfinished_manifests,
-    write_report,
-)
-from airflow_a2i.triggers.human_loop import THROTTLED
+from airflow_a2i.triggers.base import aws_kwargs_of
+from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.validation import check_literal_part, has_template, is_templated, validate_flow_definition_arn
-from airflow_a2i.waiting import raise_for_outcome
+from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops, unfinished_manifests, write_report
+from airflow_a2i.waiting.events import batch_event
+from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy, WaitPolicyArguments
+from airflow_a2i.waiting.sync import raise_for_outcome, unless_throttled
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
@@ -102,7 +96,7 @@ def _flattened(items: Any) -> Iterator[Any]:
             yield from _flattened(item)
 
 
-class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
+class A2IHumanLoopBatchSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
     """
     Wait until every loop a batch's manifests record as started has ended, as the policies say.
 
@@ -159,13 +153,10 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
         self.manifest_uris = manifest_uris
         self.flow_definition_arn = flow_definition_arn
         self.report_s3_uri = report_s3_uri
-        self.on_loop_failure = on_loop_failure
-        self.on_review_timeout = on_review_timeout
-        self.review_timeout = review_timeout
-        self.stop_on_kill = stop_on_kill
+        self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
+                              review_timeout=review_timeout, stop_on_kill=stop_on_kill)
         self.deferrable = deferrable
         self._batch_look: BatchLook | None = None
-        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
         check_literal_part(manifest_uris, manifest_sources)
         if flow_definition_arn is not None and not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
@@ -227,26 +218,21 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
             trigger=A2IHumanLoopBatchTrigger(
                 manifest_uris=self._uris(), flow_definition_arn=batch.flow_definition_arn,
                 run_hash=batch.run_hash, total_loops=len(batch.loops), earliest_creation_time=batch.earliest,
-                report_s3_uri=self._report_uri(), poll_interval=self.poke_interval,
-                review_timeout=review_seconds(self.review_timeout), on_loop_failure=self.on_loop_failure,
-                on_review_timeout=self.on_review_timeout, stop_on_kill=self.stop_on_kill,
-                aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                botocore_config=self.botocore_config,
+                report_s3_uri=self._report_uri(), policy=self.wait_policy(), **aws_kwargs_of(self),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
+    def wait_poll_interval(self) -> float:
+        return float(self.poke_interval)
+
     def poke(self, context: Context) -> PokeReturnValue:
-        batch = self._batch()
-        try:
-            verdict, states = self._judge(batch)
-        except ClientError as error:
-            if error_code(error) not in THROTTLED:
-                raise
-            self.log.warning("Throttled while looking at the batch's human loops (%s); looking again at the next "
-                             "poke", error)
+        batch, policy = self._batch(), self.wait_policy()
+        judged = unless_throttled(lambda: self._judge(batch, policy), self.log)
+        if judged is None:
             return PokeReturnValue(is_done=False)
+        verdict, states = judged
         self.log.info("%s", batch.progress(states))
         if not verdict.done:
             return PokeReturnValue(is_done=False)
@@ -255,7 +241,7 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
         event = batch_event(verdict, states, report_s3_uri=report_uri, manifest_uris=self._uris())
         return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
 
-    def _judge(self, batch: BatchLook) -> tuple[Verdict, list[LoopState]]:
+    def _judge(self, batch: BatchLook, policy: WaitPolicy) -> tuple[Verdict, list[LoopState]]:
         """One look at the batch (listing pages, then describes of what they did not show), the verdict,
         and the stops it asks for."""
         params = batch.begin()
@@ -271,18 +257,15 @@ class A2IHumanLoopBatchSensor(AwsBaseSensor[A2IHook]):
             for name in unseen:
                 batch.take_description(name, self.hook.describe_human_loop(name))
         states = batch.end()
-        verdict = decide(states, time.time(), on_loop_failure=self.on_loop_failure,
-                         on_review_timeout=self.on_review_timeout, review_timeout=review_seconds(self.review_timeout))
+        verdict = policy.decide(states, time.time())
         for name in verdict.stop:
             self.hook.stop_human_loop(name)
         return verdict, states
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event:
-            raise AirflowException("The trigger ended without an event")
-        return self._finish(event)
+        return self._finish(validate_execute_complete_event(event))
 
-    def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, event: Mapping[str, Any]) -> Any:
         self.log.info("Batch wait ended %s: %s", event["status"], event.get("message", ""))
         if event.get("failed"):
             self.log.info("Loops that did not complete (first %d): %s", len(event["failed"]),

@@ -7,22 +7,31 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.names import validate_human_loop_names
-from airflow_a2i.policies import review_seconds, validate_policies
+from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import check_literal_part, is_templated
-from airflow_a2i.waiting import INLINE_NAMES_LIMIT, judge, names_by_status, raise_for_outcome, wait_report
+from airflow_a2i.waiting.policies import WaitPolicyArguments
+from airflow_a2i.waiting.sync import (
+    INLINE_NAMES_LIMIT,
+    judge,
+    names_by_status,
+    raise_for_outcome,
+    unless_throttled,
+    wait_report,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
+class A2IHumanLoopSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
     """
     Wait until one human loop, or each of a list, has ended as the policies say.
 
@@ -58,12 +67,10 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
     ) -> None:
         super().__init__(**kwargs)
         self.human_loop_names = human_loop_names
-        self.on_loop_failure = on_loop_failure
-        self.on_review_timeout = on_review_timeout
-        self.review_timeout = review_timeout
+        self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
+                              review_timeout=review_timeout, stop_on_kill=False)
         self.report_s3_uri = report_s3_uri
         self.deferrable = deferrable
-        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
         check_literal_part(human_loop_names, self._checked_names)
 
     def _names(self) -> list[str]:
@@ -84,22 +91,21 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
         if result.is_done:
             return result.xcom_value
         self.defer(
-            trigger=A2IHumanLoopTrigger(
-                human_loop_names=self._names(), poll_interval=self.poke_interval,
-                on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
-                review_timeout=review_seconds(self.review_timeout), aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify, botocore_config=self.botocore_config,
-            ),
+            trigger=A2IHumanLoopTrigger(human_loop_names=self._names(), policy=self.wait_policy(),
+                                        **aws_kwargs_of(self)),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
+    def wait_poll_interval(self) -> float:
+        return float(self.poke_interval)
+
     def poke(self, context: Context) -> PokeReturnValue:
-        names = self._names()
-        verdict, states = judge(self.hook, names, on_loop_failure=self.on_loop_failure,
-                                on_review_timeout=self.on_review_timeout,
-                                review_timeout=review_seconds(self.review_timeout))
+        names, policy = self._names(), self.wait_policy()
+        judged = unless_throttled(lambda: judge(self.hook, names, policy), self.log)
+        if judged is None:
+            return PokeReturnValue(is_done=False)
+        verdict, states = judged
         loops = {state.name: state.to_json() for state in states}
         if not verdict.done:
             self.log.info("Human loops: %s", {status: len(group) for status, group in names_by_status(loops).items()})
@@ -108,8 +114,7 @@ class A2IHumanLoopSensor(AwsBaseSensor[A2IHook]):
                                                                      verdict.timed_out))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event:
-            raise AirflowException("The trigger ended without an event")
+        event = validate_execute_complete_event(event)
         return self._finish(event["status"], event.get("message", ""), event.get("loops", {}),
                             event.get("timed_out", []))
 

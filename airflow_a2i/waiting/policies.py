@@ -12,7 +12,8 @@ Everything here is pure: the sensor (sync) and the trigger (async) share it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,12 @@ from airflow_a2i.exceptions import A2IValidationError
 
 ON_LOOP_FAILURE = ("fail", "skip", "continue")
 ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
-OPEN_STATES = frozenset({"InProgress", "Stopping"})
-FAILED_STATES = frozenset({"Failed", "Stopped", "Missing"})
-STOPPED_STATES = frozenset({"Stopping", "Stopped"})
+# A loop's states: A2I's HumanLoopStatus values, and MISSING for a loop DescribeHumanLoop does not find.
 MISSING = "Missing"  # deleted, or never started: DescribeHumanLoop says ResourceNotFound
+OPEN_STATES = frozenset({"InProgress", "Stopping"})
+FAILED_STATES = frozenset({"Failed", "Stopped", MISSING})
+STOPPED_STATES = frozenset({"Stopping", "Stopped"})
+FINAL_STATES = frozenset({"Completed"}) | FAILED_STATES
 
 
 def review_seconds(review_timeout: object) -> float | None:
@@ -51,6 +54,54 @@ def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeo
                                  f"{list(ON_REVIEW_TIMEOUT)}")
     if not (isinstance(review_timeout, str) and "{{" in review_timeout):  # templates are checked once rendered
         review_seconds(review_timeout)
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How a wait on human loops behaves: the one value operators, sensors and triggers pass along.
+
+    Operators and sensors keep these as their own (templated) keyword arguments and build the policy when
+    they run (:meth:`of`, after rendering); triggers serialize it as a dict (:meth:`to_dict`).
+
+    :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for loops that end Failed, Stopped or missing.
+    :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
+    :param review_timeout: seconds from each loop's creation after which it is overdue (None: no limit).
+    :param poll_interval: seconds between two looks at the loops.
+    :param stop_on_kill: stop the open loops when a user kills the waiting task.
+    """
+
+    on_loop_failure: str = "fail"
+    on_review_timeout: str = "fail"
+    review_timeout: float | None = None
+    poll_interval: float = 30.0
+    stop_on_kill: bool = False
+
+    def __post_init__(self) -> None:
+        validate_policies(self.on_loop_failure, self.on_review_timeout, self.review_timeout)
+        if isinstance(self.poll_interval, bool) or not (isinstance(self.poll_interval, int | float)
+                                                         and self.poll_interval >= 0):
+            raise A2IValidationError(f"poll_interval={self.poll_interval!r} must be a number of seconds, 0 or more")
+
+    @classmethod
+    def of(cls, *, on_loop_failure: str, on_review_timeout: str, review_timeout: object, poll_interval: float,
+           stop_on_kill: bool = False) -> WaitPolicy:
+        """The policy of an operator's rendered arguments (``review_timeout`` may be a rendered template)."""
+        return cls(on_loop_failure, on_review_timeout, review_seconds(review_timeout), float(poll_interval),
+                   bool(stop_on_kill))
+
+    @classmethod
+    def from_dict(cls, value: WaitPolicy | Mapping[str, Any] | None) -> WaitPolicy:
+        """A policy from what a trigger was serialized with (or the policy itself)."""
+        if isinstance(value, WaitPolicy):
+            return value
+        return cls(**(value or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def decide(self, states: list[LoopState], now: float) -> Verdict:
+        return decide(states, now, on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
+                      review_timeout=self.review_timeout)
 
 
 @dataclass(frozen=True)
@@ -154,3 +205,32 @@ def timeout_message(overdue: list[str], review_timeout: float | None, *, stopped
 def summary_message(states: list[LoopState], timed_out: list[str]) -> str:
     text = f"{len(states)} human loop(s) done: {counts(states)}"
     return text + (f"; {len(timed_out)} gave up on after review_timeout" if timed_out else "")
+
+
+class WaitPolicyArguments:
+    """The wait-policy keyword arguments of an operator or sensor, kept as its own (templated) attributes until
+    it runs; :meth:`wait_policy` is the one value it passes to the sync look and to its trigger."""
+
+    on_loop_failure: str
+    on_review_timeout: str
+    review_timeout: float | str | None
+    stop_on_kill: bool
+
+    def init_wait_policy(self, *, on_loop_failure: str, on_review_timeout: str, review_timeout: float | str | None,
+                         stop_on_kill: bool) -> None:
+        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        self.on_loop_failure = on_loop_failure
+        self.on_review_timeout = on_review_timeout
+        self.review_timeout = review_timeout
+        self.stop_on_kill = stop_on_kill
+
+    def wait_poll_interval(self) -> float:
+        """Seconds between two looks: ``poll_interval`` of an operator; a sensor answers its ``poke_interval``."""
+        return float(self.poll_interval)  # type: ignore[attr-defined]
+
+    def wait_policy(self) -> WaitPolicy:
+        """The policy of the rendered arguments."""
+        return WaitPolicy.of(on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
+                             review_timeout=self.review_timeout, poll_interval=self.wait_poll_interval(),
+                             stop_on_kill=self.stop_on_kill)
+

@@ -1,0 +1,200 @@
+"""What every trigger waiting on human loops shares: the AWS plumbing and the look -> decide -> stop loop.
+
+Shaped like the Amazon provider's ``AwsBaseWaiterTrigger``: a subclass passes its own ``serialized_fields``
+and says how it looks at its loops (:meth:`A2IBaseWaitTrigger.look`); the base serializes the fields, the
+:class:`~airflow_a2i.waiting.policies.WaitPolicy` and the hook parameters, builds the hook, and runs the loop:
+look, decide, stop overdue loops, back off on throttling, sleep, and yield one event at the end. Polling, not
+botocore waiters: a wait ends on a decision over many loops and policies, not on one resource's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_a2i.aws_errors import error_code, is_throttling
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.waiting.events import ErrorEvent, error_event
+from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
+from airflow_a2i.waiting.sync import Backoff
+
+CONCURRENT_CALLS = 10  # describes or stops in flight at once
+
+
+class A2IBaseWaitTrigger(BaseTrigger):
+    """
+    Wait until human loops end, as the policy says; a subclass says which loops and how to look at them.
+
+    Yields exactly one event (:mod:`airflow_a2i.waiting.events`). Throttling backs off and retries; any other
+    AWS error, or an :class:`~airflow_a2i.exceptions.A2IValidationError`, ends the wait with an ``error``
+    event. Loops are stopped only when a ``stop_and_*`` review-timeout policy says so, or from
+    :meth:`on_kill` (a user killed the task) with ``stop_on_kill``; never from ``cleanup()``, which runs on
+    every triggerer restart.
+
+    :param serialized_fields: the subclass's own arguments, serialized as they are.
+    :param policy: the wait's policy (a :class:`~airflow_a2i.waiting.policies.WaitPolicy` or its dict).
+    :param aws_conn_id: the Airflow connection for AWS credentials.
+    :param region_name: AWS Region.
+    :param verify: whether to verify SSL certificates.
+    :param botocore_config: botocore client configuration (a dict).
+    """
+
+    aws_hook_class: type[A2IHook] = A2IHook
+
+    def __init__(self, *, serialized_fields: dict[str, Any], policy: WaitPolicy | Mapping[str, Any] | None = None,
+                 aws_conn_id: str | None = "aws_default", region_name: str | None = None,
+                 verify: bool | str | None = None, botocore_config: dict | None = None) -> None:
+        super().__init__()
+        self.serialized_fields = serialized_fields
+        self.policy = WaitPolicy.from_dict(policy)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                **self.serialized_fields,
+                "policy": self.policy.to_dict(),
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    def hook(self) -> A2IHook:
+        return self.aws_hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                                   config=self.botocore_config)
+
+    # What a subclass says -----------------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before the first look (read what the loops are); an exception ends the wait with an error event."""
+
+    async def look(self, client: Any) -> list[LoopState]:
+        """Every loop's state now."""
+        raise NotImplementedError
+
+    def progress(self, states: list[LoopState]) -> str:
+        """One line for the log after a look."""
+        raise NotImplementedError
+
+    async def finish(self, verdict: Verdict, states: list[LoopState]) -> Mapping[str, Any]:
+        """The event once the verdict is done; an exception ends the wait with an error event instead."""
+        raise NotImplementedError
+
+    # The loop -----------------------------------------------------------------------------------------------
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            await self.prepare()
+        except Exception as error:
+            yield TriggerEvent(error_event(str(error)))
+            return
+        async with await self.hook().get_async_conn() as client:
+            ended = await self._wait(client)
+        if isinstance(ended, dict):
+            yield TriggerEvent(ended)
+            return
+        verdict, states = ended
+        try:
+            event = dict(await self.finish(verdict, states))
+        except Exception as error:
+            event = dict(error_event(f"The wait ended {verdict.outcome} ({verdict.message}) but {error}"))
+        yield TriggerEvent(event)
+
+    async def _wait(self, client: Any) -> tuple[Verdict, list[LoopState]] | ErrorEvent:
+        """Look until the verdict is done; an error event when the wait cannot go on."""
+        from botocore.exceptions import ClientError
+
+        backoff = Backoff()
+        while True:
+            try:
+                states = await self.look(client)
+                verdict = self.policy.decide(states, time.time())
+                await self.stop(client, verdict.stop, "their review time is up")
+            except ClientError as error:
+                if not is_throttling(error):
+                    return error_event(str(error))
+                delay = backoff.next()
+                self.log.warning("Throttled while looking at the human loops; backing off %.0f s", delay)
+                await asyncio.sleep(delay)
+                continue
+            except A2IValidationError as error:
+                return error_event(str(error))
+            backoff.reset()
+            if verdict.done:
+                self.log.info("%s", self.progress(states))
+                return verdict, states
+            self.log.info("%s; next look in %s s", self.progress(states), self.policy.poll_interval)
+            await asyncio.sleep(self.policy.poll_interval)
+
+    async def stop(self, client: Any, names: Iterable[str], why: str) -> None:
+        """Stop loops, a few at a time; one that has finished or vanished meanwhile is no error."""
+        names = list(names)
+        limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+        async def stop(name: str) -> None:
+            async with limit:
+                await stop_quietly(client, name)
+
+        await asyncio.gather(*(stop(name) for name in names))
+        if names:
+            self.log.info("Stopped %d human loop(s) because %s: %s%s", len(names), why, ", ".join(names[:10]),
+                          " ..." if len(names) > 10 else "")
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task: stop its open loops when ``stop_on_kill`` asks for it."""
+        if not self.policy.stop_on_kill:
+            return
+        await self.prepare()
+        async with await self.hook().get_async_conn() as client:
+            open_loops = [state.name for state in await self.look(client) if state.status == "InProgress"]
+            await self.stop(client, open_loops, "the task was killed")
+
+
+def aws_kwargs_of(task: Any) -> dict[str, Any]:
+    """A trigger's AWS keyword arguments from the operator or sensor that defers to it."""
+    return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify,
+            "botocore_config": task.botocore_config}
+
+
+async def describe_all(client: Any, names: Iterable[str]) -> list[tuple[str, dict | None]]:
+    """DescribeHumanLoop of each name, a few at a time; None for a loop that does not exist."""
+    limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+    async def describe(name: str) -> tuple[str, dict | None]:
+        async with limit:
+            return name, await describe_or_none(client, name)
+
+    return list(await asyncio.gather(*(describe(name) for name in names)))
+
+
+async def describe_or_none(client: Any, name: str) -> dict | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return await client.describe_human_loop(HumanLoopName=name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+async def stop_quietly(client: Any, name: str) -> None:
+    """Stop a loop; one that has finished or vanished meanwhile is no error."""
+    from botocore.exceptions import ClientError
+
+    try:
+        await client.stop_human_loop(HumanLoopName=name)
+    except ClientError as error:
+        if error_code(error) not in ("ValidationException", "ResourceNotFoundException"):
+            raise
