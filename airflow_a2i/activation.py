@@ -56,10 +56,9 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.request_sources import BUILT_IN_REQUEST_SOURCES, REKOGNITION_SOURCE, TEXTRACT_SOURCE
 
-TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
-REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
-REQUEST_SOURCES = (TEXTRACT, REKOGNITION)
+TEXTRACT, REKOGNITION, REQUEST_SOURCES = TEXTRACT_SOURCE, REKOGNITION_SOURCE, BUILT_IN_REQUEST_SOURCES
 MAX_DOCUMENT_CHARACTERS = 10_240
 MAX_NESTING = 2
 ACTIVATION_REASON = "ConditionsEvaluation"
@@ -825,7 +824,9 @@ def _read_json_files(location: str) -> Iterable[tuple[str, str | bytes]]:
     if location.startswith("s3://"):
         import boto3  # only for s3:// locations: keeps this module cheap to import
 
-        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        from airflow_a2i.s3_uris import split_s3_uri
+
+        bucket, prefix = split_s3_uri(location)
         client = boto3.client("s3")
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_a2i.request_sources import BUILT_IN_REQUEST_SOURCES
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-a2i", description=__doc__)
@@ -122,8 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="*.json Textract AnalyzeDocument or Rekognition DetectModerationLabels responses, or "
                                "A2I output.json files (searched recursively; s3:// honours AWS_ENDPOINT_URL)")
     simulate.add_argument("--request-source", default=None,
-                          choices=("AWS/Textract/AnalyzeDocument/Forms/V1",
-                                   "AWS/Rekognition/DetectModerationLabels/Image/V3", "textract", "rekognition"),
+                          choices=(*BUILT_IN_REQUEST_SOURCES, "textract", "rekognition"),
                           help="the built-in task type (default: told by the conditions or the responses)")
     simulate.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
     return parser

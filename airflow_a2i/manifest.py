@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_a2i.s3_uris import join_s3_uri, split_s3_uri
+
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -48,18 +50,6 @@ class ManifestRecord:
         return cls(**known)
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/prefix`` -> (bucket, prefix without slashes at the ends)."""
-    if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
-        raise ValueError(f"{uri!r} is not an S3 location: give it as s3://bucket/prefix")
-    bucket, _, prefix = uri[5:].partition("/")
-    return bucket, prefix.strip("/")
-
-
-def join(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts)])
-
-
 class ManifestWriter:
     """Writes records to ``<manifest_uri>/part-<attempt>-<seq>.jsonl``; :meth:`complete` writes the marker."""
 
@@ -85,7 +75,7 @@ class ManifestWriter:
         if not self._pending:
             return
         body = "".join(record.to_json() + "\n" for record in self._pending)
-        key = join(self.manifest_uri, f"{PART_PREFIX}{self.attempt}-{self._sequence:05d}.jsonl")
+        key = join_s3_uri(self.manifest_uri, f"{PART_PREFIX}{self.attempt}-{self._sequence:05d}.jsonl")
         self.s3_hook.load_string(body, key=key, replace=True)
         self._sequence += 1
         self.written += len(self._pending)
@@ -94,8 +84,8 @@ class ManifestWriter:
     def complete(self, summary: dict[str, Any]) -> None:
         """Flush what is left and write the marker: the batch is whole."""
         self.flush()
-        self.s3_hook.load_string(json.dumps(summary, sort_keys=True), key=join(self.manifest_uri, COMPLETE_MARKER),
-                                 replace=True)
+        self.s3_hook.load_string(json.dumps(summary, sort_keys=True),
+                                 key=join_s3_uri(self.manifest_uri, COMPLETE_MARKER), replace=True)
 
 
 def task_manifest_uri(base_uri: str, map_index: int | None) -> str:
@@ -111,7 +101,7 @@ def batch_start_time(recorded: dict[str, ManifestRecord], skew_seconds: float) -
 
 def read_manifest(s3_hook: S3Hook, manifest_uri: str) -> dict[str, ManifestRecord]:
     """Every item recorded under the manifest (all parts, all attempts): item key -> its last record."""
-    bucket, prefix = split_uri(manifest_uri)
+    bucket, prefix = split_s3_uri(manifest_uri)
     keys = s3_hook.list_keys(bucket_name=bucket, prefix=f"{prefix}/{PART_PREFIX}") or []
     records: dict[str, ManifestRecord] = {}
     for key in sorted(keys):
@@ -135,7 +125,7 @@ def read_manifests(s3_hook: S3Hook, manifest_uris: Iterable[str]) -> dict[str, M
 
 def completion(s3_hook: S3Hook, manifest_uri: str) -> dict[str, Any] | None:
     """The ``_COMPLETE`` marker's summary, or None while the batch is unfinished."""
-    bucket, prefix = split_uri(manifest_uri)
+    bucket, prefix = split_s3_uri(manifest_uri)
     key = f"{prefix}/{COMPLETE_MARKER}"
     if not s3_hook.check_for_key(key, bucket_name=bucket):
         return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
 
 #: Keys of output.json that are not part of the loop's input (everything else is input in the flat shape).
 OUTPUT_KEYS = frozenset({"flowDefinitionArn", "humanLoopName", "humanAnswers", "inputContent",
@@ -336,8 +337,6 @@ def consolidate(answers: list[dict[str, Any]]) -> Consolidation:
 
 # --- built-in task types: the people's corrections merged into the machine's result ------------------------
 
-TEXTRACT_SOURCE = "AWS/Textract/AnalyzeDocument/Forms/V1"
-REKOGNITION_SOURCE = "AWS/Rekognition/DetectModerationLabels/Image/V3"
 
 
 def camel_keys(value: Any) -> Any:

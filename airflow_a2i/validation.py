@@ -159,10 +159,3 @@ def serialize_input(human_loop_input: Any) -> str:
             "grant_read_access)"
         )
     return text
-
-
-def validate_choice(name: str, value: object, choices: Iterable[str]) -> str:
-    allowed = list(choices)
-    if value not in allowed:
-        raise A2IValidationError(f"{name}={value!r} is not one of {allowed}")
-    return str(value)

@@ -89,10 +89,10 @@ with DAG(
         """The images under the input prefix, as the Rekognition task's arguments."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        if not input_s3_uri.startswith("s3://") or not input_s3_uri[5:].split("/", 1)[0]:
-            raise ValueError(f"input_s3_uri must be s3://bucket/prefix, not {input_s3_uri!r}")
-        bucket, _, prefix = input_s3_uri[5:].partition("/")
-        prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        from airflow_a2i.s3_uris import split_s3_uri
+
+        bucket, prefix = split_s3_uri(input_s3_uri, "input_s3_uri")
+        prefix = f"{prefix}/" if prefix else ""
         keys = [key for key in S3Hook().list_keys(bucket_name=bucket, prefix=prefix)
                 if key.lower().endswith(IMAGE_SUFFIXES)]
         print(f"{len(keys)} image(s) under {input_s3_uri}")

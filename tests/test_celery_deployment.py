@@ -25,7 +25,8 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.manifest import ManifestRecord, split_uri
+from airflow_a2i.manifest import ManifestRecord
+from airflow_a2i.s3_uris import split_s3_uri
 from airflow_a2i.samples import Summary, write_samples
 from airflow_a2i.samples import upload_samples as upload
 from tests.airflow_deployment import (
@@ -60,7 +61,7 @@ def celery_airflow(session_dir: Path, local_service: str) -> Iterator[AirflowDep
 
 
 def read_s3(s3: Any, uri: str) -> str:
-    bucket, key = split_uri(uri)
+    bucket, key = split_s3_uri(uri)
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
@@ -138,7 +139,7 @@ def loop_summaries(flow_arn: str) -> list[dict]:
 
 def manifest_records(s3: Any, manifest_uri: str) -> list[ManifestRecord]:
     """Every record of every part file, not merged: an item recorded twice shows twice."""
-    bucket, prefix = split_uri(manifest_uri)
+    bucket, prefix = split_s3_uri(manifest_uri)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/part-")
     keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
     return [ManifestRecord.from_json(line) for key in keys

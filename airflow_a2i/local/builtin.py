@@ -14,12 +14,15 @@ from typing import Any, Protocol
 
 import botocore.session
 
-from airflow_a2i.activation import REKOGNITION, TEXTRACT, ActivationResult, evaluate_flow_definition
+from airflow_a2i.activation import ActivationResult, evaluate_flow_definition
 from airflow_a2i.local import s3, strict_json
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, NamedResource
 from airflow_a2i.model_validation import summarize, validate_input
+from airflow_a2i.request_sources import REKOGNITION_SOURCE as REKOGNITION
+from airflow_a2i.request_sources import TEXTRACT_SOURCE as TEXTRACT
+from airflow_a2i.s3_uris import split_s3_uri
 
 OPERATIONS = {"Textract.AnalyzeDocument": ("textract", "AnalyzeDocument"),
               "RekognitionService.DetectModerationLabels": ("rekognition", "DetectModerationLabels")}
@@ -60,7 +63,7 @@ class StoredResponseAnalyzer:
         source, page = metadata.get("a2i-source-document", ""), metadata.get("a2i-source-page", "")
         if not source.startswith("s3://") or not page.isdigit():
             return []
-        source_bucket, _, source_key = source[5:].partition("/")
+        source_bucket, source_key = split_s3_uri(source)
         suffix = ANALYSIS_SUFFIX[service]
         pages = [(source_bucket, f"{source_key}.page-{int(page):04d}{suffix}")]
         if int(page) == 1:  # a single-page document's analysis may be stored for the whole document

@@ -21,10 +21,10 @@ from airflow_a2i.manifest import (
     ManifestWriter,
     batch_start_time,
     read_manifest,
-    split_uri,
     task_manifest_uri,
 )
 from airflow_a2i.names import deterministic_loop_name, run_hash
+from airflow_a2i.s3_uris import split_s3_uri
 from airflow_a2i.validation import (
     check_literal_part,
     is_templated,
@@ -137,7 +137,7 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
 
     def _load_items(self) -> list[dict[str, Any]]:
         if self.items_s3_uri is not None:
-            bucket, key = split_uri(self.items_s3_uri)
+            bucket, key = split_s3_uri(self.items_s3_uri)
             text = self.s3_hook.read_key(key, bucket_name=bucket)
             return parse_items([json.loads(line) for line in text.splitlines() if line.strip()])
         return parse_items(list(self.items))

@@ -22,6 +22,7 @@ from airflow_a2i.links.a2i import A2IPortalLink
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
 from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
+from airflow_a2i.s3_uris import split_s3_uri
 from airflow_a2i.validation import (
     check_known_part,
     validate_content_classifiers,
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
-
-
-def split_s3_prefix(uri: str, what: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
-        raise A2IValidationError(f"{what} must be an s3://bucket/prefix URI, not {uri!r}")
-    bucket, _, prefix = uri[5:].partition("/")
-    return bucket, prefix.strip("/")
 
 
 class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
@@ -108,7 +102,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
         literal members of lists."""
         checks: list[tuple[Any, Callable[[Any], object]]] = [
-            (self.analysis_output_s3_uri, lambda uri: split_s3_prefix(uri, "analysis_output_s3_uri")),
+            (self.analysis_output_s3_uri, lambda uri: split_s3_uri(uri, "analysis_output_s3_uri")),
             (self.flow_definition_arn, validate_flow_definition_arn),
             (self.human_loop_name, validate_human_loop_name),
             (self.content_classifiers, validate_content_classifiers),
@@ -160,7 +154,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         return self._maybe_wait(result)
 
     def _analysis_uri(self, name: str) -> str:
-        out_bucket, out_prefix = split_s3_prefix(self.analysis_output_s3_uri, "analysis_output_s3_uri")
+        out_bucket, out_prefix = split_s3_uri(self.analysis_output_s3_uri, "analysis_output_s3_uri")
         return f"s3://{out_bucket}/{out_prefix + '/' if out_prefix else ''}{name}.json"
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,

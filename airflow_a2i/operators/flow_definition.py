@@ -12,13 +12,13 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
+from airflow_a2i.request_sources import BUILT_IN_REQUEST_SOURCES
 from airflow_a2i.validation import check_literal_part, has_template, is_templated, literal_entries
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from botocore.model import OperationModel, Shape
 
-BUILT_IN_REQUEST_SOURCES = ("AWS/Textract/AnalyzeDocument/Forms/V1", "AWS/Rekognition/DetectModerationLabels/Image/V3")
 MAX_TASK_AVAILABILITY_SECONDS = 864_000
 
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from airflow_a2i.hooks.rekognition import RekognitionHook
 from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
-
-REKOGNITION_SOURCE = "AWS/Rekognition/DetectModerationLabels/Image/V3"
+from airflow_a2i.request_sources import REKOGNITION_SOURCE
 
 
 class RekognitionDetectModerationLabelsOperator(BuiltInAnalysisOperator):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from airflow_a2i.aws_errors import S3_NOT_FOUND_CODES, error_code
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.names import validate_human_loop_name
+from airflow_a2i.s3_uris import S3_BUCKET, split_s3_uri
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
 from airflow_a2i.waiting.policies import MISSING, OPEN_STATES
 from airflow_a2i.xcom_values import plain_lists
@@ -35,7 +35,6 @@ SUMMARY_FILE = "summary.json"
 #: Version of the results and summary layout, written into the summary; bumped on incompatible changes.
 RESULTS_FORMAT = "airflow-a2i.results/1"
 OUTPUT_URI_EXAMPLE = "s3://my-bucket/a2i-results/{{ run_id }}"
-S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ def parse_output_s3_uri(uri: object) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise A2IValidationError(f"output_s3_uri {uri!r} must start with 's3://': give a bucket and a prefix "
                                  f"such as {OUTPUT_URI_EXAMPLE!r}")
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    prefix = prefix.strip("/")
+    bucket, prefix = split_s3_uri(uri, "output_s3_uri")
     if not S3_BUCKET.fullmatch(bucket):
         raise A2IValidationError(f"output_s3_uri {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
                                  "letters, digits, dots and hyphens)")
@@ -445,9 +443,8 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
     def _built_in_columns(self, item: ResultItem, row: dict[str, Any], output: HumanLoopOutput | None,
                           s3: S3Hook) -> dict[str, Any]:
         """``request_source``, ``machine_result_s3_uri``, ``fields``, ``labels``, ``final_labels`` of one item."""
+        from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
         from airflow_a2i.results import (
-            REKOGNITION_SOURCE,
-            TEXTRACT_SOURCE,
             built_in_answer,
             final_labels,
             moderation_labels,

@@ -24,13 +24,14 @@ from airflow_a2i.manifest import (
     ManifestWriter,
     batch_start_time,
     read_manifest,
-    split_uri,
     task_manifest_uri,
 )
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.operators.batch import CREATION_SKEW_SECONDS
 from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
+from airflow_a2i.request_sources import TEXTRACT_SOURCE
+from airflow_a2i.s3_uris import split_s3_uri
 from airflow_a2i.validation import (
     check_literal_part,
     is_templated,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
-TEXTRACT_SOURCE = "AWS/Textract/AnalyzeDocument/Forms/V1"
 
 
 def document_uris(documents: object) -> list[str]:
@@ -53,7 +53,7 @@ def document_uris(documents: object) -> list[str]:
     uris = list(listed)
     for uri in uris:
         try:
-            split_uri(uri)
+            split_s3_uri(uri)
         except ValueError as error:
             raise A2IValidationError(f"documents: {error}") from None
     return uris
@@ -175,14 +175,14 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
 
         check_flow_definition(A2IFlowDefinitionHook(**self._hook_parameters).conn, self.flow_definition_arn,
                               classifiers, TEXTRACT_SOURCE)
-        for bucket in sorted({split_uri(document)[0] for document in documents}):
+        for bucket in sorted({split_s3_uri(document)[0] for document in documents}):
             check_region(self.s3_hook.conn, bucket, self.flow_definition_arn)
             if self.check_cors:
                 check_cors(self.s3_hook.conn, bucket)
 
     def execute(self, context: Context) -> dict[str, Any]:
         validate_flow_definition_arn(self.flow_definition_arn)
-        split_uri(self.work_s3_uri)
+        split_s3_uri(self.work_s3_uri)
         classifiers = validate_content_classifiers(self.content_classifiers)
         documents = self._documents()
         if not documents and self.fail_on_empty:
@@ -235,7 +235,7 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
                  created_after: float) -> list[ManifestRecord]:
         """Every page of one document: from the manifest when recorded, else analysed now."""
         done = [record for record in recorded.values() if record.document == document and not record.error]
-        _, key = split_uri(document)
+        _, key = split_s3_uri(document)
         if done and (not is_pdf(key) or len(done) == done[0].extra.get("pages", len(done))):
             return done
         try:
@@ -257,7 +257,7 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
 
     def _analyze_page(self, record: ManifestRecord, page_uri: str, name: str, existing: set[str],
                       classifiers: list[str], limiter: RateLimiter) -> ManifestRecord:
-        bucket, key = split_uri(page_uri)
+        bucket, key = split_s3_uri(page_uri)
         request: dict[str, Any] = {"Document": {"S3Object": {"Bucket": bucket, "Name": key}},
                                    "FeatureTypes": self.feature_types}
         adopted = name in existing  # an earlier attempt started it: never send the name again
@@ -276,7 +276,7 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
             record.error = str(error)
             return record
         activation = response.get("HumanLoopActivationOutput")
-        work_bucket, work_prefix = split_uri(self.work_s3_uri)
+        work_bucket, work_prefix = split_s3_uri(self.work_s3_uri)
         record.analysis_s3_uri = f"s3://{work_bucket}/{work_prefix}/analyses/{name}.json"
         body = {field: value for field, value in response.items() if field != "ResponseMetadata"}
         self.s3_hook.load_string(json.dumps(body), key=record.analysis_s3_uri, replace=True)

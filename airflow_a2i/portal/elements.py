@@ -53,7 +53,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from airflow_a2i.results import REKOGNITION_SOURCE, TEXTRACT_SOURCE, camel_keys, related_ids
+from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
+from airflow_a2i.results import camel_keys, related_ids
 
 __all__ = ["CSRF_FIELD", "RESERVED_PREFIX", "AnswerError", "Element", "find_elements", "parse_attribute_literal",
            "shape_answer"]

@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.manifest import join
+from airflow_a2i.s3_uris import join_s3_uri
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.validation import check_literal_part, has_template, is_templated, validate_flow_definition_arn
@@ -183,7 +183,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
         return validate_flow_definition_arn(next(iter(told)))
 
     def _report_uri(self) -> str:
-        return self.report_s3_uri or join(self._uris()[0], DEFAULT_REPORT_NAME)
+        return self.report_s3_uri or join_s3_uri(self._uris()[0], DEFAULT_REPORT_NAME)
 
     def _s3_hook(self) -> S3Hook:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook

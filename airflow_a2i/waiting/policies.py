@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.validation import is_templated
 
 ON_LOOP_FAILURE = ("fail", "skip", "continue")
 ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
@@ -52,7 +53,7 @@ def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeo
     if on_review_timeout not in ON_REVIEW_TIMEOUT:
         raise A2IValidationError(f"on_review_timeout={on_review_timeout!r} is not one of "
                                  f"{list(ON_REVIEW_TIMEOUT)}")
-    if not (isinstance(review_timeout, str) and "{{" in review_timeout):  # templates are checked once rendered
+    if not is_templated(review_timeout):  # templates are checked once rendered
         review_seconds(review_timeout)
 
 

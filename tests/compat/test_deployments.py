@@ -28,7 +28,7 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.manifest import split_uri
+from airflow_a2i.s3_uris import split_s3_uri
 from tests.airflow_deployment import AirflowDeployment, CeleryBackends, celery_deployment
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
@@ -91,7 +91,7 @@ def job_whose_trigger_logged(deployment: AirflowDeployment, run_id: str, text: s
 
 
 def read_s3(s3: Any, uri: str) -> str:
-    bucket, key = split_uri(uri)
+    bucket, key = split_s3_uri(uri)
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
