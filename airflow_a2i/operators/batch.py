@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -23,6 +22,7 @@ from airflow_a2i.manifest import (
     read_manifest,
     task_manifest_uri,
 )
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.s3_uris import split_s3_uri
 from airflow_a2i.validation import (
@@ -36,7 +36,6 @@ from airflow_a2i.validation import (
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 # ListHumanLoops looks back this far before the batch's first start, for clocks that disagree.
@@ -72,7 +71,7 @@ def _duplicates(keys: list[str]) -> set[str]:
     return repeated
 
 
-class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
+class A2IStartHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Start a human loop for every item of a batch (custom task type), resumably.
 
@@ -128,12 +127,6 @@ class A2IStartHumanLoopsOperator(AwsBaseOperator[A2IHook]):
         if isinstance(items, list | tuple):
             parse_items(items, skip_templated=True)
         check_literal_part(content_classifiers, validate_content_classifiers)
-
-    @cached_property
-    def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._hook_parameters)
 
     def _load_items(self) -> list[dict[str, Any]]:
         if self.items_s3_uri is not None:
@@ -243,7 +236,7 @@ def manifest_uris_of(value: Any) -> list[str]:
     return uris
 
 
-class A2IStopHumanLoopsOperator(AwsBaseOperator[A2IHook]):
+class A2IStopHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Stop every loop of a batch that is still open, e.g. when the run is abandoned or past its deadline.
 
@@ -268,11 +261,8 @@ class A2IStopHumanLoopsOperator(AwsBaseOperator[A2IHook]):
         check_literal_part(manifests, lambda literal: manifest_sources(literal, "manifests"))
 
     def execute(self, context: Context) -> dict[str, int]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        s3_hook = S3Hook(**self._hook_parameters)
         names = sorted({record.human_loop_name for uri in manifest_uris_of(self.manifests)
-                        for record in read_manifest(s3_hook, uri).values()
+                        for record in read_manifest(self.s3_hook, uri).values()
                         if record.human_loop_started and record.human_loop_name})
         progress = Progress(len(names), self.log, "loops")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -19,6 +18,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook, portal_url_of
 from airflow_a2i.links.a2i import A2IPortalLink
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name
 from airflow_a2i.operators.human_loop import HumanLoopWaitMixin
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
@@ -30,12 +30,11 @@ from airflow_a2i.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 
 
-class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
+class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[Any]):
     """
     Base of :class:`TextractAnalyzeDocumentOperator` and :class:`RekognitionDetectModerationLabelsOperator`.
 
@@ -110,12 +109,6 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, AwsBaseOperator[Any]):
         for value, check in checks:
             if value is not None:
                 check_known_part(value, check, rendered=rendered)
-
-    @cached_property
-    def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._hook_parameters)
 
     def loop_name(self, context: Context) -> str:
         if self.human_loop_name:

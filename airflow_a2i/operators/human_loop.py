@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, conf
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink, A2IPortalLink
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
 from airflow_a2i.validation import (
     check_known_part,
@@ -122,7 +123,7 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
             self.a2i_hook.stop_human_loop(self._started)
 
 
-class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
+class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Start an A2I human loop for a custom task type and, optionally, wait until people have reviewed it.
 
@@ -207,10 +208,7 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, AwsBaseOperator[A2IHook]):
 
     def _input_content(self) -> str:
         if _is_s3_uri(self.human_loop_input):
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-            text = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                          config=self.botocore_config).read_key(str(self.human_loop_input))
+            text = self.s3_hook.read_key(str(self.human_loop_input))
             return serialize_input(text)
         return serialize_input(self.human_loop_input)
 

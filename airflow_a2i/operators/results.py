@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from airflow_a2i.aws_errors import S3_NOT_FOUND_CODES, error_code
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import validate_human_loop_name
 from airflow_a2i.s3_uris import S3_BUCKET, split_s3_uri
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
@@ -194,7 +195,7 @@ def check_results_asset(outlets: Iterable[object] | None, results_asset: object)
                                  "announce the results as: give results_asset=Asset(uri='s3://...')")
 
 
-class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
+class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Read the output.json of human loops and write the results to S3: JSON Lines and a summary.
 
@@ -313,13 +314,6 @@ class A2IHumanLoopResultsOperator(AwsBaseOperator[A2IHook]):
 
         records = read_manifests(self.s3_hook, manifest_uris_of(self.manifests))
         return [ResultItem.from_manifest(record) for _, record in sorted(records.items())]
-
-    @property
-    def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # a task run's: DAG parsing does not pay for it
-
-        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                      config=self.botocore_config)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.batching import Progress, run_bounded  # run time only: DAG parsing does not pay for it

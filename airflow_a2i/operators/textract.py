@@ -26,6 +26,7 @@ from airflow_a2i.manifest import (
     read_manifest,
     task_manifest_uri,
 )
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.operators.batch import CREATION_SKEW_SECONDS
 from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
@@ -40,7 +41,6 @@ from airflow_a2i.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 
@@ -90,7 +90,7 @@ class TextractAnalyzeDocumentOperator(BuiltInAnalysisOperator):
         return self.hook.conn.analyze_document(**request)
 
 
-class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
+class TextractAnalyzeDocumentsOperator(S3HookMixin, AwsBaseOperator[TextractHook]):
     """
     Analyse a batch of documents with Textract, each page with the flow definition's human loop config.
 
@@ -152,12 +152,6 @@ class TextractAnalyzeDocumentsOperator(AwsBaseOperator[TextractHook]):
         check_literal_part(content_classifiers, validate_content_classifiers)
         if documents is not None:
             check_literal_part(documents, document_uris)
-
-    @cached_property
-    def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._hook_parameters)
 
     @cached_property
     def a2i_hook(self) -> A2IHook:

@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.s3_uris import join_s3_uri
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
@@ -26,7 +27,6 @@ from airflow_a2i.waiting.sync import raise_for_outcome, unless_throttled
 from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 DEFAULT_REPORT_NAME = "wait-report.jsonl"
@@ -96,7 +96,7 @@ def _flattened(items: Any) -> Iterator[Any]:
             yield from _flattened(item)
 
 
-class A2IHumanLoopBatchSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
+class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook]):
     """
     Wait until every loop a batch's manifests record as started has ended, as the policies say.
 
@@ -185,17 +185,11 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
     def _report_uri(self) -> str:
         return self.report_s3_uri or join_s3_uri(self._uris()[0], DEFAULT_REPORT_NAME)
 
-    def _s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                      config=self.botocore_config)
-
     def _batch(self) -> BatchLook:
         """The batch's loops, read from the manifests on the first poke (kept while the sensor instance lives)."""
         if self._batch_look is None:
             uris = self._uris()
-            s3_hook = self._s3_hook()
+            s3_hook = self.s3_hook
             unfinished = unfinished_manifests(s3_hook, uris)
             if unfinished:
                 self.log.warning("%d manifest(s) have no _COMPLETE marker (%s): their batch may still be starting "
@@ -237,7 +231,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
         if not verdict.done:
             return PokeReturnValue(is_done=False)
         report_uri = self._report_uri()
-        write_report(self._s3_hook(), report_uri, batch.loops, states, verdict.timed_out)
+        write_report(self.s3_hook, report_uri, batch.loops, states, verdict.timed_out)
         event = batch_event(verdict, states, report_s3_uri=report_uri, manifest_uris=self._uris())
         return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
 

@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import validate_human_loop_names
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class A2IHumanLoopSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
+class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook]):
     """
     Wait until one human loop, or each of a list, has ended as the policies say.
 
@@ -124,8 +125,5 @@ class A2IHumanLoopSensor(WaitPolicyArguments, AwsBaseSensor[A2IHook]):
         return wait_report(loops, timed_out, self.report_s3_uri, self._write_report)
 
     def _write_report(self, uri: str, body: str) -> None:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-               config=self.botocore_config).load_string(body, key=uri, replace=True)
+        self.s3_hook.load_string(body, key=uri, replace=True)
 
