@@ -11,14 +11,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_a2i.s3_uris import join_s3_uri, split_s3_uri
+from airflow_a2i.stored_analyses import ANALYSIS_SUFFIXES, SOURCE_DOCUMENT, SOURCE_PAGE
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-ANALYSIS_SUFFIXES = (".textract.json", ".rekognition.json")
 # Where a page came from, on every page object the splitter writes (the local service reads it too).
-SOURCE_DOCUMENT = "a2i-source-document"
-SOURCE_PAGE = "a2i-source-page"
 
 
 def list_documents(s3_hook: S3Hook, input_s3_uri: str, *, skip_prefixes: tuple[str, ...] = ()) -> list[str]:

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_a2i.stored_analyses import page_analysis_key, whole_document_analysis_key
+
 DEFAULT_SEED = 2024
 DEFAULT_COUNT = 60
 DEFAULT_OUT = Path(".demo/samples")
@@ -53,7 +55,6 @@ DOCUMENTS_DIR = "documents"
 ANALYSES_DIR = "analyses"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SUMMARY_FILE = "summary.json"
-ANALYSIS_SUFFIX = ".textract.json"
 GROUND_TRUTH_ENV = "AIRFLOW_A2I_SAMPLES_GROUND_TRUTH"
 
 MULTI_PAGE_SHARE = 0.2
@@ -85,13 +86,11 @@ def analysis_key(document_key: str, page_number: int = 1) -> str:
     A PDF (split into single-page PDFs by the pipeline, whatever its length): ``<key>.page-PPPP.textract.json``.
     Any other document (a PNG: one page, analysed as it is): ``<key>.textract.json``.
     """
-    if page_number < 1:
-        raise ValueError(f"page numbers start at 1, not {page_number}")
     if document_key.lower().endswith(".pdf"):
-        return f"{document_key}.page-{page_number:04d}{ANALYSIS_SUFFIX}"
+        return page_analysis_key(document_key, page_number)
     if page_number != 1:
         raise ValueError(f"{document_key} is not a PDF: it has page 1 only, not {page_number}")
-    return document_key + ANALYSIS_SUFFIX
+    return whole_document_analysis_key(document_key)
 
 
 def analysis_for_page(samples_dir: str | Path, document_key: str, page_number: int) -> dict[str, Any]:

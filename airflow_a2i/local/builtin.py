@@ -23,10 +23,10 @@ from airflow_a2i.model_validation import summarize, validate_input
 from airflow_a2i.request_sources import REKOGNITION_SOURCE as REKOGNITION
 from airflow_a2i.request_sources import TEXTRACT_SOURCE as TEXTRACT
 from airflow_a2i.s3_uris import split_s3_uri
+from airflow_a2i.stored_analyses import SOURCE_DOCUMENT, SOURCE_PAGE, page_analysis_key, whole_document_analysis_key
 
 OPERATIONS = {"Textract.AnalyzeDocument": ("textract", "AnalyzeDocument"),
               "RekognitionService.DetectModerationLabels": ("rekognition", "DetectModerationLabels")}
-ANALYSIS_SUFFIX = {"textract": ".textract.json", "rekognition": ".rekognition.json"}
 DEFAULT_MIN_CONFIDENCE = 50.0
 
 _SESSION = botocore.session.get_session()
@@ -46,7 +46,8 @@ class StoredResponseAnalyzer:
     """Reads the response recorded beside the object: ``<key>.textract.json`` or ``<key>.rekognition.json``."""
 
     def analyze(self, service: str, bucket: str, key: str) -> dict:
-        candidates = [(bucket, key + ANALYSIS_SUFFIX[service]), *self._source_page_analyses(service, bucket, key)]
+        candidates = [(bucket, whole_document_analysis_key(key, service)),
+                      *self._source_page_analyses(service, bucket, key)]
         for where, path in candidates:
             body = s3.get_object(where, path)
             if body is not None:
@@ -60,14 +61,13 @@ class StoredResponseAnalyzer:
     def _source_page_analyses(service: str, bucket: str, key: str) -> list[tuple[str, str]]:
         """A page split from a document (its metadata says which) uses the analysis stored for that page."""
         metadata = s3.get_user_metadata(bucket, key)
-        source, page = metadata.get("a2i-source-document", ""), metadata.get("a2i-source-page", "")
+        source, page = metadata.get(SOURCE_DOCUMENT, ""), metadata.get(SOURCE_PAGE, "")
         if not source.startswith("s3://") or not page.isdigit():
             return []
         source_bucket, source_key = split_s3_uri(source)
-        suffix = ANALYSIS_SUFFIX[service]
-        pages = [(source_bucket, f"{source_key}.page-{int(page):04d}{suffix}")]
+        pages = [(source_bucket, page_analysis_key(source_key, int(page), service))]
         if int(page) == 1:  # a single-page document's analysis may be stored for the whole document
-            pages.append((source_bucket, source_key + suffix))
+            pages.append((source_bucket, whole_document_analysis_key(source_key, service)))
         return pages
 
     @staticmethod
