@@ -19,9 +19,9 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.manifest import ManifestRecord, ManifestWriter
+from airflow_a2i.manifest import ManifestRecord, ManifestWriter, manifest_sources
 from airflow_a2i.names import deterministic_loop_name, run_hash
-from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor, manifest_sources
+from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.waiting import batch as batch_look
 from airflow_a2i.waiting.policies import WaitPolicy

@@ -53,13 +53,11 @@ def test_other_values_are_returned_as_they_are(value: object) -> None:
 
 
 def test_the_operators_read_a_mapped_output_once() -> None:
-    from airflow_a2i.operators.batch import manifest_uris_of
+    from airflow_a2i.manifest import manifest_sources
     from airflow_a2i.operators.results import parse_human_loops
-    from airflow_a2i.sensors.batch import manifest_sources
 
     manifests = LazySequence([{"manifest_uri": "s3://b/m1"}, "s3://b/m2"])
     assert manifest_sources(manifests).uris == ["s3://b/m1", "s3://b/m2"]
-    assert manifest_uris_of(manifests) == ["s3://b/m1", "s3://b/m2"]
     loops = LazySequence(["loop-1", "loop-2"])
     assert [item.human_loop_name for item in parse_human_loops(loops)] == ["loop-1", "loop-2"]
     assert "miss" not in manifests.requests + loops.requests

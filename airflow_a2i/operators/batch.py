@@ -19,6 +19,7 @@ from airflow_a2i.manifest import (
     ManifestRecord,
     ManifestWriter,
     batch_start_time,
+    manifest_sources,
     read_manifest,
     task_manifest_uri,
 )
@@ -33,7 +34,6 @@ from airflow_a2i.validation import (
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
-from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -221,21 +221,6 @@ class A2IStartHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         }
 
 
-def manifest_uris_of(value: Any) -> list[str]:
-    """Manifest URIs from what batch tasks return: a URI, a summary dict with ``manifest_uri``, or lists of them."""
-    value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        if "manifest_uri" not in value:
-            raise A2IValidationError(f"{value!r:.200} is not a batch summary: it has no 'manifest_uri'")
-        return [value["manifest_uri"]]
-    uris: list[str] = []
-    for item in value or []:
-        uris.extend(manifest_uris_of(item))
-    return uris
-
-
 class A2IStopHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Stop every loop of a batch that is still open, e.g. when the run is abandoned or past its deadline.
@@ -255,13 +240,11 @@ class A2IStopHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         super().__init__(**kwargs)
         self.manifests = manifests
         self.max_concurrency = max_concurrency
-        from airflow_a2i.sensors.batch import manifest_sources
-
         # s3:// URIs or batch summaries: the literal ones checked at DAG parse time
         check_literal_part(manifests, lambda literal: manifest_sources(literal, "manifests"))
 
     def execute(self, context: Context) -> dict[str, int]:
-        names = sorted({record.human_loop_name for uri in manifest_uris_of(self.manifests)
+        names = sorted({record.human_loop_name for uri in manifest_sources(self.manifests, "manifests").uris
                         for record in read_manifest(self.s3_hook, uri).values()
                         if record.human_loop_started and record.human_loop_name})
         progress = Progress(len(names), self.log, "loops")

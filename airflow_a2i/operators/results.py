@@ -295,7 +295,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
             if rendered:
                 items = self._manifest_items()
             else:
-                from airflow_a2i.sensors.batch import manifest_sources  # only batch DAGs pay for it at parse time
+                from airflow_a2i.manifest import manifest_sources  # only batch DAGs pay for it at parse time
 
                 check_literal_part(self.manifests, lambda literal: manifest_sources(literal, "manifests"))
         elif rendered:
@@ -309,10 +309,9 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         return items, uri
 
     def _manifest_items(self) -> list[ResultItem]:
-        from airflow_a2i.manifest import read_manifests
-        from airflow_a2i.operators.batch import manifest_uris_of
+        from airflow_a2i.manifest import manifest_sources, read_manifests
 
-        records = read_manifests(self.s3_hook, manifest_uris_of(self.manifests))
+        records = read_manifests(self.s3_hook, manifest_sources(self.manifests, "manifests").uris)
         return [ResultItem.from_manifest(record) for _, record in sorted(records.items())]
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.manifest import manifest_sources
 from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.s3_uris import join_s3_uri
 from airflow_a2i.triggers.base import aws_kwargs_of
@@ -24,76 +24,11 @@ from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops,
 from airflow_a2i.waiting.events import batch_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy, WaitPolicyArguments
 from airflow_a2i.waiting.sync import raise_for_outcome, unless_throttled
-from airflow_a2i.xcom_values import plain_lists
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_REPORT_NAME = "wait-report.jsonl"
-
-
-@dataclass(frozen=True)
-class ManifestSources:
-    """What ``manifest_uris`` says: the manifests, and what batch start tasks told about them."""
-
-    uris: list[str]
-    flow_definition_arns: frozenset[str] = frozenset()
-    created_after: float | None = None  # when every start task gave one: the earliest
-
-
-def manifest_sources(value: object, name: str = "manifest_uris") -> ManifestSources:
-    """The manifests from what a DAG passes as ``name``: a URI, a list of URIs, or what batch start tasks return.
-
-    A batch start task (:class:`~airflow_a2i.operators.batch.A2IStartHumanLoopsOperator`) returns a dict
-    with ``"manifest_uri"``, and also ``"flow_definition_arn"`` and ``"created_after"`` (epoch seconds
-    before its loops' creation), which are used when present; a mapped task returns a list of them.
-    Lists may mix URIs and such dicts, and hold lists of them (a mapped task's output in a list). None
-    items (a map index that pushed nothing) are ignored; duplicate URIs are dropped.
-    """
-    value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
-    items: list[Any]
-    if isinstance(value, str | Mapping):
-        items = [value]
-    elif isinstance(value, Sequence) or hasattr(value, "__iter__"):
-        items = list(_flattened(value))
-    else:
-        raise A2IValidationError(f"{name} must be an s3:// URI, a list of them, or what a batch start task "
-                                 f"returns (a dict with 'manifest_uri'), not {type(value).__name__}")
-    uris: list[str] = []
-    arns: set[str] = set()
-    created: list[float | None] = []
-    for item in items:
-        if item is None:
-            continue
-        uri = item.get("manifest_uri") if isinstance(item, Mapping) else item
-        if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].strip("/"):
-            raise A2IValidationError(
-                f"{name} holds {item!r:.200}, not an s3://bucket/prefix URI nor a dict with a "
-                "'manifest_uri' key. Pass the start task's output (start.output) rather than a Jinja string "
-                "of it, or set render_template_as_native_obj=True on the DAG"
-            )
-        uris.append(uri.rstrip("/"))
-        if isinstance(item, Mapping):
-            if isinstance(item.get("flow_definition_arn"), str):
-                arns.add(item["flow_definition_arn"])
-            after = item.get("created_after")
-            created.append(float(after) if isinstance(after, int | float) and not isinstance(after, bool) else None)
-        else:
-            created.append(None)
-    if not uris:
-        raise A2IValidationError(f"{name} names no manifest: give at least one s3:// manifest URI")
-    known = [after for after in created if after is not None]
-    return ManifestSources(list(dict.fromkeys(uris)), frozenset(arns),
-                           min(known) if known and len(known) == len(created) else None)
-
-
-def _flattened(items: Any) -> Iterator[Any]:
-    """The items of a list, those of the lists in it one by one (a mapped start task's output in a list)."""
-    for item in items:
-        if item is None or isinstance(item, str | Mapping) or not hasattr(item, "__iter__"):
-            yield item
-        else:
-            yield from _flattened(item)
 
 
 class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook]):
