@@ -23,6 +23,8 @@ from botocore.exceptions import ClientError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
+from airflow_a2i.aws_errors import error_code
+
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # S3, SQS, EventBridge and A2I all answer for moto's default account
 DEFAULT_REGION = "us-east-1"  # S3's answer for a bucket created without a LocationConstraint
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 stores for an object put without a Content-Type
@@ -111,9 +113,9 @@ class RemoteBackend:
         try:
             self._head_bucket(name)
         except ClientError as error:
-            if _code(error) in MISSING_CODES:
+            if error_code(error) in MISSING_CODES:
                 return False
-            if _code(error) in ("403", "AccessDenied"):  # it exists but is not ours; a write will say so
+            if error_code(error) in ("403", "AccessDenied"):  # it exists but is not ours; a write will say so
                 return True
             raise
         return True
@@ -139,7 +141,7 @@ class RemoteBackend:
         try:
             self.client.create_bucket(**params)
         except ClientError as error:
-            if _code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            if error_code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
@@ -148,9 +150,9 @@ class RemoteBackend:
         try:
             self.client.put_object(Bucket=bucket, Key=key, Body=body)
         except ClientError as error:
-            if _code(error) in REFUSED_CODES:
+            if error_code(error) in REFUSED_CODES:
                 raise LookupError(f"the S3 store at {self.endpoint_url} refused to write s3://{bucket}/{key}: "
-                                  f"{_code(error)} {error.response.get('Error', {}).get('Message', '')}".rstrip()
+                                  f"{error_code(error)} {error.response.get('Error', {}).get('Message', '')}".rstrip()
                                   ) from None
             raise
 
@@ -162,7 +164,7 @@ class RemoteBackend:
         try:
             response = self.client.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _code(error) in MISSING_CODES:
+            if error_code(error) in MISSING_CODES:
                 return {}
             raise
         return {name.lower(): str(value) for name, value in response.get("Metadata", {}).items()}
@@ -171,7 +173,7 @@ class RemoteBackend:
         try:
             response = self.client.get_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _code(error) in MISSING_CODES:
+            if error_code(error) in MISSING_CODES:
                 return None
             raise
         with response["Body"] as body:
@@ -180,10 +182,6 @@ class RemoteBackend:
     def _head_bucket(self, name: str) -> dict:
         response = self.client.head_bucket(Bucket=name)
         return response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 _current: Backend = MotoBackend()
