@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.xcom_values import plain_lists
 
 MAX_LENGTH = 63
 NAME_PATTERN = re.compile(r"[a-z0-9](-*[a-z0-9])*")
@@ -51,6 +52,28 @@ def validate_human_loop_names(names: object) -> list[str]:
     if not listed:
         raise A2IValidationError("human_loop_names is empty: give at least one loop name")
     return [_listed_name(name) for name in listed]
+
+
+def human_loop_names_of(value: object) -> list[str]:
+    """The loops named by what a DAG passes as ``human_loop_names``, each checked: a loop name, a list of them, or
+    what the A2I start, Textract and Rekognition operators return (a dict with ``HumanLoopName``; None there when
+    A2I started no loop for the item, which is left out), or a list of those (a mapped task's output)."""
+    value = plain_lists(value)  # a mapped task's output: read in one request, not item by item
+    if isinstance(value, Mapping):
+        value = [value]
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return validate_human_loop_names(value)
+    names = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            names.append(_listed_name(item))
+        elif "HumanLoopName" not in item:
+            raise A2IValidationError(
+                "human_loop_names: a dict in it must be what an A2I start, Textract or Rekognition operator "
+                f"returns (with 'HumanLoopName'), not one with the keys {sorted(map(str, item))}")
+        elif item["HumanLoopName"] is not None:
+            names.append(_listed_name(item["HumanLoopName"]))
+    return names
 
 
 def _listed_name(name: object) -> str:

@@ -16,6 +16,7 @@ Defaults of the params come from the DAG processor's environment (``A2I_ROLE_ARN
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from typing import Any
@@ -97,7 +98,7 @@ with DAG(
         hook = S3Hook()
         documents = list_documents(hook, input_s3_uri, skip_prefixes=(run_s3_uri,))
         chunks = write_chunks(hook, documents, f"{run_s3_uri}/chunks", int(chunk_size))
-        print(f"{len(documents)} documents in {len(chunks)} chunk(s)")
+        logging.getLogger("airflow.task").info("%d documents in %d chunk(s)", len(documents), len(chunks))
         return chunks
 
     given = "{{ params.flow_definition_arn }}"

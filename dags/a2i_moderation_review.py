@@ -6,7 +6,7 @@
 2. Lists the JPEG and PNG images under the input prefix and maps ``RekognitionDetectModerationLabelsOperator``
    over them: each analysis goes to S3, and A2I starts a loop where the conditions hold. (One task per image:
    fine for a few hundred images a run; larger batches want chunks.)
-3. One deferrable sensor waits for the loops that started (none started: it is skipped). A review that fails
+3. One deferrable sensor waits for the loops that started (none started: nothing to wait for). A review that fails
    or is not done within ``review_timeout_seconds`` (stopped then) does not hold the others up: its image
    keeps the machine's labels, and its row says why.
 4. The results operator writes the final labels as JSON Lines: per image the machine's labels, which ones
@@ -21,6 +21,7 @@ input prefix besides the operators' actions listed in the README.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
@@ -95,7 +96,7 @@ with DAG(
         prefix = f"{prefix}/" if prefix else ""
         keys = [key for key in S3Hook().list_keys(bucket_name=bucket, prefix=prefix)
                 if key.lower().endswith(IMAGE_SUFFIXES)]
-        print(f"{len(keys)} image(s) under {input_s3_uri}")
+        logging.getLogger("airflow.task").info("%d image(s) under %s", len(keys), input_s3_uri)
         return [{"s3_bucket": bucket, "s3_key": key} for key in sorted(keys)]
 
     moderate = RekognitionDetectModerationLabelsOperator.partial(
@@ -106,20 +107,9 @@ with DAG(
         retries=2,  # a retry adopts the loop its first attempt started
     ).expand_kwargs(list_images("{{ params.input_s3_uri }}"))
 
-    @task
-    def started_loops(moderated: list[dict]) -> list[str]:
-        """The names of the loops A2I started; the wait is skipped when there are none."""
-        from airflow.providers.common.compat.sdk import AirflowSkipException
-
-        names = [item["HumanLoopName"] for item in moderated if item["HumanLoopStarted"]]
-        print(f"{len(names)} of {len(moderated)} image(s) went to review")
-        if not names:
-            raise AirflowSkipException("No image needed review")
-        return names
-
     wait_for_reviews = A2IHumanLoopSensor(
         task_id="wait_for_reviews",
-        human_loop_names=started_loops(moderate.output),
+        human_loop_names=moderate.output,  # the loops A2I started; none started: nothing to wait for
         deferrable=True,
         poke_interval=POLL_SECONDS,
         review_timeout="{{ params.review_timeout_seconds }}",
@@ -136,7 +126,6 @@ with DAG(
         task_id="final_labels",
         human_loops=moderate.output,
         output_s3_uri=f"{RUN}/results",
-        trigger_rule="none_failed_min_one_success",  # also when no image needed review
     )
     task_ui >> flow_definition
     wait_for_reviews >> final_labels

@@ -145,3 +145,21 @@ def test_the_error_for_the_seed_name_suggests_a_valid_one():
 def test_json_string_input_is_kept_as_given():
     operator = start_operator(human_loop_input=json.dumps({"prompt": "x"}))
     assert operator.human_loop_input == '{"prompt": "x"}'
+
+
+def test_the_sensor_takes_what_the_start_and_built_in_operators_return():
+    from airflow_a2i.names import human_loop_names_of
+
+    started = {"HumanLoopName": "doc-1", "HumanLoopArn": "arn", "HumanLoopStatus": "InProgress"}
+    not_reviewed = {"HumanLoopName": None, "HumanLoopStarted": False, "Document": "s3://b/k.png"}
+    assert human_loop_names_of(started) == ["doc-1"]
+    assert human_loop_names_of([started, not_reviewed, {**started, "HumanLoopName": "doc-2"}]) == ["doc-1", "doc-2"]
+    assert human_loop_names_of([not_reviewed]) == []  # nothing to wait for
+    assert human_loop_names_of("doc-1") == human_loop_names_of(["doc-1"]) == ["doc-1"]
+    with pytest.raises(A2IValidationError, match=r"with 'HumanLoopName'.*\['name'\]"):
+        human_loop_names_of([{"name": "doc-1"}])
+    with pytest.raises(A2IValidationError, match="human_loop_names: human_loop_name 'Doc_1' is not a valid"):
+        human_loop_names_of([{"HumanLoopName": "Doc_1"}])
+    with pytest.raises(A2IValidationError, match="human_loop_names is empty"):
+        A2IHumanLoopSensor(task_id="wait", human_loop_names=[])
+    A2IHumanLoopSensor(task_id="wait", human_loop_names=[started, not_reviewed])

@@ -125,13 +125,14 @@ def test_the_moderation_dag_reviews_the_uncertain_images(airflow_dags, local_ser
     assert str(run.state) == "success", airflow_dags.task_states(run)
     assert airflow_dags.task_states(run) == {
         "task_ui": "success", "flow_definition": "success", "list_images": "success", "moderate": "success",
-        "started_loops": "success", "wait_for_reviews": "success", "final_labels": "success"}
+        "wait_for_reviews": "success", "final_labels": "success"}
 
     # Two uncertain images went to review, and only those.
     loops = boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=flow_arn)["HumanLoopSummaries"]
-    assert sorted(airflow_dags.xcom(run, "started_loops")) == sorted(loop["HumanLoopName"] for loop in loops)
     assert len(loops) == 2
-    assert airflow_dags.xcom(run, "wait_for_reviews")["counts"] == {"Completed": 2}
+    waited = airflow_dags.xcom(run, "wait_for_reviews")  # on what the Rekognition tasks returned: those loops
+    assert (waited["counts"], waited["names_by_status"]) == (
+        {"Completed": 2}, {"Completed": sorted(loop["HumanLoopName"] for loop in loops)})
 
     results = airflow_dags.xcom(run, "final_labels")
     assert (results["items"], results["loops"], results["statuses"]) == (4, 2, {"Completed": 2})
@@ -170,14 +171,15 @@ def test_the_moderation_dag_reviews_the_uncertain_images(airflow_dags, local_ser
 
 
 @pytest.mark.timeout(120)
-def test_when_no_image_needs_review_the_wait_is_skipped(airflow_dags, local_service, output_bucket, monkeypatch):
+def test_when_no_image_needs_review_there_is_nothing_to_wait_for(airflow_dags, local_service, output_bucket,
+                                                                   monkeypatch):
     monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
     bucket = make_images_bucket()
     upload_images(bucket, {"inbox/beer.png": IMAGES["inbox/beer.png"], "inbox/tree.jpg": labels()})
     _, run, flow_arn, _ = run_moderation(airflow_dags, bucket, output_bucket)
     states = airflow_dags.task_states(run)
-    assert (states["started_loops"], states["wait_for_reviews"], states["final_labels"]) == \
-        ("skipped", "skipped", "success")
+    assert (states["wait_for_reviews"], states["final_labels"]) == ("success", "success")
+    assert airflow_dags.xcom(run, "wait_for_reviews")["counts"] == {}
     assert boto3.client("sagemaker-a2i-runtime").list_human_loops(
         FlowDefinitionArn=flow_arn)["HumanLoopSummaries"] == []
     rows = read_lines(airflow_dags.xcom(run, "final_labels")["results_uri"])

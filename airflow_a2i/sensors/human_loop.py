@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.mixins import S3HookMixin
-from airflow_a2i.names import validate_human_loop_names
+from airflow_a2i.names import human_loop_names_of
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import check_literal_part, is_templated
@@ -40,7 +40,9 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     passing its ``timeout`` to the deferral. ``review_timeout`` is enforced by the sensor and the
     trigger themselves, per loop, from its creation time; the sensor's ``timeout`` is a backstop.
 
-    :param human_loop_names: a loop name, or a list of them. (templated)
+    :param human_loop_names: a loop name, a list of them, or what the A2I start, Textract and Rekognition
+        operators return (their ``.output``; a mapped task's list of results): items for which A2I started no
+        loop are left out, and with none left the wait succeeds at once. (templated)
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
     :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
@@ -58,7 +60,7 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     def __init__(
         self,
         *,
-        human_loop_names: str | list[str],
+        human_loop_names: str | list[str] | Any,
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
         review_timeout: float | str | None = None,
@@ -75,10 +77,15 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         check_literal_part(human_loop_names, self._checked_names)
 
     def _names(self) -> list[str]:
-        return self._checked_names(self.human_loop_names)
+        names = self._checked_names(self.human_loop_names, at_parse_time=False)
+        if not names:
+            self.log.info("No human loop to wait on: A2I started none for these items")
+        return names
 
-    def _checked_names(self, human_loop_names: object) -> list[str]:
-        names = validate_human_loop_names(human_loop_names)
+    def _checked_names(self, human_loop_names: object, *, at_parse_time: bool = True) -> list[str]:
+        names = human_loop_names_of(human_loop_names)
+        if not names and at_parse_time:
+            raise A2IValidationError("human_loop_names is empty: give at least one loop name, or a task's output")
         report_uri = self.report_s3_uri or ""
         if len(names) > INLINE_NAMES_LIMIT and not (is_templated(report_uri) or report_uri.startswith("s3://")):
             raise A2IValidationError(f"{len(names)} loops are more than {INLINE_NAMES_LIMIT} to report inline: "
