@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED_LOCAL := $(VENV)/.installed-local
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-compat lint bench clean chromium
+.PHONY: demo test test-fast test-compat lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ $(INSTALLED_DEV): pyproject.toml | $(BIN)/python
 
 demo: $(INSTALLED_LOCAL)
 	$(BIN)/python scripts/demo.py
+
+# make test-fast: the pure tier only (no local service, no Airflow database, no browser), in about a minute.
+test-fast: $(INSTALLED_DEV)
+	$(BIN)/python -m pytest -m pure --durations=10
 
 test: $(INSTALLED_DEV) chromium
 	$(BIN)/ruff check .

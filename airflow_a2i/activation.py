@@ -660,6 +660,12 @@ class _Pair:
     block_ids: set[str]
 
 
+def _block_id(block: dict[str, Any], k: Any) -> str | None:
+    """A block's id; None unless a string (a malformed response may hold anything there)."""
+    found = block.get(k("id"))
+    return found if isinstance(found, str) else None
+
+
 class _TextractView:
     def __init__(self, response: Mapping[str, Any]) -> None:
         if "Blocks" in response:
@@ -683,7 +689,8 @@ class _TextractView:
         found = []
         for relationship in _list(block.get(k("relationships"))):
             if isinstance(relationship, dict) and relationship.get(k("type")) == kind:
-                found += [self.by_id[i] for i in _list(relationship.get(k("ids"))) if i in self.by_id]
+                ids = [i for i in _list(relationship.get(k("ids"))) if isinstance(i, str)]
+                found += [self.by_id[i] for i in ids if i in self.by_id]
         return found
 
     def _pair(self, key: dict[str, Any]) -> _Pair:
@@ -715,7 +722,7 @@ class _TextractView:
     def select(self, selection: Selection) -> dict[str, Any]:
         pairs = self.pairs if isinstance(selection, _All) else [self.pairs[index] for index in sorted(selection)]
         ids: set[str] = set().union(*(pair.block_ids for pair in pairs)) if pairs else set()
-        return {self.k("blocks"): [self._trim(block) for block in self.blocks if block.get(self.k("id")) in ids]}
+        return {self.k("blocks"): [self._trim(block) for block in self.blocks if _block_id(block, self.k) in ids]}
 
     def _trim(self, block: dict[str, Any]) -> dict[str, Any]:
         k = self.k

@@ -30,9 +30,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 from airflow_a2i.local.process import ServiceProcess  # noqa: E402
 
-# Bounded and derandomized: the same examples on every run, a fixed cost per property.
+# Bounded and derandomized: the same examples on every run, a fixed cost per property. No timing checks (no
+# deadline, no too_slow): on a loaded machine generating the same examples takes longer, and that is no failure.
 settings.register_profile("project", derandomize=True, max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.load_profile("project")
 
 pytest_plugins = ("tests.airflow_fixtures", "tests.browser")
@@ -116,3 +117,25 @@ def airflow_deployment(session_dir: Path, local_service: str):
     options = DeploymentOptions(triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
     yield from session_deployment(session_dir / "airflow-deployment",
                                   {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, options)
+
+
+# Test tiers, from the fixtures a test needs (their closure): the first tier that applies wins; a module that starts
+# processes of its own says its tier (pytestmark). `pytest -m pure` (make test-fast) runs what needs neither a
+# local service, nor Airflow's database or CLI, nor a browser; `-m service`, `-m dag`, `-m deployment`,
+# `-m browser` the others.
+TIERS = {
+    "browser": ("page", "browser"),
+    "deployment": ("airflow_deployment", "celery_airflow", "line_deployment"),
+    "dag": ("airflow_dags", "airflow_db"),
+    "service": ("local_service",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, unless its module says (one that starts its own service or Airflow CLI)."""
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in (*TIERS, "pure")):
+            continue
+        needed = set(getattr(item, "fixturenames", ()))
+        tier = next((tier for tier, fixtures in TIERS.items() if needed & set(fixtures)), "pure")
+        item.add_marker(getattr(pytest.mark, tier))

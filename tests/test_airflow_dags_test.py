@@ -31,6 +31,8 @@ DOWNSTREAM_DAGS = """
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, task
 
+pytestmark = pytest.mark.dag  # starts processes of its own (see TIERS in tests/conftest.py)
+
 for dag_id, schedule in (("on_reviewed_alias", [AssetAlias(name="a2i_reviewed_documents")]),
                          ("on_reviewed_earlier_name", [Asset(name="reviewed_documents", uri={uri!r})])):
     with DAG(dag_id=dag_id, schedule=schedule, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:

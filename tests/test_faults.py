@@ -19,6 +19,8 @@ from airflow_a2i.local.faults import FaultRule, Faults
 from airflow_a2i.local.process import ServiceProcess
 from tests.conftest import unique
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 INPUT = json.dumps({"prompt": "Is this right?"})
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 

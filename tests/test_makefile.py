@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_INSTALL = "pip install --quiet -e '.[local]'"
 DEV_INSTALL = "pip install --quiet -e '.[local,dev]'"
@@ -86,6 +88,7 @@ sys.meta_path.insert(0, WithoutDevExtra())
 runpy.run_path(sys.argv[2], run_name="demo")
 import airflow_a2i.local.server, airflow_a2i.samples
 from airflow_a2i.local.dag_runner import load_dag_file
+
 print(load_dag_file(__import__("pathlib").Path(sys.argv[3])).dag_id)
 """
 

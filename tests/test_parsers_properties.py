@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from airflow_a2i.activation import evaluate, parse_conditions
@@ -201,6 +201,9 @@ def evaluates_or_explains(source: str, response: Any) -> None:
 
 
 @given(json_values)
+@example([{"Id": []}])  # an id that is not a string once crashed the block selection (TypeError: unhashable)
+@example({"Blocks": [{"Id": "k", "BlockType": "KEY_VALUE_SET", "EntityTypes": ["KEY"],
+                      "Relationships": [{"Type": "CHILD", "Ids": [[]]}]}]})
 def test_arbitrary_responses_only_ever_raise_validation_errors(response: Any) -> None:
     for source in CONDITIONS:
         evaluates_or_explains(source, response)

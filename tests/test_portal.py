@@ -16,6 +16,8 @@ from tests.conftest import ACCOUNT, ROLE_ARN, unique
 from tests.flows import create_flow
 from tests.portal_client import PortalClient, add_worker
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 TEMPLATE = """<crowd-form>
   <p>{{ task.input.question }}</p>
   <crowd-classifier name="verdict" categories="['approve', 'reject']" header="Decide"></crowd-classifier>

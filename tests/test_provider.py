@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import airflow_a2i
+
+pytestmark = pytest.mark.dag  # starts processes of its own (see TIERS in tests/conftest.py)
 
 
 def test_airflow_providers_list_shows_airflow_a2i():

@@ -13,6 +13,8 @@ from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.process import ServiceProcess
 from tests.conftest import ROLE_ARN, workteam_arn
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 INPUT = json.dumps({"prompt": "restart?"})
 
 

@@ -29,6 +29,8 @@ from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.flows import create_flow
 from tests.test_builtin_service import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 BUCKET = "self-hosted-documents"
 STORE_READY_TIMEOUT = 20.0
 

@@ -18,6 +18,8 @@ from airflow_a2i.local.store import HumanLoop
 from airflow_a2i.local.workforce import SimulatedWorkforce, WorkforcePolicy, worker_id
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
+pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
+
 QUICK = [0.0, 0.2]
 
 
