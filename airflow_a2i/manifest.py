@@ -146,7 +146,7 @@ class ManifestSources:
 def manifest_sources(value: object, name: str = "manifest_uris") -> ManifestSources:
     """The manifests from what a DAG passes as ``name``: a URI, a list of URIs, or what batch start tasks return.
 
-    A batch start task (:class:`~airflow_a2i.operators.batch.A2IStartHumanLoopsOperator`) returns a dict
+    A batch start task (:class:`~airflow_a2i.operators.batch.A2IStartHumanLoopBatchOperator`) returns a dict
     with ``"manifest_uri"``, and also ``"flow_definition_arn"`` and ``"created_after"`` (epoch seconds
     before its loops' creation), which are used when present; a mapped task returns a list of them.
     Lists may mix URIs and such dicts, and hold lists of them (a mapped task's output in a list). None

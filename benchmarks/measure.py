@@ -203,12 +203,12 @@ class Bench:
             "delaySeconds": [0.0, 0.0], "answer": {"mode": "fixed", "answer": {"ok": 1}}}})
 
     def operator_batch(self, flow_arn: str, n: int, run_id: str, rps: float | None) -> tuple[dict, set[str], float]:
-        """Start ``n`` loops with A2IStartHumanLoopsOperator: (its summary, the expected names, wall seconds)."""
+        """Start ``n`` loops with A2IStartHumanLoopBatchOperator: (its summary, the expected names, wall seconds)."""
         from airflow_a2i.names import deterministic_loop_name
-        from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+        from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 
         items = [{"item_key": f"doc-{index:05d}", "input": {"text": f"document {index}"}} for index in range(n)]
-        operator = A2IStartHumanLoopsOperator(
+        operator = A2IStartHumanLoopBatchOperator(
             task_id=TASK_ID, flow_definition_arn=flow_arn, items=items, requests_per_second=rps,
             manifest_s3_uri=f"s3://{self.bucket}/{unique('manifest')}", aws_conn_id=None)
         ti = SimpleNamespace(dag_id=DAG_ID, task_id=TASK_ID, map_index=-1, try_number=1)
@@ -273,7 +273,7 @@ class Bench:
         run_id = unique("run")
         time.sleep(2)
         self.attempts.reset()
-        log(f"ours: A2IStartHumanLoopsOperator, requests_per_second={quota}")
+        log(f"ours: A2IStartHumanLoopBatchOperator, requests_per_second={quota}")
         summary, expected, ours_wall = self.operator_batch(ours_flow, n, run_id, rps=quota)
         ours_throttled = self.attempts.of("StartHumanLoop", "ThrottlingException")
         ours_requests = self.attempts.of("StartHumanLoop")
@@ -286,7 +286,7 @@ class Bench:
         notes.append(f"Start: baseline = one thread calling start_human_loop in a loop with botocore's default "
                      f"retries (legacy mode, 5 attempts); {failed} call(s) still raised after the retries: a loop "
                      "without try/except would have stopped there, this one went on and counts them as lost. "
-                     f"Ours = A2IStartHumanLoopsOperator(max_concurrency=8, requests_per_second={quota}), manifest "
+                     f"Ours = A2IStartHumanLoopBatchOperator(max_concurrency=8, requests_per_second={quota}), manifest "
                      f"in the local S3 included. StartHumanLoop HTTP requests: baseline {base_requests}, ours "
                      f"{ours_requests}.")
         return [

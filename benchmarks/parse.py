@@ -32,7 +32,7 @@ from benchmarks.table import Row
 ROOT = Path(__file__).resolve().parent.parent
 OURS_DAG = ROOT / "dags" / "a2i_custom_review.py"
 BASELINE_DAG = ROOT / "benchmarks" / "dags" / "sagemaker_custom_review.py"
-PARSE_RUNS = 11
+PARSE_RUNS = 15
 # Another session may rebuild a compat venv meanwhile: a failed parse is retried this many times, this far apart.
 REBUILD_WAITS, REBUILD_WAIT_SECONDS = 10, 30
 
@@ -181,9 +181,11 @@ def parse_time(notes: list[str], runs: int = PARSE_RUNS, log=print) -> list[Row]
             label = venv.label
             base, ours = (median(label, variant, file, *cpu) for file in FILES)
             wall_base, wall_ours = (median(label, variant, file, *wall) for file in FILES)
-            value = ours / base
-            log(f"parse time, Airflow {label}{label_part}: CPU baseline {base:.3f} s, ours {ours:.3f} s, ratio "
-                f"{value:.3f}; wall {wall_base:.3f} s, {wall_ours:.3f} s, ratio {wall_ours / wall_base:.3f}")
+            # The ratio of each round (both files parsed moments apart), its median: the machine's drift between
+            # rounds cancels out, which a ratio of two medians keeps.
+            value = paired(label, variant, *cpu)
+            log(f"parse time, Airflow {label}{label_part}: CPU baseline {base:.3f} s, ours {ours:.3f} s, paired "
+                f"ratio {value:.3f}; wall {wall_base:.3f} s, {wall_ours:.3f} s, ratio {wall_ours / wall_base:.3f}")
             rows.append(Row(f"DAG file parse time, Airflow {label}{label_part}: SageMaker-operators DAG vs "
                             "a2i_custom_review (s)", f"{base:.3f}", f"{ours:.3f}", f"{value:.3f}", "<= 1.0",
                             value <= 1.0))
@@ -207,7 +209,9 @@ def parse_time(notes: list[str], runs: int = PARSE_RUNS, log=print) -> list[Row]
         "`SerializedDAG.to_dict` on Airflow 2). Calling the processors' `_parse_file` itself was not chosen: its "
         "request type differs on every 3.x line and Airflow 2 has none. The rows give the parsing process's CPU "
         "time (`time.process_time()`): the parse is single-threaded and CPU-bound, and on this shared 2-core "
-        "machine its wall time also counts waiting for other work (wall medians below). Baseline: "
+        "machine its wall time also counts waiting for other work (wall medians below); their baseline and ours "
+        "columns are medians, their ratio the paired ratio: the median of each round's ours/baseline, both files "
+        "parsed moments apart, so that the machine's drift between rounds cancels out. Baseline: "
         "benchmarks/dags/sagemaker_custom_review.py (the same DAG on `SageMakerBaseOperator` subclasses, "
         "`AwsBaseHook` and `S3Hook`); ours: dags/a2i_custom_review.py; the compat venvs hold the airflow-a2i "
         "wheel. Plain rows: the time includes the file's own imports: boto3 and the Amazon provider's AWS base, "

@@ -26,7 +26,7 @@ from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, Param, t
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
-from airflow_a2i.operators.textract import TextractAnalyzeDocumentsOperator
+from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 
 POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
@@ -106,7 +106,7 @@ with DAG(
     flow_definition_arn = flow_definition_to_use(given)
     flow_definition >> flow_definition_arn
     chunks = chunk_documents("{{ params.input_s3_uri }}", RUN, "{{ params.chunk_size }}")
-    analyze = TextractAnalyzeDocumentsOperator.partial(
+    analyze = TextractAnalyzeDocumentBatchOperator.partial(
         task_id="analyze", flow_definition_arn=flow_definition_arn, work_s3_uri=f"{RUN}/work",
         manifest_s3_uri=f"{RUN}/manifests", fail_on_empty=False, retries=2,
     ).expand(documents_s3_uri=chunks)

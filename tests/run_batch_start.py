@@ -1,4 +1,4 @@
-"""Run A2IStartHumanLoopsOperator.execute() in a process of its own, so a test can kill -9 it mid-batch."""
+"""Run A2IStartHumanLoopBatchOperator.execute() in a process of its own, so a test can kill -9 it mid-batch."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 import sys
 from types import SimpleNamespace
 
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 
 
 def main(arguments: dict) -> None:
-    operator = A2IStartHumanLoopsOperator(
+    operator = A2IStartHumanLoopBatchOperator(
         task_id=arguments["task_id"], flow_definition_arn=arguments["flow_definition_arn"],
         items_s3_uri=arguments["items_s3_uri"], manifest_s3_uri=arguments["manifest_s3_uri"],
         max_concurrency=arguments.get("max_concurrency", 8), flush_every=arguments.get("flush_every", 200),

@@ -26,7 +26,7 @@ import airflow_a2i.operators
 import airflow_a2i.sensors
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator, A2IStopHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.human_loop import (
     A2IDeleteHumanLoopOperator,
@@ -35,7 +35,7 @@ from airflow_a2i.operators.human_loop import (
 )
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
-from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator, TextractAnalyzeDocumentsOperator
+from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator, TextractAnalyzeDocumentOperator
 from airflow_a2i.results import template_field_names
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
@@ -60,13 +60,13 @@ VALID: dict[type, dict[str, Any]] = {
         "workteam_arn": workteam_arn(), "human_task_ui_arn": UI_ARN, "task_title": "Check",
         "task_description": "Check the answer"},
     A2IHumanLoopResultsOperator: {"human_loops": ["loop-1"], "output_s3_uri": "s3://bucket/results/run-1"},
-    A2IStartHumanLoopsOperator: {"flow_definition_arn": ARN, "manifest_s3_uri": "s3://bucket/batches/run-1",
+    A2IStartHumanLoopBatchOperator: {"flow_definition_arn": ARN, "manifest_s3_uri": "s3://bucket/batches/run-1",
                                  "items": [{"item_key": "a", "input": {"text": "x"}}]},
-    A2IStopHumanLoopsOperator: {"manifests": [SUMMARY]},
+    A2IStopHumanLoopBatchOperator: {"manifests": [SUMMARY]},
     A2IHumanLoopBatchSensor: {"manifest_uris": [SUMMARY]},
     TextractAnalyzeDocumentOperator: {"s3_bucket": "docs", "s3_key": "a.png", "flow_definition_arn": ARN,
                                       "analysis_output_s3_uri": "s3://bucket/analyses"},
-    TextractAnalyzeDocumentsOperator: {"flow_definition_arn": ARN, "work_s3_uri": "s3://bucket/work",
+    TextractAnalyzeDocumentBatchOperator: {"flow_definition_arn": ARN, "work_s3_uri": "s3://bucket/work",
                                        "manifest_s3_uri": "s3://bucket/manifest", "documents": ["s3://docs/a.pdf"]},
     RekognitionDetectModerationLabelsOperator: {"s3_bucket": "images", "s3_key": "a.png", "flow_definition_arn": ARN,
                                                 "analysis_output_s3_uri": "s3://bucket/analyses"},
@@ -120,14 +120,15 @@ ROWS: list[tuple[type, dict[str, Any], str]] = [
     (A2IHumanLoopResultsOperator, {"expected_answer_fields": "answer"},
      "expected_answer_fields must be a non-empty list of the template's form field names"),
     # Batches
-    (A2IStartHumanLoopsOperator, {"content_classifiers": ["FreeOfPII"]}, "Unknown content classifier(s) ['FreeOfPII']"),
-    (A2IStartHumanLoopsOperator, {"items": [{"item_key": 1, "input": {}}]}, "must be {'item_key': str"),
-    (A2IStartHumanLoopsOperator, {"items": None}, "Give exactly one of items"),
-    (A2IStartHumanLoopsOperator, {"items": [{"item_key": "a", "input": {}}, {"item_key": "b", "input": {}},
+    (A2IStartHumanLoopBatchOperator, {"content_classifiers": ["FreeOfPII"]},
+     "Unknown content classifier(s) ['FreeOfPII']"),
+    (A2IStartHumanLoopBatchOperator, {"items": [{"item_key": 1, "input": {}}]}, "must be {'item_key': str"),
+    (A2IStartHumanLoopBatchOperator, {"items": None}, "Give exactly one of items"),
+    (A2IStartHumanLoopBatchOperator, {"items": [{"item_key": "a", "input": {}}, {"item_key": "b", "input": {}},
                                             {"item_key": "b", "input": {}}]}, "Item keys must be unique"),
-    (A2IStopHumanLoopsOperator, {"manifests": "bucket/batches/run-1"}, "not an s3://bucket/prefix URI"),
-    (A2IStopHumanLoopsOperator, {"manifests": {"uri": "s3://bucket/batches"}}, "a dict with a 'manifest_uri' key"),
-    (A2IStopHumanLoopsOperator, {"manifests": []}, "give at least one s3:// manifest URI"),
+    (A2IStopHumanLoopBatchOperator, {"manifests": "bucket/batches/run-1"}, "not an s3://bucket/prefix URI"),
+    (A2IStopHumanLoopBatchOperator, {"manifests": {"uri": "s3://bucket/batches"}}, "a dict with a 'manifest_uri' key"),
+    (A2IStopHumanLoopBatchOperator, {"manifests": []}, "give at least one s3:// manifest URI"),
     (A2IHumanLoopBatchSensor, {"report_s3_uri": "bucket/report.jsonl"}, "must be an s3://bucket/key URI"),
     (A2IHumanLoopBatchSensor, {"manifest_uris": "s3://bucket/batches/run-1"}, "Give flow_definition_arn"),
     (A2IHumanLoopBatchSensor, {"flow_definition_arn": OTHER_ARN}, "started their loops in"),
@@ -140,10 +141,10 @@ ROWS: list[tuple[type, dict[str, Any], str]] = [
     (RekognitionDetectModerationLabelsOperator, {"review_timeout": "1 day"}, "is not a number of seconds"),
     (RekognitionDetectModerationLabelsOperator, {"content_classifiers": ["FreeOfAdultContent", "FreeOfAds"]},
      "Unknown content classifier(s) ['FreeOfAds']"),
-    (TextractAnalyzeDocumentsOperator, {"input_s3_uri": "s3://docs/in"}, "Give exactly one of input_s3_uri"),
-    (TextractAnalyzeDocumentsOperator, {"flow_definition_arn": "arn:aws:sagemaker:us-east-1:123:flow-definition/f"},
+    (TextractAnalyzeDocumentBatchOperator, {"input_s3_uri": "s3://docs/in"}, "Give exactly one of input_s3_uri"),
+    (TextractAnalyzeDocumentBatchOperator, {"flow_definition_arn": "arn:aws:sagemaker:us-east-1:123:flow-definition/f"},
      "is not a 12-digit AWS account id"),
-    (TextractAnalyzeDocumentsOperator, {"content_classifiers": ["FreeOfPersonalInformation"]},
+    (TextractAnalyzeDocumentBatchOperator, {"content_classifiers": ["FreeOfPersonalInformation"]},
      "use one or both of ['FreeOfPersonallyIdentifiableInformation'"),
 ]
 

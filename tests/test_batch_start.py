@@ -18,7 +18,7 @@ from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import completion, read_manifest
 from airflow_a2i.names import deterministic_loop_name
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 from tests.conftest import unique
 
 
@@ -32,14 +32,14 @@ def items(count: int, prefix: str = "doc") -> list[dict]:
     return [{"item_key": f"{prefix}-{index:05d}", "input": {"text": f"document {index}"}} for index in range(count)]
 
 
-def run_operator(operator: A2IStartHumanLoopsOperator, run_id: str, try_number: int = 1) -> dict:
+def run_operator(operator: A2IStartHumanLoopBatchOperator, run_id: str, try_number: int = 1) -> dict:
     ti = SimpleNamespace(dag_id="batch_dag", task_id=operator.task_id, map_index=-1, try_number=try_number)
     return operator.execute({"ti": ti, "run_id": run_id})
 
 
 def test_a_batch_starts_one_loop_per_item_and_records_them(local_service, flow_definition_arn, output_bucket):
     manifest = f"s3://{output_bucket}/{unique('batch')}/manifest"
-    operator = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn,
+    operator = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn,
                                           items=items(40), manifest_s3_uri=manifest, flush_every=15,
                                           aws_conn_id=None)
     summary = run_operator(operator, "run-1")
@@ -58,9 +58,9 @@ def test_a_batch_starts_one_loop_per_item_and_records_them(local_service, flow_d
 
 def test_rechunking_keeps_every_items_name(local_service, flow_definition_arn, output_bucket):
     batch = items(10)
-    first = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=batch[:5],
+    first = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=batch[:5],
                                        manifest_s3_uri=f"s3://{output_bucket}/{unique('a')}", aws_conn_id=None)
-    second = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn,
+    second = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn,
                                         items=batch[::-1], manifest_s3_uri=f"s3://{output_bucket}/{unique('b')}",
                                         aws_conn_id=None)
     run_operator(first, "run-x")
@@ -90,7 +90,7 @@ def test_a_crash_mid_batch_loses_and_duplicates_nothing(local_service, flow_defi
     assert 0 < len(recorded_before) < count and len(started_before) < count  # killed in the middle
     assert completion(S3Hook(aws_conn_id=None), arguments["manifest_s3_uri"]) is None
 
-    retry = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn,
+    retry = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn,
                                        items_s3_uri=arguments["items_s3_uri"],
                                        manifest_s3_uri=arguments["manifest_s3_uri"], aws_conn_id=None)
     summary = run_operator(retry, "crash-run", try_number=2)
@@ -107,7 +107,7 @@ def test_throttling_and_lost_responses_are_absorbed(local_service, flow_definiti
     admin.add_fault("StartHumanLoop", "ThrottlingException", rate=0.3, count=30)
     admin.add_fault("StartHumanLoop", lost_response=True, rate=0.2, count=10)
     try:
-        operator = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn,
+        operator = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn,
                                               items=items(60), manifest_s3_uri=f"s3://{output_bucket}/{unique('f')}",
                                               aws_conn_id=None)
         summary = run_operator(operator, "fault-run")
@@ -131,11 +131,11 @@ def test_bad_batches_fail_before_any_request(arguments, message):
     defaults = {"task_id": "start", "manifest_s3_uri": "s3://bucket/manifest",
                 "flow_definition_arn": "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/f"}
     with pytest.raises(A2IValidationError, match=message):
-        A2IStartHumanLoopsOperator(**{**defaults, **arguments})
+        A2IStartHumanLoopBatchOperator(**{**defaults, **arguments})
 
 
 def test_an_empty_batch_fails_unless_allowed(local_service, flow_definition_arn, output_bucket):
-    operator = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=[],
+    operator = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=[],
                                           manifest_s3_uri=f"s3://{output_bucket}/{unique('e')}", aws_conn_id=None)
     with pytest.raises(A2IValidationError, match="fail_on_empty=False"):
         run_operator(operator, "empty-run")
@@ -144,14 +144,14 @@ def test_an_empty_batch_fails_unless_allowed(local_service, flow_definition_arn,
 
 
 def test_stop_every_open_loop_of_a_batch(local_service, flow_definition_arn, output_bucket):
-    from airflow_a2i.operators.batch import A2IStopHumanLoopsOperator
+    from airflow_a2i.operators.batch import A2IStopHumanLoopBatchOperator
 
-    start = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(6),
+    start = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(6),
                                        manifest_s3_uri=f"s3://{output_bucket}/{unique('s')}", aws_conn_id=None)
     summary = run_operator(start, "stop-run")
     done = loop_names(flow_definition_arn)[0]
     AdminClient(local_service).answer(done, {"ok": True})
-    stop = A2IStopHumanLoopsOperator(task_id="stop", manifests=[summary], aws_conn_id=None)
+    stop = A2IStopHumanLoopBatchOperator(task_id="stop", manifests=[summary], aws_conn_id=None)
     assert stop.execute({}) == {"stopped": 5, "not_open": 1}
     statuses = {loop["HumanLoopStatus"] for loop in boto3.client("sagemaker-a2i-runtime").list_human_loops(
         FlowDefinitionArn=flow_definition_arn)["HumanLoopSummaries"]}
@@ -162,7 +162,7 @@ def test_stop_every_open_loop_of_a_batch(local_service, flow_definition_arn, out
 def test_results_of_a_batch_and_retention(local_service, flow_definition_arn, output_bucket, s3):
     from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 
-    start = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(3),
+    start = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=items(3),
                                        manifest_s3_uri=f"s3://{output_bucket}/{unique('r')}", aws_conn_id=None)
     summary = run_operator(start, "retention-run")
     first, second, _ = sorted(loop_names(flow_definition_arn))

@@ -533,11 +533,11 @@ def test_the_sensor_takes_what_the_batch_start_operator_returns(airflow_dags, lo
                                                                  output_bucket):
     from airflow.sdk import DAG
 
-    from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+    from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 
     set_policy(local_service, flow_definition_arn, delaySeconds=[0.5, 1.0])
     with DAG(unique("batch_start_wait").replace("-", "_"), schedule=None) as dag:
-        start = A2IStartHumanLoopsOperator(
+        start = A2IStartHumanLoopBatchOperator(
             task_id="start", flow_definition_arn=flow_definition_arn, aws_conn_id=None,
             items=[{"item_key": f"doc-{index:04d}", "input": {"n": index}} for index in range(5)],
             manifest_s3_uri=f"s3://{output_bucket}/{unique('batch')}/manifest")

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 from tests.conftest import unique
@@ -60,7 +60,7 @@ def test_a_thousand_items_under_faults_are_started_once_and_every_result_is_read
         admin.add_fault("StartHumanLoop", "InternalServerException", rate=0.05, count=BIG)
         admin.add_fault("StartHumanLoop", lost_response=True, rate=0.03, count=BIG)
         started_at = time.monotonic()
-        start = A2IStartHumanLoopsOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=batch,
+        start = A2IStartHumanLoopBatchOperator(task_id="start", flow_definition_arn=flow_definition_arn, items=batch,
                                            manifest_s3_uri=f"s3://{output_bucket}/{unique('reliability')}/manifest",
                                            max_concurrency=64, botocore_config=POOL, aws_conn_id=None)
         ti = SimpleNamespace(dag_id="reliability", task_id="start", map_index=-1, try_number=1)

@@ -21,7 +21,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator, A2IStopHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator
 from airflow_a2i.operators.human_loop import (
     A2IDeleteHumanLoopOperator,
@@ -30,7 +30,7 @@ from airflow_a2i.operators.human_loop import (
 )
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
-from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator, TextractAnalyzeDocumentsOperator
+from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator, TextractAnalyzeDocumentOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor, manifest_sources
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
 from airflow_a2i.validation import check_literal_part, has_template
@@ -90,18 +90,18 @@ ROWS = [
     Row(A2IHumanLoopResultsOperator, "expected_answer_fields", lambda member: ["answer", member],
         lambda member: [member, ""], "expected_answer_fields must be a non-empty list"),
     # Batches
-    Row(A2IStartHumanLoopsOperator, "items", lambda member: [{"item_key": "a", "input": {"text": member}}, member],
+    Row(A2IStartHumanLoopBatchOperator, "items", lambda member: [{"item_key": "a", "input": {"text": member}}, member],
         lambda member: [member, {"item_key": 2, "input": {}}], "items[1] must be {'item_key': str"),
-    Row(A2IStartHumanLoopsOperator, "content_classifiers", **CLASSIFIERS),
-    Row(A2IStopHumanLoopsOperator, "manifests", lambda member: [SUMMARY, member],
+    Row(A2IStartHumanLoopBatchOperator, "content_classifiers", **CLASSIFIERS),
+    Row(A2IStopHumanLoopBatchOperator, "manifests", lambda member: [SUMMARY, member],
         lambda member: [member, "bucket/batches"], "manifests holds 'bucket/batches'"),
     Row(A2IHumanLoopBatchSensor, "manifest_uris", lambda member: [SUMMARY, member],
         lambda member: [member, {"uri": "s3://bucket/batches"}], "manifest_uris holds {'uri'"),
     # Built-in task types
     Row(TextractAnalyzeDocumentOperator, "content_classifiers", **CLASSIFIERS),
     Row(RekognitionDetectModerationLabelsOperator, "content_classifiers", **CLASSIFIERS),
-    Row(TextractAnalyzeDocumentsOperator, "content_classifiers", **CLASSIFIERS),
-    Row(TextractAnalyzeDocumentsOperator, "documents", lambda member: ["s3://docs/a.pdf", member],
+    Row(TextractAnalyzeDocumentBatchOperator, "content_classifiers", **CLASSIFIERS),
+    Row(TextractAnalyzeDocumentBatchOperator, "documents", lambda member: ["s3://docs/a.pdf", member],
         lambda member: [member, "docs/b.pdf"], "documents: 'docs/b.pdf' is not an S3 location"),
 ]
 

@@ -15,7 +15,7 @@ from pypdf import PdfReader, PdfWriter
 from airflow_a2i.documents import list_documents, write_chunks
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import read_manifest
-from airflow_a2i.operators.textract import TextractAnalyzeDocumentsOperator
+from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 RESPONSE = (Path(__file__).parent / "fixtures" / "textract-employment-application.json").read_text()
@@ -74,7 +74,7 @@ def test_listing_skips_analyses_and_the_working_prefix(s3, documents):
 
 
 def test_pdfs_are_split_into_pages_and_each_page_gets_its_loop(local_service, s3, documents, textract_flow):
-    operator = TextractAnalyzeDocumentsOperator(
+    operator = TextractAnalyzeDocumentBatchOperator(
         task_id="analyze", flow_definition_arn=textract_flow, input_s3_uri=f"s3://{documents}/in",
         work_s3_uri=f"s3://{documents}/work/run-1", manifest_s3_uri=f"s3://{documents}/work/run-1/manifest",
         aws_conn_id=None)
@@ -100,7 +100,7 @@ def test_a_retry_adopts_loops_started_but_not_recorded(local_service, s3, docume
     arguments = {"task_id": "analyze", "flow_definition_arn": textract_flow, "input_s3_uri": f"s3://{documents}/in",
                  "work_s3_uri": f"s3://{documents}/work/run-2", "aws_conn_id": None,
                  "manifest_s3_uri": f"s3://{documents}/work/run-2/manifest"}
-    run(TextractAnalyzeDocumentsOperator(**arguments), "run-2")
+    run(TextractAnalyzeDocumentBatchOperator(**arguments), "run-2")
     # The attempt died before its manifest reached S3: the loops exist, nothing records them.
     for item in s3.list_objects_v2(Bucket=documents, Prefix="work/run-2/manifest/")["Contents"]:
         s3.delete_object(Bucket=documents, Key=item["Key"])
@@ -108,7 +108,7 @@ def test_a_retry_adopts_loops_started_but_not_recorded(local_service, s3, docume
     for loop in boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=textract_flow)[
             "HumanLoopSummaries"]:
         AdminClient(local_service).answer(loop["HumanLoopName"], {"blocks": []})
-    summary = run(TextractAnalyzeDocumentsOperator(**arguments), "run-2", try_number=2)
+    summary = run(TextractAnalyzeDocumentBatchOperator(**arguments), "run-2", try_number=2)
     loops = boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=textract_flow)
     names = [loop["HumanLoopName"] for loop in loops["HumanLoopSummaries"]]
     assert len(names) == len(set(names)) == 4
@@ -121,7 +121,7 @@ def test_chunk_manifests_drive_mapped_tasks(local_service, s3, documents, textra
     hook = S3Hook(aws_conn_id=None)
     chunks = write_chunks(hook, list_documents(hook, f"s3://{documents}/in"), f"s3://{documents}/chunks", 1)
     assert len(chunks) == 2
-    summary = run(TextractAnalyzeDocumentsOperator(
+    summary = run(TextractAnalyzeDocumentBatchOperator(
         task_id="analyze", flow_definition_arn=textract_flow, documents_s3_uri=chunks[1],
         work_s3_uri=f"s3://{documents}/work/run-3", manifest_s3_uri=f"s3://{documents}/work/run-3/manifest",
         aws_conn_id=None), "run-3")

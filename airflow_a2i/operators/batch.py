@@ -71,7 +71,7 @@ def _duplicates(keys: list[str]) -> set[str]:
     return repeated
 
 
-class A2IStartHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
+class A2IStartHumanLoopBatchOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Start a human loop for every item of a batch (custom task type), resumably.
 
@@ -221,7 +221,7 @@ class A2IStartHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         }
 
 
-class A2IStopHumanLoopsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
+class A2IStopHumanLoopBatchOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Stop every loop of a batch that is still open, e.g. when the run is abandoned or past its deadline.
 

@@ -223,8 +223,8 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         ``A2IStartHumanLoopOperator``, ``TextractAnalyzeDocumentOperator`` or
         ``RekognitionDetectModerationLabelsOperator`` returned (dicts with ``HumanLoopName``; for the last two
         the item key is the ``Document`` and the machine's result its ``AnalysisS3Uri``). (templated)
-    :param manifests: instead of ``human_loops``, a batch: what ``A2IStartHumanLoopsOperator`` or
-        ``TextractAnalyzeDocumentsOperator`` returned (a summary, or a mapped task's list of them) or manifest
+    :param manifests: instead of ``human_loops``, a batch: what ``A2IStartHumanLoopBatchOperator`` or
+        ``TextractAnalyzeDocumentBatchOperator`` returned (a summary, or a mapped task's list of them) or manifest
         URIs. One line per item (a page), items without a loop included, with ``document``, ``page`` and
         ``review_reasons``. (templated)
     :param output_s3_uri: the prefix to write to, ``s3://bucket/prefix``; include the run in it

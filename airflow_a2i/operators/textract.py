@@ -90,7 +90,7 @@ class TextractAnalyzeDocumentOperator(BuiltInAnalysisOperator):
         return self.hook.conn.analyze_document(**request)
 
 
-class TextractAnalyzeDocumentsOperator(S3HookMixin, AwsBaseOperator[TextractHook]):
+class TextractAnalyzeDocumentBatchOperator(S3HookMixin, AwsBaseOperator[TextractHook]):
     """
     Analyse a batch of documents with Textract, each page with the flow definition's human loop config.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
-from airflow_a2i.operators.batch import A2IStartHumanLoopsOperator
+from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 
@@ -29,7 +29,7 @@ with DAG(dag_id="deployment_batch_takeover", schedule=None, catchup=False, tags=
         return [{"item_key": f"item-{index:05d}", "input": {"text": f"document {index}"}}
                 for index in range(int(count))]
 
-    start = A2IStartHumanLoopsOperator(
+    start = A2IStartHumanLoopBatchOperator(
         task_id="start_loops", flow_definition_arn="{{ params.flow_definition_arn }}",
         items=make_items("{{ params.count }}"), manifest_s3_uri=f"{RUN}/manifest", max_concurrency=16,
         aws_conn_id=None, **RETRIES)
