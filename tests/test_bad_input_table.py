@@ -10,20 +10,12 @@ test_builtin_operators.py.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-import pkgutil
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
-import airflow_a2i.operators
-import airflow_a2i.sensors
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
@@ -39,38 +31,12 @@ from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator,
 from airflow_a2i.results import template_field_names
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
-from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.conftest import unique
+from tests.operator_arguments import ARN, SUMMARY, TEXTRACT, VALID, no_requests, operator_and_sensor_classes
 
-ARN = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/my-flow"
 OTHER_ARN = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/other-flow"
-SUMMARY = {"manifest_uri": "s3://bucket/batches/run-1", "flow_definition_arn": ARN, "created_after": 1.0}
-TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
-UI_ARN = "arn:aws:sagemaker:us-east-1:123456789012:human-task-ui/my-ui"
 CONDITIONS = {"Conditions": [{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": 5}}]}
 
-# Valid arguments of each class; a row's arguments replace some of them (None removes one).
-VALID: dict[type, dict[str, Any]] = {
-    A2IStartHumanLoopOperator: {"flow_definition_arn": ARN, "human_loop_input": {"text": "x"}},
-    A2IStopHumanLoopOperator: {"human_loop_names": ["loop-1"]},
-    A2IDeleteHumanLoopOperator: {"human_loop_names": ["loop-1"]},
-    A2IHumanLoopSensor: {"human_loop_names": ["loop-1"]},
-    A2ICreateHumanTaskUiOperator: {"human_task_ui_name": "my-ui", "ui_template": "<crowd-form></crowd-form>"},
-    A2ICreateFlowDefinitionOperator: {
-        "flow_definition_name": "my-flow", "role_arn": ROLE_ARN, "output_s3_path": "s3://bucket/a2i-output",
-        "workteam_arn": workteam_arn(), "human_task_ui_arn": UI_ARN, "task_title": "Check",
-        "task_description": "Check the answer"},
-    A2IHumanLoopResultsOperator: {"human_loops": ["loop-1"], "output_s3_uri": "s3://bucket/results/run-1"},
-    A2IStartHumanLoopBatchOperator: {"flow_definition_arn": ARN, "manifest_s3_uri": "s3://bucket/batches/run-1",
-                                 "items": [{"item_key": "a", "input": {"text": "x"}}]},
-    A2IStopHumanLoopBatchOperator: {"manifests": [SUMMARY]},
-    A2IHumanLoopBatchSensor: {"manifest_uris": [SUMMARY]},
-    TextractAnalyzeDocumentOperator: {"s3_bucket": "docs", "s3_key": "a.png", "flow_definition_arn": ARN,
-                                      "analysis_output_s3_uri": "s3://bucket/analyses"},
-    TextractAnalyzeDocumentBatchOperator: {"flow_definition_arn": ARN, "work_s3_uri": "s3://bucket/work",
-                                       "manifest_s3_uri": "s3://bucket/manifest", "documents": ["s3://docs/a.pdf"]},
-    RekognitionDetectModerationLabelsOperator: {"s3_bucket": "images", "s3_key": "a.png", "flow_definition_arn": ARN,
-                                                "analysis_output_s3_uri": "s3://bucket/analyses"},
-}
 
 ROWS: list[tuple[type, dict[str, Any], str]] = [
     # Custom task types: one loop
@@ -149,21 +115,6 @@ ROWS: list[tuple[type, dict[str, Any], str]] = [
 ]
 
 
-@contextmanager
-def no_requests() -> Iterator[list[str]]:
-    """Records every botocore request made inside; the test asserts there is none."""
-    calls: list[str] = []
-    original = BaseClient._make_api_call
-
-    def record(client: BaseClient, operation_name: str, api_params: dict) -> Any:
-        calls.append(operation_name)
-        return original(client, operation_name, api_params)
-
-    BaseClient._make_api_call = record  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def build(cls: type, overrides: dict[str, Any]) -> Any:
@@ -187,19 +138,6 @@ def test_bad_input_fails_at_parse_time_naming_the_fix(cls: type, overrides: dict
     assert calls == []
 
 
-def operator_and_sensor_classes() -> set[type]:
-    """Every BaseOperator subclass defined in airflow_a2i.operators.* and airflow_a2i.sensors.* (bases of
-    other such classes, and private ones, excepted)."""
-    from airflow.sdk import BaseOperator
-
-    found: set[type] = set()
-    for package in (airflow_a2i.operators, airflow_a2i.sensors):
-        for module_info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            module = importlib.import_module(module_info.name)
-            found |= {value for _, value in inspect.getmembers(module, inspect.isclass)
-                      if issubclass(value, BaseOperator) and value.__module__ == module.__name__
-                      and not value.__name__.startswith("_")}
-    return {cls for cls in found if not any(other is not cls and issubclass(other, cls) for other in found)}
 
 
 def test_every_operator_and_sensor_has_rows() -> None:

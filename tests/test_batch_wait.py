@@ -26,6 +26,7 @@ from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.waiting import batch as batch_look
 from airflow_a2i.waiting.policies import WaitPolicy
 from tests.conftest import unique
+from tests.loops import set_policy
 
 DAG_ID = "batch_review"
 TASK_ID = "start_reviews"
@@ -84,10 +85,6 @@ def answer(endpoint: str, names: list[str]) -> None:
     admin = AdminClient(endpoint)
     for name in names:
         admin.answer(name, {"ok": True})
-
-
-def set_policy(endpoint: str, flow_arn: str, **policy: object) -> None:
-    AdminClient(endpoint).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": policy})
 
 
 def status_of(name: str) -> str:

@@ -37,9 +37,10 @@ from airflow_a2i.results import (
     parse_output,
     textract_fields,
 )
+from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import unique, workteam_arn
 from tests.flows import create_flow
-from tests.test_custom_review_dag import AwsCallRecorder, readme_iam_actions
+from tests.loops import set_policy
 
 TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
 REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
@@ -109,10 +110,6 @@ def make_flow(source: str, output_bucket: str, conditions: list[dict] | None, *,
     return create_flow(boto3.client("sagemaker", region_name=region),
                        output_path=f"s3://{output_bucket}/built-in-operators",
                        workteam_arn=workteam or workteam_arn(region), source=source or None, conditions=conditions)
-
-
-def set_policy(endpoint: str, flow_arn: str, **policy: Any) -> None:
-    AdminClient(endpoint).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": policy})
 
 
 def loops_of(flow_arn: str) -> list[dict]:

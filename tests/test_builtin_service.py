@@ -28,15 +28,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_a2i.local.admin_client import AdminClient
+from tests.builtin_analyses import EMPLOYMENT, FIXTURES, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of, key_check
 from tests.conftest import unique, workteam_arn
 from tests.flows import create_flow
 
-TEXTRACT = "AWS/Textract/AnalyzeDocument/Forms/V1"
 REKOGNITION = "AWS/Rekognition/DetectModerationLabels/Image/V3"
-FIXTURES = Path(__file__).parent / "fixtures"
-# A real Textract response (PascalCase); its form keys and key-value confidences: "Home Address:" 95,
-# "Mailing Address:" 92, "Phone Number:" 91, "Full Name:" 87 (its words and value words all >= 99).
-EMPLOYMENT = json.loads((FIXTURES / "textract-employment-application.json").read_text())
 # A real A2I output.json of a built-in Textract loop, flattened by the sample repository that saved it.
 RECORDED = json.loads((FIXTURES / "a2i-textract-output.json").read_text())
 INPUT_KEYS = {"aiServiceRequest", "aiServiceResponse", "humanTaskActivationConditionResults",
@@ -45,12 +41,8 @@ NAME_PATTERN = "^[a-z0-9](-*[a-z0-9])*"
 CLASSIFIERS = ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]
 
 
-def key_check(key: str, **thresholds: float) -> dict:
-    return {"ConditionType": "ImportantFormKeyConfidenceCheck",
-            "ConditionParameters": {"ImportantFormKey": key, **thresholds}}
 
 
-FULL_NAME_BELOW_90 = key_check("Full Name:", KeyValueBlockConfidenceLessThan=90)  # 87: holds
 HOME_ADDRESS_BELOW_90 = key_check("Home Address:", KeyValueBlockConfidenceLessThan=90)  # 95: does not hold
 SUGGESTIVE_BELOW_98 = {"ConditionType": "ModerationLabelConfidenceCheck",
                        "ConditionParameters": {"ModerationLabelName": "Suggestive", "ConfidenceLessThan": 98}}
@@ -106,12 +98,6 @@ def upload(bucket: str, analysis: dict | None, service: str = "textract", region
     return key
 
 
-def analyze(textract, bucket: str, key: str, flow: str | None = None, name: str | None = None, **extra: Any) -> dict:
-    params: dict[str, Any] = {"Document": {"S3Object": {"Bucket": bucket, "Name": key}}, "FeatureTypes": ["FORMS"],
-                              **extra}
-    if flow is not None:
-        params["HumanLoopConfig"] = {"HumanLoopName": name or unique("loop"), "FlowDefinitionArn": flow}
-    return textract.analyze_document(**params)
 
 
 def moderate(rekognition, bucket: str, key: str, flow: str | None = None, name: str | None = None,
@@ -122,11 +108,6 @@ def moderate(rekognition, bucket: str, key: str, flow: str | None = None, name: 
     return rekognition.detect_moderation_labels(**params)
 
 
-def error_of(call, *args: Any, **kwargs: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as caught:
-        call(*args, **kwargs)
-    response = caught.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
 def loop_names(a2i, flow: str) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import unique, workteam_arn
 from tests.flows import create_flow
+from tests.loops import start_loop
 
 ANSWER = {"label": "yes", "score": 3}
 
@@ -26,20 +27,13 @@ def env_without_endpoint() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"}
 
 
-def start_loop(a2i, flow_definition_arn: str) -> str:
-    name = unique("loop")
-    a2i.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow_definition_arn,
-                         HumanLoopInput={"InputContent": json.dumps({"prompt": "What is the answer?"})})
-    return name
-
-
 def read_output(s3, uri: str) -> dict:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def test_answer_completes_the_loop(a2i, s3, flow_definition_arn: str) -> None:
-    name = start_loop(a2i, flow_definition_arn)
+    name = start_loop(flow_definition_arn, {"prompt": "What is the answer?"}, client=a2i)
     result = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--worker-id", "worker-7")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["humanLoopStatus"] == "Completed"
@@ -51,7 +45,7 @@ def test_answer_completes_the_loop(a2i, s3, flow_definition_arn: str) -> None:
 
 
 def test_endpoint_option_replaces_the_environment(local_service: str, a2i, flow_definition_arn: str) -> None:
-    name = start_loop(a2i, flow_definition_arn)
+    name = start_loop(flow_definition_arn, {"prompt": "What is the answer?"}, client=a2i)
     result = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--endpoint", local_service,
                  env=env_without_endpoint())
     assert result.returncode == 0, result.stderr
@@ -67,7 +61,7 @@ def test_answer_without_an_endpoint_says_how_to_give_one() -> None:
 
 
 def test_answer_that_is_not_json_exits_2(local_service: str, a2i, flow_definition_arn: str) -> None:
-    name = start_loop(a2i, flow_definition_arn)
+    name = start_loop(flow_definition_arn, {"prompt": "What is the answer?"}, client=a2i)
     result = cli("local", "answer", name, "--answer", "yes please")
     assert result.returncode == 2
     assert "--answer is not valid JSON" in result.stderr
@@ -82,7 +76,7 @@ def test_answering_a_missing_loop_exits_1(local_service: str) -> None:
 
 
 def test_answering_a_completed_loop_again_fails(a2i, flow_definition_arn: str) -> None:
-    name = start_loop(a2i, flow_definition_arn)
+    name = start_loop(flow_definition_arn, {"prompt": "What is the answer?"}, client=a2i)
     assert cli("local", "answer", name, "--answer", json.dumps(ANSWER)).returncode == 0
     again = cli("local", "answer", name, "--answer", json.dumps(ANSWER), "--worker-id", "another-worker")
     assert again.returncode == 1
@@ -141,7 +135,7 @@ def test_answering_a_loop_that_then_fails_exits_1_with_the_reason(a2i) -> None:
     missing_bucket = unique("no-such-bucket")
     flow = create_flow(boto3.client("sagemaker"), output_path=f"s3://{missing_bucket}/a2i-output",
                        workteam_arn=workteam_arn())
-    name = start_loop(a2i, flow)
+    name = start_loop(flow, {"prompt": "What is the answer?"}, client=a2i)
     result = cli("local", "answer", name, "--answer", json.dumps(ANSWER))
     assert result.returncode == 1
     assert json.loads(result.stdout)["humanLoopStatus"] == "Failed"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import boto3
@@ -10,6 +9,7 @@ import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
 from tests.conftest import unique
+from tests.loops import set_policy, start_loop
 
 HEADER = """
 import datetime
@@ -26,22 +26,10 @@ def dag_source(dag_id: str, body: str) -> str:
     return HEADER.format(dag_id=dag_id) + textwrap.indent(textwrap.dedent(body), "    ")
 
 
-def set_policy(endpoint: str, flow_arn: str, **policy) -> None:
-    AdminClient(endpoint).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": policy})
-
-
 def loops_of(flow_arn: str) -> list[dict]:
     pages = boto3.client("sagemaker-a2i-runtime").get_paginator("list_human_loops").paginate(
         FlowDefinitionArn=flow_arn)
     return [loop for page in pages for loop in page["HumanLoopSummaries"]]
-
-
-def start_loop(flow_arn: str, **extra) -> str:
-    name = unique("ext")
-    boto3.client("sagemaker-a2i-runtime").start_human_loop(
-        HumanLoopName=name, FlowDefinitionArn=flow_arn, HumanLoopInput={"InputContent": json.dumps({"t": 1})},
-        **extra)
-    return name
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])

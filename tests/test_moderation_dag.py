@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.preflight import CORS_RULE
 from tests.airflow_fixtures import load_dag_file
+from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import ROLE_ARN, unique, workteam_arn
-from tests.test_custom_review_dag import AwsCallRecorder, readme_iam_actions
+from tests.images import IMAGES, labels, make_images_bucket, upload_images
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "dags" / "a2i_moderation_review.py"
@@ -25,35 +25,12 @@ APPLIES = {"Alcohol"}
 REVIEW_BELOW = 90  # the DAG's activation condition: a label below 90 % confidence is in question
 
 
-def labels(*found: tuple[str, str, float]) -> dict:
-    return {"ModerationLabels": [{"Name": name, "ParentName": parent, "Confidence": confidence}
-                                 for name, parent, confidence in found], "ModerationModelVersion": "7.0"}
 
 
-# The DAG reviews an image when a label was reported with less than 90 % confidence.
-IMAGES = {
-    "inbox/beer.png": labels(("Alcohol", "", 99.1)),  # confident: no review
-    "inbox/beach.jpg": labels(("Suggestive", "", 70.0), ("Female Swimwear Or Underwear", "Suggestive", 96.0)),
-    "inbox/party.PNG": labels(("Alcohol", "", 60.0), ("Drugs", "", 55.0), ("Smoking", "", 40.0)),
-    "inbox/garden.jpeg": labels(),  # nothing found
-}
 
 
-def upload_images(bucket: str, images: dict[str, dict]) -> None:
-    """Images (any bytes) with the responses the local service answers for them, and files that are not images."""
-    s3 = boto3.client("s3")
-    for key, response in images.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=b"\xff\xd8 not really an image")
-        s3.put_object(Bucket=bucket, Key=f"{key}.rekognition.json", Body=json.dumps(response).encode())
-    s3.put_object(Bucket=bucket, Key="inbox/notes.txt", Body=b"not an image")
 
 
-def make_images_bucket() -> str:
-    bucket = unique("a2i-images")
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [CORS_RULE]})
-    return bucket
 
 
 def reviewer(flow_arn: str, output_s3_path: str, stop: threading.Event) -> None:

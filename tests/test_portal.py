@@ -14,6 +14,7 @@ from airflow_a2i.local.store import Store
 from airflow_a2i.portal.accounts import Accounts, UrlSigner
 from tests.conftest import ACCOUNT, ROLE_ARN, unique
 from tests.flows import create_flow
+from tests.loops import start_loop
 from tests.portal_client import PortalClient, add_worker
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
@@ -33,13 +34,6 @@ def team_flow(output_bucket: str, team: str, *, task_count: int = 1, template: s
               source: str | None = None, endpoint: str | None = None) -> str:
     return create_flow(boto3.client("sagemaker", endpoint_url=endpoint), output_path=f"s3://{output_bucket}/portal",
                        workteam_arn=team_workteam(team), template=template, task_count=task_count, source=source)
-
-
-def start_loop(flow_arn: str, task_input: dict) -> str:
-    name = unique("loop")
-    boto3.client("sagemaker-a2i-runtime").start_human_loop(
-        HumanLoopName=name, FlowDefinitionArn=flow_arn, HumanLoopInput={"InputContent": json.dumps(task_input)})
-    return name
 
 
 def output_of(name: str) -> dict:

@@ -22,6 +22,7 @@ from airflow_a2i.results import (
     parse_output_json,
 )
 from tests.conftest import unique
+from tests.loops import start_loop
 
 FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures, recorded by AWS
 SOURCE = "AWS/Textract/AnalyzeDocument/Forms/V1"
@@ -270,13 +271,6 @@ def test_templates_are_checked_once_rendered_and_before_any_request(monkeypatch)
 # --- the operator in a DAG, against the local service ----------------------------------------------------
 
 
-def start_loop(a2i, flow_arn: str, content: dict) -> str:
-    name = unique("loop")
-    a2i.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow_arn,
-                         HumanLoopInput={"InputContent": json.dumps(content)})
-    return name
-
-
 def read_lines(s3, uri: str) -> list[dict]:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()]
@@ -293,10 +287,10 @@ def reviewed_loops(local_service, a2i, make_flow_definition) -> dict[str, str]:
     admin = AdminClient(local_service)
     three, one = make_flow_definition(task_count=3), make_flow_definition(task_count=1)
     loops = {
-        "majority": start_loop(a2i, three, {"text": "a cat"}),
-        "tie": start_loop(a2i, three, {"text": "a pet"}),
-        "single": start_loop(a2i, one, {"text": "one reviewer"}),
-        "open": start_loop(a2i, three, {"text": "still open"}),
+        "majority": start_loop(three, client=a2i, content={"text": "a cat"}),
+        "tie": start_loop(three, client=a2i, content={"text": "a pet"}),
+        "single": start_loop(one, client=a2i, content={"text": "one reviewer"}),
+        "open": start_loop(three, client=a2i, content={"text": "still open"}),
     }
     for worker, (label, x, spent) in enumerate([("cat", 1, 10.0), ("cat", 2, 20.0), ("dog", 1, 30.5)]):
         admin.answer(loops["majority"], {"label": label, "box": {"x": x}}, worker_id=f"worker-{worker}",
@@ -434,7 +428,7 @@ def test_fail_on_missing_output_fails_the_task_after_writing_the_results(airflow
 def test_an_unreadable_output_is_reported_not_fatal(airflow_dags, local_service, a2i, s3, make_flow_definition,
                                                     output_bucket):
     flow = make_flow_definition(task_count=1)
-    name = start_loop(a2i, flow, {"text": "x"})
+    name = start_loop(flow, client=a2i, content={"text": "x"})
     AdminClient(local_service).answer(name, {"label": "ok"}, worker_id="worker-1")
     uri = a2i.describe_human_loop(HumanLoopName=name)["HumanLoopOutput"]["OutputS3Uri"]
     bucket, key = uri.removeprefix("s3://").split("/", 1)

@@ -25,9 +25,10 @@ from airflow_a2i.cli import main
 from airflow_a2i.local import s3 as service_s3
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.process import ServiceProcess
+from tests.builtin_analyses import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.flows import create_flow
-from tests.test_builtin_service import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of
+from tests.loops import start_loop
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
 
@@ -109,13 +110,6 @@ def make_flow(sagemaker, source: str | None = None, conditions: list[dict] | Non
                        conditions=conditions)
 
 
-def start_loop(a2i, flow: str, prompt: str) -> str:
-    name = unique("loop")
-    a2i.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow,
-                         HumanLoopInput={"InputContent": json.dumps({"prompt": prompt})})
-    return name
-
-
 def output_location(a2i, name: str) -> tuple[str, str]:
     described = a2i.describe_human_loop(HumanLoopName=name)
     assert described["HumanLoopStatus"] == "Completed", described
@@ -141,7 +135,7 @@ def put_document(store, analysis: dict) -> str:
 def test_a_custom_loop_writes_its_output_into_the_external_store(service: ServiceProcess, store):
     c = clients(service.endpoint)
     a2i = c["sagemaker-a2i-runtime"]
-    name = start_loop(a2i, make_flow(c["sagemaker"]), "external?")
+    name = start_loop(make_flow(c["sagemaker"]), {"prompt": "external?"}, client=a2i)
     AdminClient(service.endpoint).answer(name, {"answer": "yes"}, worker_id="w1")
     output = read_output(store, a2i, name)
     assert output["humanLoopName"] == name
@@ -175,10 +169,10 @@ def test_documents_outputs_and_open_loops_survive_a_restart(service: ServiceProc
     a2i = c["sagemaker-a2i-runtime"]
     flow = make_flow(c["sagemaker"])
     document_key = put_document(store, EMPLOYMENT)
-    done = start_loop(a2i, flow, "before")
+    done = start_loop(flow, {"prompt": "before"}, client=a2i)
     AdminClient(service.endpoint).answer(done, {"answer": "before"}, worker_id="w1")
     output_bucket, output_key = output_location(a2i, done)
-    open_loop = start_loop(a2i, flow, "across")
+    open_loop = start_loop(flow, {"prompt": "across"}, client=a2i)
     before = {key: store.get_object(Bucket=BUCKET, Key=key) for key in (document_key, output_key)}
     before_bodies = {key: response["Body"].read() for key, response in before.items()}
 

@@ -34,7 +34,7 @@ from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator,
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor, manifest_sources
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
 from airflow_a2i.validation import check_literal_part, has_template
-from tests.test_bad_input_table import SUMMARY, TEXTRACT, VALID, no_requests, operator_and_sensor_classes
+from tests.operator_arguments import SUMMARY, TEXTRACT, VALID, no_requests, operator_and_sensor_classes
 
 JINJA = "{{ ti.xcom_pull(task_ids='start')['HumanLoopName'] }}"
 # List and dict parameters that are neither checked at parse time nor templated (Textract checks them).

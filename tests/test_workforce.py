@@ -17,15 +17,11 @@ from airflow_a2i.local.process import ServiceProcess
 from airflow_a2i.local.store import HumanLoop
 from airflow_a2i.local.workforce import SimulatedWorkforce, WorkforcePolicy, worker_id
 from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.loops import set_policy
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
 
 QUICK = [0.0, 0.2]
-
-
-def set_policy(endpoint: str, flow_arn: str, **policy) -> dict:
-    return AdminClient(endpoint).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn,
-                                                                       "policy": policy})
 
 
 def start(a2i, flow_arn: str, content: dict, name: str | None = None) -> str:

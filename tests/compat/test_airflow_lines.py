@@ -24,7 +24,7 @@ from airflow_a2i.local.process import ServiceProcess
 from airflow_a2i.preflight import CORS_RULE
 from airflow_a2i.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
-from tests.test_moderation_dag import IMAGES, make_images_bucket, upload_images
+from tests.images import IMAGES, make_images_bucket, upload_images
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = os.environ.get("A2I_COMPAT_LINES", "").split()
