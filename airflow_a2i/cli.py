@@ -309,8 +309,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from airflow_a2i.portal.page import task_page
-    from airflow_a2i.portal.rendering import TemplateRenderError, render_template
+    from airflow_a2i.local.portal.page import task_page
+    from airflow_a2i.local.portal.rendering import TemplateRenderError, render_template
 
     try:
         source = args.template.read_text()

@@ -59,6 +59,33 @@ def triggers() -> dict[str, Any]:
     return report
 
 
+def imports() -> dict[str, Any]:
+    """Import every module of the installed airflow_a2i outside ``airflow_a2i.local`` (what a deployment uses),
+    and one of ``airflow_a2i.local`` (which needs the [local] extra): what failed, and why."""
+    import pkgutil
+
+    import airflow_a2i
+
+    names = sorted(module.name for module in pkgutil.walk_packages(airflow_a2i.__path__, "airflow_a2i."))
+    failed: dict[str, str] = {}
+    imported = []
+    for name in names:
+        if name.startswith("airflow_a2i.local"):
+            continue
+        try:
+            importlib.import_module(name)
+            imported.append(name)
+        except Exception as error:
+            failed[name] = f"{type(error).__name__}: {error}"
+    try:
+        importlib.import_module("airflow_a2i.local.server")
+        local_error = None
+    except ImportError as error:
+        local_error = f"{type(error).__name__}: {error}"
+    return {"installed_from": airflow_a2i.__file__, "imported": imported, "failed": failed,
+            "local_without_extra": local_error}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="probe.py")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,8 +94,12 @@ def main(argv: list[str]) -> int:
     run.add_argument("--conf", type=json.loads, default=None)
     run.add_argument("--xcom", action="append", default=[], help="a (not mapped) task whose return value to print")
     commands.add_parser("triggers")
+    commands.add_parser("imports")
     args = parser.parse_args(argv)
-    result = run_dag(args.dag_file, args.conf, args.xcom) if args.command == "run-dag" else triggers()
+    if args.command == "run-dag":
+        result = run_dag(args.dag_file, args.conf, args.xcom)
+    else:
+        result = triggers() if args.command == "triggers" else imports()
     print(json.dumps(result, default=str))
     return 0
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -28,3 +31,17 @@ def set_policy(endpoint: str, flow_arn: str, **policy: Any) -> dict:
     """The simulated workforce's policy for one flow definition (``PUT /_a2i/workforce/policies``)."""
     return AdminClient(endpoint).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn,
                                                                        "policy": policy})
+
+
+@contextmanager
+def reviewing(review: Callable[[threading.Event], None]) -> Iterator[threading.Thread]:
+    """``review(stop)`` in a thread while the block runs (people answering loops as they appear); then ``stop``
+    is set and the thread joined. The thread is yielded, so that call recorders can leave out its calls."""
+    stop = threading.Event()
+    reviewer = threading.Thread(target=review, args=(stop,), daemon=True)
+    reviewer.start()
+    try:
+        yield reviewer
+    finally:
+        stop.set()
+        reviewer.join(timeout=60)

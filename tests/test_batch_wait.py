@@ -26,7 +26,7 @@ from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.waiting import batch as batch_look
 from airflow_a2i.waiting.policies import WaitPolicy
 from tests.conftest import unique
-from tests.loops import set_policy
+from tests.loops import reviewing, set_policy
 
 DAG_ID = "batch_review"
 TASK_ID = "start_reviews"
@@ -488,7 +488,7 @@ def test_the_sensor_waits_for_the_batch_in_a_dag_run(airflow_dags, local_service
     dag_id = unique(f"batch_wait_{mode}").replace("-", "_")
     options = {"deferrable": True} if mode == "deferrable" else {"mode": "poke"}
 
-    def review() -> None:
+    def review(stop: threading.Event) -> None:
         """People answer once the sensor waits (deferred, or after its first pokes), however slow the machine."""
         deadline = time.monotonic() + 60
         while mode == "deferrable" and not deferrals and time.monotonic() < deadline:
@@ -497,12 +497,8 @@ def test_the_sensor_waits_for_the_batch_in_a_dag_run(airflow_dags, local_service
         for name in loops.values():
             AdminClient(local_service).answer(name, {"ok": True})
 
-    reviewer = threading.Thread(target=review)
-    reviewer.start()
-    try:
+    with reviewing(review):
         run_result = airflow_dags.run(batch_dag(dag_id, flow_definition_arn, manifest, **options))
-    finally:
-        reviewer.join(timeout=60)
     assert airflow_dags.task_states(run_result) == {"start": "success", "wait": "success"}
     assert airflow_dags.xcom(run_result, "wait") == {
         "total": 6, "counts": {"Completed": 6}, "timed_out_count": 0,

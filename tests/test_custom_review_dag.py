@@ -17,6 +17,7 @@ from airflow_a2i.local.admin_client import AdminClient
 from tests.airflow_fixtures import load_dag_file
 from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.loops import reviewing
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "dags" / "a2i_custom_review.py"
@@ -48,15 +49,9 @@ def test_the_custom_review_dag_runs_end_to_end(airflow_dags, local_service, outp
     flow_arn = f"arn:aws:sagemaker:us-east-1:123456789012:flow-definition/{flow_name}"
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
             "output_s3_path": f"s3://{output_bucket}/{flow_name}", "text": "Total: 99.50 EUR"}
-    stop = threading.Event()
-    reviewer = threading.Thread(target=answer_when_started, args=(flow_arn, {"answer": "99.50 EUR"}, stop))
-    reviewer.start()
-    try:
-        with AwsCallRecorder(ignored=reviewer) as recorder:
-            run = airflow_dags.run(dag, run_conf=conf)
-    finally:
-        stop.set()
-        reviewer.join(timeout=10)
+    with reviewing(lambda stop: answer_when_started(flow_arn, {"answer": "99.50 EUR"}, stop)) as reviewer, \
+            AwsCallRecorder(ignored=reviewer) as recorder:
+        run = airflow_dags.run(dag, run_conf=conf)
     assert airflow_dags.task_states(run) == {"task_ui": "success", "flow_definition": "success",
                                              "review": "success", "read_answer": "success"}
     review = airflow_dags.xcom(run, "review")

@@ -16,6 +16,7 @@ from tests.airflow_fixtures import load_dag_file
 from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.images import IMAGES, labels, make_images_bucket, upload_images
+from tests.loops import reviewing
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "dags" / "a2i_moderation_review.py"
@@ -70,15 +71,9 @@ def run_moderation(airflow_dags, bucket: str, output_bucket: str):
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
             "input_s3_uri": f"s3://{bucket}/inbox", "output_s3_path": output_s3_path}
     dag = load_dag_file(DAG_FILE)
-    stop = threading.Event()
-    moderator = threading.Thread(target=reviewer, args=(flow_arn, output_s3_path, stop))
-    moderator.start()
-    try:
-        with AwsCallRecorder(ignored=moderator) as recorder:
-            run = airflow_dags.run(dag, run_conf=conf)
-    finally:
-        stop.set()
-        moderator.join(timeout=10)
+    with reviewing(lambda stop: reviewer(flow_arn, output_s3_path, stop)) as moderator, \
+            AwsCallRecorder(ignored=moderator) as recorder:
+        run = airflow_dags.run(dag, run_conf=conf)
     return dag, run, flow_arn, recorder
 
 

@@ -10,8 +10,8 @@ import boto3
 import pytest
 import requests
 
+from airflow_a2i.local.portal.accounts import Accounts, UrlSigner
 from airflow_a2i.local.store import Store
-from airflow_a2i.portal.accounts import Accounts, UrlSigner
 from tests.conftest import ACCOUNT, ROLE_ARN, unique
 from tests.flows import create_flow
 from tests.loops import start_loop

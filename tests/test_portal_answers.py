@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_a2i.portal.elements import AnswerError, find_elements, parse_attribute_literal, shape_answer
+from airflow_a2i.local.portal.elements import AnswerError, find_elements, parse_attribute_literal, shape_answer
 from airflow_a2i.results import REKOGNITION_SOURCE, TEXTRACT_SOURCE, merge_blocks, moderation_labels, textract_fields
 
 FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures, recorded by AWS

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from airflow_a2i.portal.elements import find_elements, shape_answer
-from airflow_a2i.portal.page import CONTENT_SECURITY_POLICY, strip_crowd_assets_scripts, task_page
+from airflow_a2i.local.portal.elements import find_elements, shape_answer
+from airflow_a2i.local.portal.page import CONTENT_SECURITY_POLICY, strip_crowd_assets_scripts, task_page
 from tests.browser import browser, save_screenshot  # noqa: F401 (browser: a fixture)
 
 # The page fixture, imported under another name (pytest registers it as `browser_page`) so that `page` stays
@@ -137,7 +137,7 @@ class Worker:
         return self.page
 
     def answer(self, form: Form) -> dict[str, Any]:
-        """The answerContent the server makes of this post (airflow_a2i.portal.elements)."""
+        """The answerContent the server makes of this post (airflow_a2i.local.portal.elements)."""
         return shape_answer(find_elements(self.body), {CSRF_FIELD: [CSRF], **form})
 
     def submit(self, action: Callable[[], None] | None = None) -> Form:
@@ -207,7 +207,7 @@ def test_content_security_policy_keeps_everything_on_the_service() -> None:
 
 
 def test_static_files_ship_inside_the_package() -> None:
-    static = resources.files("airflow_a2i.portal").joinpath("static")
+    static = resources.files("airflow_a2i.local.portal").joinpath("static")
     assert static.joinpath("crowd-elements.js").is_file()
     assert static.joinpath("crowd-elements.css").is_file()
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from airflow_a2i.portal.elements import Element, find_elements, parse_attribute_literal, shape_answer
-from airflow_a2i.portal.rendering import TemplateRenderError, parse_s3_location, render_template
+from airflow_a2i.local.portal.elements import Element, find_elements, parse_attribute_literal, shape_answer
+from airflow_a2i.local.portal.rendering import TemplateRenderError, parse_s3_location, render_template
 
 TEMPLATES = Path(__file__).parent / "templates"  # modelled on aws-samples' A2I task UIs; each names its source
 FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures, recorded by AWS

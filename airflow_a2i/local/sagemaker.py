@@ -75,7 +75,7 @@ class SageMakerA2I:
 
     def render_ui_template(self, region: str, params: dict, *, base_url: str) -> dict:
         """A template (given, or a task UI's) rendered with a task's input; template errors come back in Errors."""
-        from airflow_a2i.portal.rendering import TemplateRenderError, render_template
+        from airflow_a2i.local.portal.rendering import TemplateRenderError, render_template
 
         given, ui_arn = params.get("UiTemplate"), params.get("HumanTaskUiArn")
         if (given is None) == (ui_arn is None):

@@ -30,13 +30,13 @@ from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
+from airflow_a2i.local.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner, kept_secret
+from airflow_a2i.local.portal.app import Portal
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
 from airflow_a2i.local.store import Store, Worker
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
-from airflow_a2i.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner, kept_secret
-from airflow_a2i.portal.app import Portal
 
 log = logging.getLogger(__name__)
 

@@ -115,6 +115,18 @@ def test_the_example_dags_parse_without_errors(airflow_line: AirflowLine):
     assert {"a2i_custom_review", "a2i_batch_document_review", "a2i_moderation_review"} <= dag_ids
 
 
+@pytest.mark.timeout(300)
+def test_everything_outside_local_imports_with_the_base_dependencies_only(airflow_line: AirflowLine):
+    # The line's venv holds Airflow, the Amazon provider and the wheel, not the [local] extra (no liquid, no moto).
+    report = airflow_line.probe("imports")
+    assert report["installed_from"].startswith(str(ROOT / ".compat" / airflow_line.line)), report
+    assert report["failed"] == {}, report["failed"]
+    assert {"airflow_a2i.operators.human_loop", "airflow_a2i.sensors.batch", "airflow_a2i.triggers.batch",
+            "airflow_a2i.waiting.policies", "airflow_a2i.cli"} <= set(report["imported"]), report["imported"]
+    # ... while the local service needs the extra, and says so by failing to import without it.
+    assert report["local_without_extra"] and "ModuleNotFoundError" in report["local_without_extra"], report
+
+
 @pytest.mark.timeout(600)
 def test_triggers_survive_airflows_stored_form(airflow_line: AirflowLine):
     report = airflow_line.probe("triggers")

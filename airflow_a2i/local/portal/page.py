@@ -31,7 +31,7 @@ _CROWD_ASSETS_SCRIPT = re.compile(
 
 @functools.cache
 def _static_text(name: str) -> str:
-    return resources.files("airflow_a2i.portal").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("airflow_a2i.local.portal").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def _inlinable(name: str, element: str) -> str:

@@ -2,7 +2,7 @@
 
 A task page is the flow definition's task UI template rendered with the loop's input, as A2I renders it,
 inside the portal's page shell (its own crowd elements, a CSRF token, a strict Content-Security-Policy).
-The answer is built on the server from the form the page posts (:mod:`airflow_a2i.portal.elements`).
+The answer is built on the server from the form the page posts (:mod:`airflow_a2i.local.portal.elements`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3
 from airflow_a2i.local.errors import ServiceError
+from airflow_a2i.local.portal import views
+from airflow_a2i.local.portal.accounts import AccountError, Accounts, UrlSigner, serves_team, worker_metadata
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, Store, Worker
-from airflow_a2i.portal import views
-from airflow_a2i.portal.accounts import AccountError, Accounts, UrlSigner, serves_team, worker_metadata
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class Portal:
         return ""
 
     def render_loop(self, flow: NamedResource, loop: HumanLoop, base_url: str) -> str:
-        from airflow_a2i.portal.rendering import render_template
+        from airflow_a2i.local.portal.rendering import render_template
 
         template = self.task_template(flow)
         return render_template(template, json.loads(loop.input_content),
@@ -187,7 +187,7 @@ class Portal:
     def read_access_granter(self, base_url: str) -> Callable[[str], str]:
         """``grant_read_access``: an S3 URI becomes a signed, short-lived URL of this portal."""
         def grant(uri: str) -> str:
-            from airflow_a2i.portal.rendering import parse_s3_location
+            from airflow_a2i.local.portal.rendering import parse_s3_location
 
             location = parse_s3_location(uri)
             if location is None or not all(location):
@@ -199,7 +199,7 @@ class Portal:
 
     def _task_page(self, session: PortalSession, flow: NamedResource, loop: HumanLoop, rendered: str,
                    path: str) -> Response:
-        from airflow_a2i.portal.page import CONTENT_SECURITY_POLICY, task_page
+        from airflow_a2i.local.portal.page import CONTENT_SECURITY_POLICY, task_page
 
         task_count = int(flow.body["HumanLoopConfig"].get("TaskCount", 1))
         given = len(self.store.answers(loop.id))
@@ -211,7 +211,7 @@ class Portal:
 
     def _submit(self, request: Request, session: PortalSession, flow: NamedResource, loop: HumanLoop,
                 rendered: str, accepted: float, base_url: str) -> Response:
-        from airflow_a2i.portal.elements import AnswerError, find_elements, shape_answer
+        from airflow_a2i.local.portal.elements import AnswerError, find_elements, shape_answer
 
         worker = session.worker
         form = {name: request.form.getlist(name) for name in request.form}
