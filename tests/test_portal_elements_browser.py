@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from airflow_a2i.local.portal.elements import find_elements, shape_answer
+from airflow_a2i.local.portal.elements import CSRF_FIELD, find_elements, shape_answer
 from airflow_a2i.local.portal.page import CONTENT_SECURITY_POLICY, strip_crowd_assets_scripts, task_page
 from tests.browser import browser, save_screenshot  # noqa: F401 (browser: a fixture)
 
@@ -32,7 +32,6 @@ from tests.browser import page as browser_page  # noqa: F401
 pytestmark = pytest.mark.timeout(60)
 
 CSRF = "csrf-token-123"
-CSRF_FIELD = "__a2i_csrf"
 SUBMIT_PATH = "/submit"
 CROWD_SCRIPT = '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'
 

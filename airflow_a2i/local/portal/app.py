@@ -22,6 +22,7 @@ from airflow_a2i.local import s3
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.portal import views
 from airflow_a2i.local.portal.accounts import AccountError, Accounts, UrlSigner, serves_team, worker_metadata
+from airflow_a2i.local.portal.elements.literals import CSRF_FIELD
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, Store, Worker
 
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 PREFIX = "/portal/"
 SESSION_COOKIE = "a2i_portal_session"
 LOGIN_CSRF_COOKIE = "a2i_portal_login"
-CSRF_FIELD = "__a2i_csrf"
 MAX_LISTED_TASKS = 500
 # A stored document is shown inline only when a browser cannot run it: no HTML, SVG or XML from a bucket.
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "application/pdf",

@@ -1,0 +1,61 @@
+"""
+The server side of the crowd elements: the answer fields a rendered task page declares, and the
+``answerContent`` A2I would write for a worker's form post.
+
+The form contract (the portal's JavaScript, which stands in for crowd-html-elements.js, posts
+``application/x-www-form-urlencoded``; a name may repeat). Names starting with ``__a2i_`` are reserved and
+never copied into the answer; ``__a2i_csrf`` carries the CSRF token. Per element: what is posted -> the
+answer under the element's ``name`` N.
+
+1. crowd-classifier [categories]: radio ``N=category`` -> ``{"label": c}``; absent when none is chosen.
+2. crowd-classifier-multi-select, crowd-image-classifier-multi-select [categories]: checkboxes
+   ``N=category`` -> ``{"labels": [the checked ones, in category order]}``, always present.
+3. crowd-image-classifier [categories]: as 1, plus ``__a2i_comment:N=text`` -> ``"workerComment": text``
+   in the object when the text is not blank.
+4. crowd-input: ``N=text`` -> string; absent when empty. crowd-text-area: ``N=text`` -> string (``""`` kept).
+5. plain input (any type but checkbox, radio, submit, button, file, image, reset), textarea, select:
+   ``N=text`` -> the first value, ``""`` when none is posted; ``<select multiple>`` -> list of strings.
+6. plain checkbox/radio [value=V, default "on"], crowd-checkbox, crowd-toggle-button [value=V]: ``N=V`` when
+   checked -> ``{V: bool}`` for every V the page declares under N, merged into one object.
+7. crowd-radio-button [name=B, value=V] in the k-th crowd-radio-group of the page (0-based, document order):
+   one radio ``__a2i_radio_group:k=B`` -> ``B: {V: posted == B}`` for every button of the group. A
+   crowd-radio-button outside any group posts like a crowd-checkbox.
+8. crowd-slider [min=0, max=100, step=1; one that is not a number counts as absent]: ``N=number`` -> number
+   (int when integral), within min..max and on a step.
+9. crowd-bounding-box [labels?]: ``N=JSON`` ``{"boundingBoxes": [{height, label, left, top, width}],
+   "inputImageProperties": {height, width}}`` -> the same, numbers rounded to int, labels among ``labels``.
+10. crowd-keypoint [labels?]: ``N=JSON`` ``{"keypoints": [{label, x, y}], "inputImageProperties": {...}}``
+    -> the same, rounded.
+11. crowd-entity-annotation [labels?, text?]: ``N=JSON`` ``{"entities": [{label, startOffset, endOffset}]}``
+    -> the same; offsets count Unicode code points (not UTF-16 units), 0 <= start < end <= len(text).
+12. crowd-textract-analyze-document [initial-value = the Textract blocks] (required):
+    ``__a2i_textract=JSON`` ``[{"keyBlockId", "value", "key"?}]``, one entry per key-value pair shown ->
+    ``"AWS/Textract/AnalyzeDocument/Forms/V1": {"blocks": [...]}``: per pair, its WORD blocks and its KEY
+    and VALUE blocks as A2I writes them; an edited text gets new WORD blocks (uuid4 ids).
+13. crowd-rekognition-detect-moderation-labels [categories = [{name, parentName}]]: checkboxes
+    ``__a2i_moderation=label name`` or ``__a2i_moderation_none=on`` ->
+    ``"AWS/Rekognition/DetectModerationLabels/Image/V3": {"moderationLabels": [{name, parentName}]}``
+    (``[]`` for none).
+
+A drawing element or slider that posts nothing (or ``""``) is absent from the answer. Display-only elements
+(crowd-form, crowd-button, crowd-alert, crowd-instructions, ...) give nothing. A posted name the page does
+not declare is kept as a string (templates create inputs from their own scripts). :class:`AnswerError`
+says which posted value is not allowed and what to post instead.
+"""
+
+from __future__ import annotations
+
+from airflow_a2i.local.portal.elements.answer import shape_answer
+from airflow_a2i.local.portal.elements.found import (
+    Element,
+    find_elements,
+)
+from airflow_a2i.local.portal.elements.literals import (
+    CSRF_FIELD,
+    RESERVED_PREFIX,
+    AnswerError,
+    parse_attribute_literal,
+)
+
+__all__ = ["CSRF_FIELD", "RESERVED_PREFIX", "AnswerError", "Element", "find_elements", "parse_attribute_literal",
+           "shape_answer"]
