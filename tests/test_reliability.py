@@ -47,7 +47,7 @@ def loop_summaries(flow_arn: str) -> list[dict]:
     return [loop for page in pages for loop in page["HumanLoopSummaries"]]
 
 
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(600)
 def test_a_thousand_items_under_faults_are_started_once_and_every_result_is_read(
         local_service, flow_definition_arn, output_bucket, s3):
     admin = AdminClient(local_service)
@@ -74,7 +74,8 @@ def test_a_thousand_items_under_faults_are_started_once_and_every_result_is_read
         started_at = time.monotonic()
         sensor = A2IHumanLoopBatchSensor(task_id="wait", manifest_uris=[summary], poke_interval=0.2,
                                          aws_conn_id=None)
-        deadline = time.monotonic() + 60
+        # A backstop, not the assertion (a busy machine may take minutes): the counts below say what happened.
+        deadline = time.monotonic() + 480
         pokes = 0
         while not (result := sensor.poke({})).is_done:
             pokes += 1
