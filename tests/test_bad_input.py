@@ -163,3 +163,28 @@ def test_the_sensor_takes_what_the_start_and_built_in_operators_return():
     with pytest.raises(A2IValidationError, match="human_loop_names is empty"):
         A2IHumanLoopSensor(task_id="wait", human_loop_names=[])
     A2IHumanLoopSensor(task_id="wait", human_loop_names=[started, not_reviewed])
+
+
+def test_the_wait_policy_is_one_checked_value_that_survives_its_serialized_form():
+    from airflow_a2i.waiting.policies import WaitPolicy, WaitPolicyArguments
+
+    policy = WaitPolicy.of(on_loop_failure="skip", on_review_timeout="stop_and_fail", review_timeout="86400",
+                           poll_interval=5, stop_on_kill=True)  # review_timeout as a rendered template gives it
+    assert (policy.review_timeout, policy.poll_interval) == (86400.0, 5.0)
+    assert WaitPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
+    assert WaitPolicy.from_dict(None) == WaitPolicy()
+    with pytest.raises(A2IValidationError, match="on_review_timeout='later' is not one of"):
+        WaitPolicy(on_review_timeout="later")
+    with pytest.raises(A2IValidationError, match="poll_interval=-1 must be a number of seconds"):
+        WaitPolicy(poll_interval=-1)
+    with pytest.raises(A2IValidationError, match="review_timeout='soon' is not a number of seconds"):
+        WaitPolicy.of(on_loop_failure="fail", on_review_timeout="fail", review_timeout="soon", poll_interval=1)
+
+    class Sensor(WaitPolicyArguments):  # what an operator or sensor keeps until it runs
+        poll_interval = 2.0
+
+    sensor = Sensor()
+    sensor.init_wait_policy(on_loop_failure="continue", on_review_timeout="fail",
+                            review_timeout="{{ params.timeout }}", stop_on_kill=False)  # checked once rendered
+    sensor.review_timeout = "60"  # as Airflow renders it
+    assert sensor.wait_policy() == WaitPolicy("continue", "fail", 60.0, 2.0, False)
