@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo's data (demo/samples.py) lives in the repository, not in the installed package: importable here and in
+# the local service this script starts (its answer callable).
+sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 DEMO = ROOT / ".demo"
 SAMPLES = DEMO / "samples"
 BUCKET = "a2i-demo"
@@ -42,7 +46,7 @@ def environment(endpoint: str) -> None:
 def upload_samples() -> int:
     import boto3
 
-    from airflow_a2i.samples import upload_samples as upload
+    from demo.samples import upload_samples as upload
 
     return upload(boto3.client("s3"), SAMPLES, BUCKET)
 
@@ -116,7 +120,7 @@ def accuracy(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int, int]:
 def main() -> int:
     started = time.monotonic()
     from airflow_a2i.local.process import ServiceProcess
-    from airflow_a2i.samples import GROUND_TRUTH_ENV, write_samples
+    from demo.samples import GROUND_TRUTH_ENV, write_samples
 
     shutil.rmtree(DEMO, ignore_errors=True)
     summary = write_samples(SAMPLES)
@@ -124,7 +128,7 @@ def main() -> int:
           f"in {SAMPLES}")
     os.environ[GROUND_TRUTH_ENV] = str(SAMPLES)
     service = ServiceProcess(DEMO / "a2i-local", "--workforce", "auto", "--workforce-delay", "1", "4",
-                             "--answer-callable", "samples=airflow_a2i.samples:ground_truth_answer",
+                             "--answer-callable", "samples=demo.samples:ground_truth_answer",
                              "--workforce-callable", "samples")
     with service:
         environment(service.endpoint)

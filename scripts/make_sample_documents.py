@@ -3,7 +3,7 @@ analyses and ground truth, deterministic for the seed (the same seed gives byte-
 
     python scripts/make_sample_documents.py [--out DIR] [--count N] [--seed S]
 
-The layout and the convention the pipeline follows to find each page's analysis: see airflow_a2i.samples.
+The layout and the convention the pipeline follows to find each page's analysis: see demo.samples.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from airflow_a2i.samples import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # demo/ lives in the repository, not in the package
+from demo.samples import (
     ANALYSES_DIR,
     DEFAULT_COUNT,
     DEFAULT_OUT,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_a2i.samples import upload_samples, write_samples
+from demo.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.dag_runner import load_dag_file
-from airflow_a2i.samples import corrected_blocks, load_ground_truth, upload_samples, write_samples
+from demo.samples import corrected_blocks, load_ground_truth, upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
 ROOT = Path(__file__).resolve().parent.parent

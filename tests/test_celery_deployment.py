@@ -27,8 +27,8 @@ import pytest
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import ManifestRecord
 from airflow_a2i.s3_uris import split_s3_uri
-from airflow_a2i.samples import Summary, write_samples
-from airflow_a2i.samples import upload_samples as upload
+from demo.samples import Summary, write_samples
+from demo.samples import upload_samples as upload
 from tests.airflow_deployment import (
     TRIGGERER_HEALTH_CHECK_THRESHOLD,
     AirflowDeployment,

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from airflow_a2i import samples
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator
 from airflow_a2i.preflight import CORS_RULE
+from demo import samples
 from tests.airflow_fixtures import load_dag_file
 from tests.browser import CHROMIUM_ARGS, chromium_path, require_browser, save_screenshot
 from tests.conftest import ACCOUNT, ROLE_ARN, unique

@@ -25,7 +25,7 @@ from pypdf import PdfReader, PdfWriter
 
 from airflow_a2i.activation import TEXTRACT, evaluate_activation_conditions
 from airflow_a2i.local.builtin import camel_case
-from airflow_a2i.samples import (
+from demo.samples import (
     ANALYSES_DIR,
     DEFAULT_COUNT,
     DEFAULT_SEED,

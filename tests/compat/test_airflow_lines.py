@@ -22,7 +22,7 @@ import pytest
 
 from airflow_a2i.local.process import ServiceProcess
 from airflow_a2i.preflight import CORS_RULE
-from airflow_a2i.samples import upload_samples, write_samples
+from demo.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.images import IMAGES, make_images_bucket, upload_images
 

@@ -924,7 +924,7 @@ def _cached_ground_truth(path: str, modified: int) -> GroundTruth:
 
 
 def ground_truth_answer(task_input: dict, context: dict) -> dict:
-    """An answer callable for the simulated workforce (``NAME=airflow_a2i.samples:ground_truth_answer``).
+    """An answer callable for the simulated workforce (``NAME=demo.samples:ground_truth_answer``).
 
     Reads the ground truth at ``$AIRFLOW_A2I_SAMPLES_GROUND_TRUTH`` (a ``ground_truth.jsonl`` or its folder;
     default ``.demo/samples``), reloaded when the file changes.
