@@ -41,7 +41,7 @@ from benchmarks.table import Row, machine, merge, render  # noqa: E402
 # What ``--only`` measures: its function (notes) -> rows, and how its rows and note begin.
 ONLY = {
     "parse": (lambda notes, args: parse.parse_time(notes, runs=args.parse_runs, log=measure.log),
-              "DAG file parse time, ", "Parse time: "),
+              "DAG file parse time, ", "Parse time"),
     "import": (lambda notes, args: measure.import_cost(notes), "Import cost on top of airflow.sdk", "Import cost: "),
 }
 
