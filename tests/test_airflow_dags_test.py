@@ -23,6 +23,8 @@ import pytest
 from demo.samples import upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
+pytestmark = pytest.mark.dag  # starts processes of its own (see TIERS in tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "a2i_batch_document_review"
 # Downstream DAGs, deployed before the batch DAG: one scheduled on the results through the alias, and one on the
@@ -30,8 +32,6 @@ DAG_ID = "a2i_batch_document_review"
 DOWNSTREAM_DAGS = """
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, task
-
-pytestmark = pytest.mark.dag  # starts processes of its own (see TIERS in tests/conftest.py)
 
 for dag_id, schedule in (("on_reviewed_alias", [AssetAlias(name="a2i_reviewed_documents")]),
                          ("on_reviewed_earlier_name", [Asset(name="reviewed_documents", uri={uri!r})])):
