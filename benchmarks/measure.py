@@ -24,8 +24,8 @@ from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.local.process import ServiceProcess
 from benchmarks.table import Row, fmt, ratio
+from demo.service import ServiceProcess
 
 A2I = "sagemaker-a2i-runtime"
 ACCOUNT = "123456789012"

@@ -33,7 +33,10 @@ TRIGGER_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
 
 
 def run_dag(dag_file: Path, conf: dict[str, Any] | None, xcom_tasks: list[str]) -> dict[str, Any]:
-    from airflow_a2i.local.dag_runner import load_dag_file, run_dag, task_states, xcom
+    # The in-process DAG runner is a repository helper (demo/), not part of the wheel under test: the repository is
+    # appended to the path, after site-packages, so airflow_a2i itself still comes from the installed wheel.
+    sys.path.append(str(Path(__file__).resolve().parent.parent))
+    from demo.dag_runner import load_dag_file, run_dag, task_states, xcom
 
     dag = load_dag_file(dag_file)
     dag_run = run_dag(dag, run_conf=conf)

@@ -19,17 +19,15 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, Param, task
 
-from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
+from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 
-POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
 OUTPUT = os.environ.get("A2I_OUTPUT_S3_URI", "")
 RUN = "{{ params.output_s3_uri }}/runs/{{ run_id | replace(':', '-') | replace('+', '-') }}"
 # Review a page when any of its key-value pairs was read with less than 80% confidence.
@@ -64,26 +62,15 @@ with DAG(
         "flow_definition_name": Param("a2i-batch-document-review", type="string"),
         "chunk_size": Param(100, type="integer", minimum=1, description="documents per mapped task"),
         "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1),
+        "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
     },
 ) as dag:
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def needs_flow_definition(given_arn: str) -> bool:
-        """Create (or reuse) the flow definition only when the run was not given one."""
-        return not given_arn
-
-    @task(trigger_rule="none_failed")
-    def flow_definition_to_use(given_arn: str, ti: Any = None) -> str:
-        """The given ARN, else the one ``flow_definition`` created: pulled only then, since a skipped task has no
-        XCom and asking for it logs an error in a run that succeeds."""
-        return given_arn or str(ti.xcom_pull(task_ids="flow_definition"))
-
-    task_ui = A2ICreateHumanTaskUiOperator(
-        task_id="task_ui", human_task_ui_name="{{ params.flow_definition_name }}",
-        ui_template_file="templates/textract_review.liquid.html")
+    # The run's flow definition ARN when given; else the task UI and flow definition are created (or reused).
     flow_definition = A2ICreateFlowDefinitionOperator(
-        task_id="flow_definition", flow_definition_name="{{ params.flow_definition_name }}",
-        role_arn="{{ params.role_arn }}", workteam_arn="{{ params.workteam_arn }}",
-        output_s3_path="{{ params.output_s3_uri }}/a2i-output", human_task_ui_arn=task_ui.output,
+        task_id="flow_definition", existing_flow_definition_arn="{{ params.flow_definition_arn }}",
+        flow_definition_name="{{ params.flow_definition_name }}", role_arn="{{ params.role_arn }}",
+        workteam_arn="{{ params.workteam_arn }}", output_s3_path="{{ params.output_s3_uri }}/a2i-output",
+        ui_template_file="templates/textract_review.liquid.html",
         task_title="Check the values read from a form", task_description="Correct the values that are wrong",
         human_loop_request_source="AWS/Textract/AnalyzeDocument/Forms/V1",
         activation_conditions=ACTIVATION_CONDITIONS, task_availability_lifetime_in_seconds=7 * 24 * 3600)
@@ -101,24 +88,21 @@ with DAG(
         logging.getLogger("airflow.task").info("%d documents in %d chunk(s)", len(documents), len(chunks))
         return chunks
 
-    given = "{{ params.flow_definition_arn }}"
-    needs_flow_definition(given) >> task_ui
-    flow_definition_arn = flow_definition_to_use(given)
-    flow_definition >> flow_definition_arn
     chunks = chunk_documents("{{ params.input_s3_uri }}", RUN, "{{ params.chunk_size }}")
     analyze = TextractAnalyzeDocumentBatchOperator.partial(
-        task_id="analyze", flow_definition_arn=flow_definition_arn, work_s3_uri=f"{RUN}/work",
+        task_id="analyze", flow_definition_arn=flow_definition.output, work_s3_uri=f"{RUN}/work",
         manifest_s3_uri=f"{RUN}/manifests", fail_on_empty=False, retries=2,
     ).expand(documents_s3_uri=chunks)
     wait = A2IHumanLoopBatchSensor(
-        task_id="wait_for_reviews", manifest_uris=analyze.output, deferrable=True, poke_interval=POLL_SECONDS,
-        review_timeout="{{ params.review_timeout_seconds }}", on_review_timeout="stop_and_continue",
-        on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl", timeout=7 * 24 * 3600,
+        task_id="wait_for_reviews", manifest_uris=analyze.output, deferrable=True,
+        poll_interval="{{ params.poll_seconds }}", review_timeout="{{ params.review_timeout_seconds }}",
+        on_review_timeout="stop_and_continue", on_loop_failure="continue", report_s3_uri=f"{RUN}/loops.jsonl",
+        timeout=7 * 24 * 3600,
         # Airflow can fail a deferred task that resumes within seconds (a stale executor event read as a state
         # mismatch: apache/airflow#67287, #72716). A retry waits on the same loops again: safe.
         retries=2, retry_delay=timedelta(seconds=30))
     results = A2IHumanLoopResultsOperator(
         task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results",
         outlets=[REVIEWED_RESULTS_ALIAS], results_asset=REVIEWED_RESULTS)
-    flow_definition_arn >> chunks
+    flow_definition >> chunks
     analyze >> wait >> results

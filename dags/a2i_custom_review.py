@@ -20,8 +20,6 @@ from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperato
 from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 
-POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
-
 with DAG(
     dag_id="a2i_custom_review",
     description="A person answers a question about a text snippet (A2I custom task)",
@@ -42,6 +40,7 @@ with DAG(
         "question": Param("What is the invoice total?", type="string"),
         "review_timeout_seconds": Param(3 * 24 * 3600, type="integer", minimum=1,
                                         description="Stop the loop and fail if nobody answers in time"),
+        "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
     },
 ) as dag:
     task_ui = A2ICreateHumanTaskUiOperator(
@@ -65,7 +64,7 @@ with DAG(
         flow_definition_arn=flow_definition.output,
         human_loop_input={"prompt": "{{ params.question }}", "text": "{{ params.text }}"},
         deferrable=True,
-        poll_interval=POLL_SECONDS,
+        poll_interval="{{ params.poll_seconds }}",
         review_timeout="{{ params.review_timeout_seconds }}",
         on_review_timeout="stop_and_fail",
         # Airflow can fail a deferred task that resumes within seconds (a stale executor event read as a state

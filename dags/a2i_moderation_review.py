@@ -33,7 +33,6 @@ from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsO
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
 
-POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
 RUN = "{{ params.output_s3_path }}/runs/{{ run_id | replace(':', '-') | replace('+', '-') }}"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what DetectModerationLabels reads
 MIN_CONFIDENCE = 50  # Rekognition reports no label below this
@@ -64,6 +63,7 @@ with DAG(
         "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1,
                                         description="Stop a review nobody finished in time; the image keeps "
                                                     "the machine's labels"),
+        "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
     },
 ) as dag:
     task_ui = A2ICreateHumanTaskUiOperator(
@@ -111,7 +111,7 @@ with DAG(
         task_id="wait_for_reviews",
         human_loop_names=moderate.output,  # the loops A2I started; none started: nothing to wait for
         deferrable=True,
-        poke_interval=POLL_SECONDS,
+        poll_interval="{{ params.poll_seconds }}",
         review_timeout="{{ params.review_timeout_seconds }}",
         on_review_timeout="stop_and_continue",
         on_loop_failure="continue",

@@ -37,7 +37,7 @@ def environment(endpoint: str) -> None:
         "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
         "AWS_DEFAULT_REGION": REGION, "AIRFLOW_HOME": str(DEMO / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DEMO / "airflow" / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "A2I_POLL_SECONDS": "2", "A2I_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/a2i-demo",
+        "A2I_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/a2i-demo",
         "A2I_WORKTEAM_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/demo-reviewers",
         "A2I_INPUT_S3_URI": f"s3://{BUCKET}/input", "A2I_OUTPUT_S3_URI": f"s3://{BUCKET}/output",
     })
@@ -55,11 +55,11 @@ def run_dag():
     from airflow.utils.db import initdb
 
     initdb()
-    from airflow_a2i.local.dag_runner import load_dag_file
-    from airflow_a2i.local.dag_runner import run_dag as run
+    from demo.dag_runner import load_dag_file
+    from demo.dag_runner import run_dag as run
 
     dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
-    return run(dag)
+    return run(dag, run_conf={"poll_seconds": 2})
 
 
 def report(summary_uri: str, results_uri: str, elapsed: float) -> None:
@@ -119,8 +119,8 @@ def accuracy(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int, int]:
 
 def main() -> int:
     started = time.monotonic()
-    from airflow_a2i.local.process import ServiceProcess
     from demo.samples import GROUND_TRUTH_ENV, write_samples
+    from demo.service import ServiceProcess
 
     shutil.rmtree(DEMO, ignore_errors=True)
     summary = write_samples(SAMPLES)
@@ -139,7 +139,7 @@ def main() -> int:
         print(f"DAG run {dag_run.run_id}: {dag_run.state} {states}")
         if str(dag_run.state) != "success":
             return 1
-        from airflow_a2i.local.dag_runner import xcom
+        from demo.dag_runner import xcom
 
         results = xcom(dag_run, "results")
         report(results["summary_uri"], results["results_uri"], time.monotonic() - started)

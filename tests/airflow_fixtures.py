@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_a2i.local.dag_runner import load_dag_file, register_dag, run_dag, task_states, xcom
+from demo.dag_runner import load_dag_file, register_dag, run_dag, task_states, xcom
 
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun

@@ -28,7 +28,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from airflow_a2i.local.process import ServiceProcess  # noqa: E402
+from demo.service import ServiceProcess  # noqa: E402
 
 # Bounded and derandomized: the same examples on every run, a fixed cost per property. No timing checks (no
 # deadline, no too_slow): on a loaded machine generating the same examples takes longer, and that is no failure.
@@ -116,7 +116,7 @@ def airflow_deployment(session_dir: Path, local_service: str):
     # tests/test_deployment.py restarts the triggerer: its new job takes the triggers over once the old is silent.
     options = DeploymentOptions(triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
     yield from session_deployment(session_dir / "airflow-deployment",
-                                  {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, options)
+                                  {"AWS_ENDPOINT_URL": local_service}, options)
 
 
 # Test tiers, from the fixtures a test needs (their closure): the first tier that applies wins; a module that starts

@@ -54,7 +54,7 @@ def demo_environment(home: Path, endpoint: str, bucket: str) -> dict[str, str]:
     """What scripts/demo.py gives Airflow, in a home of the test's own."""
     return {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AWS_ENDPOINT_URL": endpoint, "A2I_POLL_SECONDS": "0.5", "A2I_ROLE_ARN": ROLE_ARN,
+            "AWS_ENDPOINT_URL": endpoint, "A2I_ROLE_ARN": ROLE_ARN,
             "A2I_WORKTEAM_ARN": workteam_arn(), "A2I_INPUT_S3_URI": f"s3://{bucket}/input",
             "A2I_OUTPUT_S3_URI": f"s3://{bucket}/output"}
 
@@ -82,7 +82,8 @@ def test_airflow_dags_test_runs_the_batch_dag_and_announces_the_results(local_se
     shutil.copytree(ROOT / "dags" / "templates", home / "dags" / "templates")
 
     # Nobody answers: the reviews time out after a few seconds and the run goes on with the machine's values.
-    conf = {"flow_definition_name": unique("dags-test-flow"), "review_timeout_seconds": 3, "chunk_size": 2}
+    conf = {"flow_definition_name": unique("dags-test-flow"), "review_timeout_seconds": 3, "chunk_size": 2,
+            "poll_seconds": 0.5}
     run = airflow(env, "dags", "test", DAG_ID, "--conf", json.dumps(conf))
     logged = run.stdout + run.stderr
 

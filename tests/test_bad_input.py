@@ -181,10 +181,18 @@ def test_the_wait_policy_is_one_checked_value_that_survives_its_serialized_form(
         WaitPolicy.of(on_loop_failure="fail", on_review_timeout="fail", review_timeout="soon", poll_interval=1)
 
     class Sensor(WaitPolicyArguments):  # what an operator or sensor keeps until it runs
-        poll_interval = 2.0
+        poke_interval = 2.0
 
     sensor = Sensor()
     sensor.init_wait_policy(on_loop_failure="continue", on_review_timeout="fail",
-                            review_timeout="{{ params.timeout }}", stop_on_kill=False)  # checked once rendered
+                            review_timeout="{{ params.timeout }}", poll_interval=None,
+                            stop_on_kill=False)  # checked once rendered
     sensor.review_timeout = "60"  # as Airflow renders it
-    assert sensor.wait_policy() == WaitPolicy("continue", "fail", 60.0, 2.0, False)
+    assert sensor.wait_policy() == WaitPolicy("continue", "fail", 60.0, 2.0, False)  # no poll_interval: poke_interval
+    sensor.init_wait_policy(on_loop_failure="continue", on_review_timeout="fail", review_timeout=None,
+                            poll_interval="{{ params.poll_seconds }}", stop_on_kill=False)
+    sensor.poll_interval = "0.5"  # as Airflow renders it
+    assert sensor.wait_policy().poll_interval == sensor.wait_poll_interval() == 0.5
+    sensor.poll_interval = "soon"
+    with pytest.raises(A2IValidationError, match="poll_interval='soon' is not a number of seconds"):
+        sensor.wait_policy()

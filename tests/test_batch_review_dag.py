@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.local.dag_runner import load_dag_file
+from demo.dag_runner import load_dag_file
 from demo.samples import corrected_blocks, load_ground_truth, upload_samples, write_samples
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 
@@ -22,30 +22,34 @@ def read_lines(s3, uri: str) -> list[dict]:
 
 
 @pytest.mark.timeout(240)
-def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_service, s3, tmp_path, monkeypatch,
-                                                      capfd):
+def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_service, s3, tmp_path, capfd):
     samples = tmp_path / "samples"
     summary = write_samples(samples, count=14)
     bucket = unique("batch-review")
     upload_samples(s3, samples, bucket)
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.5")
     flow_name = unique("batch-flow")
     dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
     # The reviewers: every loop of this flow definition answered from the ground truth by a simulated workforce.
-    partial = dag.partial_subset(task_ids=["needs_flow_definition", "task_ui", "flow_definition"],
-                                 include_upstream=True, include_downstream=False)
+    partial = dag.partial_subset(task_ids=["flow_definition"], include_upstream=True, include_downstream=False)
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
-            "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name, "chunk_size": 5}
+            "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name, "chunk_size": 5,
+            "poll_seconds": 0.5}
     flow_arn = airflow_dags.xcom(airflow_dags.run(partial, run_conf=conf), "flow_definition")
     truth = {f"s3://{bucket}/input/{record['document']}": record for record in load_ground_truth(samples)}
     AdminClient(local_service).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
         "delaySeconds": [0.2, 1.0], "answer": {"mode": "echo"}}})
 
-    # The run is given the flow definition: it creates none.
-    run = airflow_dags.run(dag, run_conf={**conf, "flow_definition_arn": flow_arn})
+    # The run is given the flow definition: it creates none (nor a task UI), though it names another.
+    unused_name = unique("not-created")
+    run = airflow_dags.run(dag, run_conf={**conf, "flow_definition_arn": flow_arn, "flow_definition_name": unused_name})
     states = airflow_dags.task_states(run)
-    assert (states["task_ui"], states["flow_definition"]) == ("skipped", "skipped")
     assert str(run.state) == "success", states
+    assert airflow_dags.xcom(run, "flow_definition") == flow_arn
+    sagemaker = boto3.client("sagemaker")
+    for describe, argument in ((sagemaker.describe_flow_definition, "FlowDefinitionName"),
+                               (sagemaker.describe_human_task_ui, "HumanTaskUiName")):
+        with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+            describe(**{argument: unused_name})
     assert states["analyze"] == "success"
     results = airflow_dags.xcom(run, "results")
     lines = read_lines(s3, results["results_uri"])
@@ -64,7 +68,7 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     assert totals["documents"] == 14 and totals["items"] == summary.pages
     assert totals["documents_reviewed"] == len({line["document"] for line in reviewed})
     # Runs that succeed log no error (Airflow's task logs go to stdout): no task asks for an XCom that does not
-    # exist, neither a skipped task's (flow_definition, given an ARN) nor one past a mapped task's last.
+    # exist, such as one past a mapped task's last.
     logged = "".join(capfd.readouterr())
     assert "XCom not found" not in logged, [line for line in logged.splitlines() if "XCom not found" in line][:3]
 

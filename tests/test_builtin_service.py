@@ -590,7 +590,7 @@ def test_malformed_stored_analyses_are_unsupported_documents(local_service, s3):
 
 
 def test_a_pluggable_analyzer_replaces_the_stored_responses(tmp_path, s3):
-    from airflow_a2i.local.process import ServiceProcess
+    from demo.service import ServiceProcess
 
     with ServiceProcess(tmp_path / "plugged", "--analyzer", "tests.answer_callables:ConstantAnalyzer") as service:
         endpoint = service.endpoint

@@ -55,7 +55,7 @@ def celery_airflow(session_dir: Path, local_service: str) -> Iterator[AirflowDep
     and Redis."""
     backends = CeleryBackends.required()
     yield from celery_deployment(session_dir / "celery-deployment",
-                                 {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, backends,
+                                 {"AWS_ENDPOINT_URL": local_service}, backends,
                                  triggerers=2, celery_workers=2, worker_concurrency=1,
                                  triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
 
@@ -85,7 +85,7 @@ def test_the_batch_review_dag_spreads_its_chunks_over_both_celery_workers(
     bucket, summary = upload_samples(s3, tmp_path / "samples")
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
             "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": unique("celery-flow"),
-            "chunk_size": CHUNK_SIZE}
+            "chunk_size": CHUNK_SIZE, "poll_seconds": 1}
     # The DAG is @daily with max_active_runs=1: the run stands for the interval the scheduler would start on
     # unpausing, so no scheduled run with empty params competes with it.
     logical_date = (deployment.dag(REVIEW_DAG) or {}).get("next_dagrun_logical_date")

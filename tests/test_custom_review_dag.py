@@ -42,13 +42,13 @@ def answer_when_started(flow_arn: str, answer: dict, stop: threading.Event) -> N
 
 
 @pytest.mark.timeout(180)
-def test_the_custom_review_dag_runs_end_to_end(airflow_dags, local_service, output_bucket, s3, monkeypatch):
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+def test_the_custom_review_dag_runs_end_to_end(airflow_dags, local_service, output_bucket, s3):
     dag = load_dag_file(DAG_FILE)
     flow_name = unique("custom-review")
     flow_arn = f"arn:aws:sagemaker:us-east-1:123456789012:flow-definition/{flow_name}"
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
-            "output_s3_path": f"s3://{output_bucket}/{flow_name}", "text": "Total: 99.50 EUR"}
+            "output_s3_path": f"s3://{output_bucket}/{flow_name}", "text": "Total: 99.50 EUR",
+            "poll_seconds": 0.3}
     with reviewing(lambda stop: answer_when_started(flow_arn, {"answer": "99.50 EUR"}, stop)) as reviewer, \
             AwsCallRecorder(ignored=reviewer) as recorder:
         run = airflow_dags.run(dag, run_conf=conf)
@@ -74,8 +74,7 @@ def test_the_custom_review_dag_runs_end_to_end(airflow_dags, local_service, outp
 
 
 def test_a_second_run_reuses_the_task_ui_and_flow_definition(airflow_dags, local_service, output_bucket,
-                                                               monkeypatch, sagemaker):
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+                                                               sagemaker):
     dag = load_dag_file(DAG_FILE)
     flow_name = unique("custom-review")
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,

@@ -27,7 +27,7 @@ def deployed(airflow_deployment):
 def run_conf(output_bucket: str, **extra) -> dict:
     flow_name = unique("deployed-review")
     return {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
-            "output_s3_path": f"s3://{output_bucket}/{flow_name}", **extra}
+            "output_s3_path": f"s3://{output_bucket}/{flow_name}", "poll_seconds": 1, **extra}
 
 
 def loops_of(flow_name: str) -> list[dict]:

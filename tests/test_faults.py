@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from airflow_a2i.local.admin_client import AdminClient, AdminError
 from airflow_a2i.local.faults import FaultRule, Faults
-from airflow_a2i.local.process import ServiceProcess
+from demo.service import ServiceProcess
 from tests.conftest import unique
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)

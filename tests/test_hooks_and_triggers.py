@@ -65,6 +65,42 @@ def test_task_ui_and_flow_definition_are_reused_only_when_identical(local_servic
         hook.create_or_reuse_flow_definition(flow_name, changed)
 
 
+def test_an_existing_flow_definition_is_used_only_once_checked(local_service, make_flow_definition):
+    hook = A2IFlowDefinitionHook(aws_conn_id=None)
+    custom = make_flow_definition()
+    assert hook.existing_flow_definition(custom, None) == custom
+    textract = "AWS/Textract/AnalyzeDocument/Forms/V1"
+    with pytest.raises(A2IValidationError, match=f"reviews a custom task type, not {textract}"):
+        hook.existing_flow_definition(custom, textract)
+    missing = custom.rsplit("/", 1)[0] + "/" + unique("missing")
+    with pytest.raises(A2IValidationError, match=r"does not exist .*: give an existing one, or none to create it"):
+        hook.existing_flow_definition(missing, None)
+    elsewhere = custom.replace(":us-east-1:", ":eu-west-1:")  # the connection is in us-east-1
+    with pytest.raises(A2IValidationError, match=f"The connection reaches {custom}, not {elsewhere}"):
+        hook.existing_flow_definition(elsewhere, None)
+
+
+def test_the_flow_definition_operator_creates_its_task_ui_or_uses_a_given_flow_definition(
+        airflow_dags, local_service, output_bucket, flow_definition_arn):
+    from airflow.providers.common.compat.sdk import DAG
+
+    from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator
+
+    name, given = unique("with-ui"), "{{ params.given }}"
+    with DAG(unique("flow_definition_choice").replace("-", "_"), schedule=None, params={"given": ""}) as dag:
+        A2ICreateFlowDefinitionOperator(
+            task_id="flow", flow_definition_name=name, role_arn=ROLE_ARN, workteam_arn=workteam_arn(),
+            output_s3_path=f"s3://{output_bucket}/a2i-output", task_title="Check", task_description="Check it",
+            ui_template="<crowd-form><crowd-input name='answer'></crowd-input></crowd-form>",
+            existing_flow_definition_arn=given)
+    created = airflow_dags.xcom(airflow_dags.run(dag), "flow")
+    described = boto3.client("sagemaker").describe_flow_definition(FlowDefinitionName=name)
+    assert (created, described["HumanLoopConfig"]["HumanTaskUiArn"].rsplit("/", 1)[1]) == (described[
+        "FlowDefinitionArn"], name)  # the task UI is named after the flow definition
+    used = airflow_dags.run(dag, run_conf={"given": flow_definition_arn})
+    assert airflow_dags.xcom(used, "flow") == flow_definition_arn
+
+
 def test_the_trigger_serializes_to_what_rebuilds_it():
     policy = WaitPolicy(on_loop_failure="skip", on_review_timeout="stop_and_continue", review_timeout=60,
                         poll_interval=5, stop_on_kill=True)

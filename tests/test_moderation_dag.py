@@ -69,7 +69,7 @@ def run_moderation(airflow_dags, bucket: str, output_bucket: str):
     flow_arn = f"arn:aws:sagemaker:us-east-1:123456789012:flow-definition/{flow_name}"
     output_s3_path = f"s3://{output_bucket}/{flow_name}"
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
-            "input_s3_uri": f"s3://{bucket}/inbox", "output_s3_path": output_s3_path}
+            "input_s3_uri": f"s3://{bucket}/inbox", "output_s3_path": output_s3_path, "poll_seconds": 0.3}
     dag = load_dag_file(DAG_FILE)
     with reviewing(lambda stop: reviewer(flow_arn, output_s3_path, stop)) as moderator, \
             AwsCallRecorder(ignored=moderator) as recorder:
@@ -89,8 +89,7 @@ def operator_names(dag) -> set[str]:
 
 
 @pytest.mark.timeout(180)
-def test_the_moderation_dag_reviews_the_uncertain_images(airflow_dags, local_service, output_bucket, monkeypatch):
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+def test_the_moderation_dag_reviews_the_uncertain_images(airflow_dags, local_service, output_bucket):
     bucket = make_images_bucket()
     upload_images(bucket, IMAGES)
     dag, run, flow_arn, recorder = run_moderation(airflow_dags, bucket, output_bucket)
@@ -143,9 +142,7 @@ def test_the_moderation_dag_reviews_the_uncertain_images(airflow_dags, local_ser
 
 
 @pytest.mark.timeout(120)
-def test_when_no_image_needs_review_there_is_nothing_to_wait_for(airflow_dags, local_service, output_bucket,
-                                                                   monkeypatch):
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.3")
+def test_when_no_image_needs_review_there_is_nothing_to_wait_for(airflow_dags, local_service, output_bucket):
     bucket = make_images_bucket()
     upload_images(bucket, {"inbox/beer.png": IMAGES["inbox/beer.png"], "inbox/tree.jpg": labels()})
     _, run, flow_arn, _ = run_moderation(airflow_dags, bucket, output_bucket)

@@ -230,7 +230,7 @@ def test_the_start_response_tells_where_the_portal_is(local_service: str, output
 
 def test_beyond_loopback_the_admin_api_needs_the_token(tmp_path: Path) -> None:
     from airflow_a2i.local.admin_client import AdminClient, AdminError
-    from airflow_a2i.local.process import ServiceProcess
+    from demo.service import ServiceProcess
 
     with ServiceProcess(tmp_path / "service", "--host", "0.0.0.0") as service:
         assert requests.get(f"{service.endpoint}/_a2i/health", timeout=30).status_code == 200
@@ -256,7 +256,7 @@ def test_the_login_cannot_be_turned_off_beyond_loopback(tmp_path: Path) -> None:
 
 
 def test_without_login_each_browser_is_a_worker_of_every_team(tmp_path: Path, output_bucket: str) -> None:
-    from airflow_a2i.local.process import ServiceProcess
+    from demo.service import ServiceProcess
 
     with ServiceProcess(tmp_path / "service", "--no-login") as service:
         s3 = boto3.client("s3", endpoint_url=service.endpoint)

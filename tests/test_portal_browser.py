@@ -166,10 +166,8 @@ def read_lines(uri: str) -> list[dict]:
 
 
 @pytest.mark.timeout(300)
-def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_service, output_bucket,
-                                                           monkeypatch):
+def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_service, output_bucket):
     require_browser()
-    monkeypatch.setenv("A2I_POLL_SECONDS", "0.5")
     team = unique("reviewers")
     admin = AdminClient(local_service)
     worker_name, outsider = unique("ana"), unique("outsider")
@@ -195,7 +193,7 @@ def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_
     custom_run = airflow_dags.run(custom_dag, run_conf={
         "role_arn": ROLE_ARN, "workteam_arn": workteam(team), "flow_definition_name": flow_name,
         "output_s3_path": f"s3://{output_bucket}/{flow_name}", "text": SCRIPT_PAYLOAD, "question": ATTRIBUTE_PAYLOAD,
-        "review_timeout_seconds": 120})
+        "review_timeout_seconds": 120, "poll_seconds": 0.5})
     textract_run = airflow_dags.run(textract_dag(documents, document_key, textract_flow_arn, output_bucket))
     reviewer.join(timeout=60)
     if reviewer.error is not None:

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.local.process import ServiceProcess
+from demo.service import ServiceProcess
 from tests.conftest import ROLE_ARN, workteam_arn
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from airflow_a2i.cli import main
 from airflow_a2i.local import s3 as service_s3
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.local.process import ServiceProcess
+from demo.service import ServiceProcess
 from tests.builtin_analyses import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze, error_of
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.flows import create_flow

@@ -13,9 +13,9 @@ import boto3
 import pytest
 
 from airflow_a2i.local.admin_client import AdminClient, AdminError
-from airflow_a2i.local.process import ServiceProcess
 from airflow_a2i.local.store import HumanLoop
 from airflow_a2i.local.workforce import SimulatedWorkforce, WorkforcePolicy, worker_id
+from demo.service import ServiceProcess
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.loops import set_policy
 

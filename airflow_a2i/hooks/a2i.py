@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from airflow_a2i.aws_errors import error_code
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.validation import flow_definition_name
 
 
 class A2IHook(AwsBaseHook):
@@ -172,6 +173,29 @@ class A2IFlowDefinitionHook(AwsBaseHook):
             return described["FlowDefinitionArn"]
         arn = self.conn.create_flow_definition(FlowDefinitionName=name, **request)["FlowDefinitionArn"]
         self.log.info("Created flow definition %s", arn)
+        return arn
+
+    def existing_flow_definition(self, arn: str, request_source: str | None) -> str:
+        """``arn``, once checked: it exists where the connection points, is Active, and reviews the task type of
+        ``request_source`` (None: a custom task type)."""
+        try:
+            described = self.conn.describe_flow_definition(FlowDefinitionName=flow_definition_name(arn))
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFound":
+                raise
+            raise A2IValidationError(f"The flow definition {arn} does not exist (or not in the connection's Region "
+                                     "and account): give an existing one, or none to create it") from None
+        if described["FlowDefinitionArn"] != arn:
+            raise A2IValidationError(f"The connection reaches {described['FlowDefinitionArn']}, not {arn}: use the "
+                                     "connection of that Region and account, or that flow definition's ARN")
+        if described.get("FlowDefinitionStatus") != "Active":
+            raise A2IValidationError(f"The flow definition {arn} is {described.get('FlowDefinitionStatus')}, "
+                                     "not Active: loops cannot start in it")
+        reviews = (described.get("HumanLoopRequestSource") or {}).get("AwsManagedHumanLoopRequestSource")
+        if reviews != request_source:
+            raise A2IValidationError(f"The flow definition {arn} reviews {reviews or 'a custom task type'}, not "
+                                     f"{request_source or 'a custom task type'}: give one of that task type")
+        self.log.info("Using the existing flow definition %s", arn)
         return arn
 
 

@@ -51,6 +51,10 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[A
         the public workforce needs the first.
     :param check_cors: check that the bucket has the CORS rule A2I's worker UI needs. (default True)
     :param wait_for_completion: when a loop started, wait until it ends. (default False)
+    :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
+    :param poll_interval: seconds between two looks at the loop. (default 30; templated)
+    :param review_timeout, on_loop_failure, on_review_timeout, stop_on_kill: the wait's policy, as for
+        :class:`~airflow_a2i.operators.human_loop.A2IStartHumanLoopOperator`.
     """
 
     service: ClassVar[str]
@@ -58,7 +62,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[A
     document_member: ClassVar[str]
     template_fields: Sequence[str] = aws_template_fields(
         "s3_bucket", "s3_key", "analysis_output_s3_uri", "flow_definition_arn", "human_loop_name", "item_key",
-        "content_classifiers", "review_timeout",
+        "content_classifiers", "review_timeout", "poll_interval",
     )
     ui_color = "#f0e4ff"
     operator_extra_links = (A2IPortalLink(),)
@@ -76,7 +80,7 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[A
         check_cors: bool = True,
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30,
+        poll_interval: float | str = 30,
         review_timeout: float | str | None = None,
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",

@@ -13,13 +13,21 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
 from airflow_a2i.request_sources import BUILT_IN_REQUEST_SOURCES
-from airflow_a2i.validation import check_literal_part, has_template, is_templated, literal_entries
+from airflow_a2i.validation import (
+    check_literal_part,
+    has_template,
+    is_templated,
+    literal_entries,
+    validate_flow_definition_arn,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from botocore.model import OperationModel, Shape
 
 MAX_TASK_AVAILABILITY_SECONDS = 864_000
+# Stands in for a task UI the operator creates when it runs, so that the rest of the request is checked at parse time.
+TASK_UI_TO_CREATE = "arn:aws:sagemaker:us-east-1:000000000000:human-task-ui/created-when-the-task-runs"
 
 
 def _operation_model(operation: str) -> OperationModel:
@@ -54,6 +62,18 @@ def check_parameter(parameter: str, shape: Shape, value: Any) -> None:
         raise A2IValidationError(f"{parameter} would be rejected: {summarize(problems)}")
 
 
+def read_ui_template(ui_template: str | None, ui_template_file: str | None, dag: Any) -> str:
+    """The template's content: ``ui_template``, else the file (relative paths from the DAG file's folder)."""
+    if ui_template is not None:
+        return ui_template
+    path = Path(str(ui_template_file))
+    if not path.is_absolute() and dag is not None and dag.fileloc:
+        path = Path(dag.fileloc).parent / path
+    if not path.is_file():
+        raise A2IValidationError(f"ui_template_file {str(path)!r} does not exist")
+    return path.read_text()
+
+
 class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
     """
     Create a human task UI (the worker template), or reuse the one of that name with the same template.
@@ -81,18 +101,8 @@ class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
             check_request("CreateHumanTaskUi", {"HumanTaskUiName": human_task_ui_name,
                                                 "UiTemplate": {"Content": ui_template or "-"}})
 
-    def _template(self) -> str:
-        if self.ui_template is not None:
-            return self.ui_template
-        path = Path(str(self.ui_template_file))
-        if not path.is_absolute() and self.dag is not None and self.dag.fileloc:
-            path = Path(self.dag.fileloc).parent / path
-        if not path.is_file():
-            raise A2IValidationError(f"ui_template_file {str(path)!r} does not exist")
-        return path.read_text()
-
     def execute(self, context: Context) -> str:
-        template = self._template()
+        template = read_ui_template(self.ui_template, self.ui_template_file, self.dag)
         check_request("CreateHumanTaskUi", {"HumanTaskUiName": self.human_task_ui_name,
                                             "UiTemplate": {"Content": template}})
         return self.hook.create_or_reuse_human_task_ui(self.human_task_ui_name, template)
@@ -100,13 +110,24 @@ class A2ICreateHumanTaskUiOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
 
 class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
     """
-    Create a flow definition (human review workflow), or reuse the one of that name when it is the same.
+    Create a flow definition (human review workflow), or reuse the one of that name when it is the same; or,
+    given ``existing_flow_definition_arn``, check that one and use it.
+
+    The worker template is a task UI's ARN (``human_task_ui_arn``), or a template the operator creates (or reuses)
+    the task UI of first (``ui_template`` or ``ui_template_file``, named ``human_task_ui_name``).
 
     :param flow_definition_name: 1 to 63 lowercase letters, digits and hyphens. (templated)
     :param role_arn: the IAM role A2I uses to write the output. (templated)
     :param output_s3_path: ``s3://bucket/prefix`` for the loops' output.json. (templated)
     :param workteam_arn: the work team that reviews. (templated)
-    :param human_task_ui_arn: the worker template's ARN. (templated)
+    :param human_task_ui_arn: the worker template's ARN; or (templated)
+    :param ui_template: the worker template's content (Liquid, not rendered by Airflow); or
+    :param ui_template_file: a path to it (relative paths are read from the DAG file's folder).
+    :param human_task_ui_name: the task UI to create from the template. (default: ``flow_definition_name``;
+        templated)
+    :param existing_flow_definition_arn: a flow definition to use instead of creating one: when it renders to
+        an ARN, the operator checks that it exists, is Active and reviews this task type, returns it and creates
+        nothing (the other arguments are then not used); empty: create as above. (templated)
     :param task_title: 1 to 128 characters. (templated)
     :param task_description: 1 to 255 characters. (templated)
     :param task_count: workers per loop, 1 to 3. (default 1)
@@ -125,6 +146,7 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "flow_definition_name", "role_arn", "output_s3_path", "workteam_arn", "human_task_ui_arn", "task_title",
         "task_description", "task_keywords", "activation_conditions", "public_workforce_task_price",
+        "human_task_ui_name", "existing_flow_definition_arn",
     )
 
     def __init__(
@@ -134,7 +156,6 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         role_arn: str,
         output_s3_path: str,
         workteam_arn: str,
-        human_task_ui_arn: str,
         task_title: str,
         task_description: str,
         task_count: int = 1,
@@ -145,9 +166,17 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         activation_conditions: dict | str | None = None,
         public_workforce_task_price: dict | None = None,
         kms_key_id: str | None = None,
+        human_task_ui_arn: str | None = None,
+        ui_template: str | None = None,
+        ui_template_file: str | None = None,
+        human_task_ui_name: str | None = None,
+        existing_flow_definition_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if [human_task_ui_arn, ui_template, ui_template_file].count(None) != 2:
+            raise A2IValidationError("Give exactly one of human_task_ui_arn (an existing task UI), ui_template "
+                                     "(the content) and ui_template_file (a path)")
         self.flow_definition_name = flow_definition_name
         self.role_arn = role_arn
         self.output_s3_path = output_s3_path
@@ -163,15 +192,22 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         self.activation_conditions = activation_conditions
         self.public_workforce_task_price = public_workforce_task_price
         self.kms_key_id = kms_key_id
-        if any(has_template(getattr(self, name, None)) for name in self.template_fields):
+        self.ui_template = ui_template
+        self.ui_template_file = ui_template_file
+        self.human_task_ui_name = human_task_ui_name
+        self.existing_flow_definition_arn = existing_flow_definition_arn
+        if existing_flow_definition_arn and not is_templated(existing_flow_definition_arn):
+            self._existing_arn()
+            self._request_source()  # what the given flow definition must review
+        elif any(has_template(getattr(self, name, None)) for name in self.template_fields):
             self._check_literal_parts()  # the rest once rendered
         else:
-            self.request()
+            self.request(self.human_task_ui_arn or TASK_UI_TO_CREATE)
 
-    def request(self) -> dict[str, Any]:
+    def request(self, human_task_ui_arn: str) -> dict[str, Any]:
         """The CreateFlowDefinition request (without the name), checked before it is sent."""
         loop_config: dict[str, Any] = {
-            "WorkteamArn": self.workteam_arn, "HumanTaskUiArn": self.human_task_ui_arn,
+            "WorkteamArn": self.workteam_arn, "HumanTaskUiArn": human_task_ui_arn,
             "TaskTitle": self.task_title, "TaskDescription": self.task_description, "TaskCount": self.task_count,
         }
         optional = {"TaskAvailabilityLifetimeInSeconds": self.task_availability_lifetime_in_seconds,
@@ -246,4 +282,23 @@ class A2ICreateFlowDefinitionOperator(AwsBaseOperator[A2IFlowDefinitionHook]):
         check_request("CreateFlowDefinition", {"FlowDefinitionName": self.flow_definition_name, **request})
 
     def execute(self, context: Context) -> str:
-        return self.hook.create_or_reuse_flow_definition(self.flow_definition_name, self.request())
+        if self.existing_flow_definition_arn:
+            request_source = self._request_source().get("HumanLoopRequestSource", {})
+            return self.hook.existing_flow_definition(self._existing_arn(),
+                                                      request_source.get("AwsManagedHumanLoopRequestSource"))
+        self.request(self.human_task_ui_arn or TASK_UI_TO_CREATE)  # all checked before the task UI is created
+        return self.hook.create_or_reuse_flow_definition(self.flow_definition_name, self.request(self._task_ui_arn()))
+
+    def _existing_arn(self) -> str:
+        try:
+            return validate_flow_definition_arn(self.existing_flow_definition_arn)
+        except A2IValidationError as error:
+            raise A2IValidationError(f"existing_flow_definition_arn: {error}") from None
+
+    def _task_ui_arn(self) -> str:
+        if self.human_task_ui_arn:
+            return self.human_task_ui_arn
+        name = self.human_task_ui_name or self.flow_definition_name
+        template = read_ui_template(self.ui_template, self.ui_template_file, self.dag)
+        check_request("CreateHumanTaskUi", {"HumanTaskUiName": name, "UiTemplate": {"Content": template}})
+        return self.hook.create_or_reuse_human_task_ui(name, template)

@@ -53,14 +53,13 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
         botocore_config: dict | None
         _hook_parameters: dict[str, Any]
 
-    def init_wait(self, *, wait_for_completion: bool, deferrable: bool, poll_interval: float,
+    def init_wait(self, *, wait_for_completion: bool, deferrable: bool, poll_interval: float | str,
                   review_timeout: float | str | None, on_loop_failure: str, on_review_timeout: str,
                   stop_on_kill: bool) -> None:
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
-                              review_timeout=review_timeout, stop_on_kill=stop_on_kill)
+                              review_timeout=review_timeout, poll_interval=poll_interval, stop_on_kill=stop_on_kill)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
         self._started: str | None = None
 
     @cached_property
@@ -82,8 +81,9 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
                        timeout=self._deferral_timeout(), kwargs={"result": result})
         while judged is None or not judged[0].done:
             if judged is not None:
-                self.log.info("Human loop %s is %s; next look in %s s", name, judged[1][0].status, self.poll_interval)
-                time.sleep(self.poll_interval)
+                self.log.info("Human loop %s is %s; next look in %s s", name, judged[1][0].status,
+                              policy.poll_interval)
+                time.sleep(policy.poll_interval)
             judged = unless_throttled(lambda: judge(self.a2i_hook, [name], policy), self.log, backoff)
         verdict, states = judged
         return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states}, result)
@@ -115,7 +115,7 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
         seconds = review_seconds(self.review_timeout)
         if seconds is None:
             return None
-        return timedelta(seconds=seconds + max(DEFERRAL_GRACE_SECONDS, 3 * self.poll_interval))
+        return timedelta(seconds=seconds + max(DEFERRAL_GRACE_SECONDS, 3 * self.wait_poll_interval()))
 
     def on_kill(self) -> None:
         """A user killed the task while it waited on its worker: stop the loop if ``stop_on_kill``."""
@@ -142,7 +142,7 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
     :param wait_for_completion: wait until the loop ends. (default True)
     :param deferrable: wait on the triggerer, freeing the worker slot. (default: ``[operators]
         default_deferrable``)
-    :param poll_interval: seconds between two looks at the loop. (default 30)
+    :param poll_interval: seconds between two looks at the loop. (default 30; templated)
     :param review_timeout: seconds from the loop's creation after which the review is overdue. (default None;
         templated)
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for a Failed (or Expired) or Stopped loop.
@@ -154,7 +154,7 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields(
         "flow_definition_arn", "human_loop_input", "human_loop_name", "item_key", "content_classifiers",
-        "review_timeout",
+        "review_timeout", "poll_interval",
     )
     template_fields_renderers: ClassVar[dict] = {"human_loop_input": "json"}
     operator_extra_links = (A2IHumanLoopLink(), A2IPortalLink())
@@ -170,7 +170,7 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
         content_classifiers: list[str] | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30,
+        poll_interval: float | str = 30,
         review_timeout: float | str | None = None,
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",

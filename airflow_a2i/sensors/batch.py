@@ -60,6 +60,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
     :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
+    :param poll_interval: seconds between two looks, in place of ``poke_interval`` (which Airflow does not
+        template), e.g. ``"{{ params.poll_seconds }}"``; None: ``poke_interval``. (templated)
     :param stop_on_kill: stop the batch's open loops when a user kills the deferred task.
     :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
     :return: ``{"total": n, "counts": {status: n}, "timed_out_count": n, "report_s3_uri": uri,
@@ -68,7 +70,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
 
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields("manifest_uris", "flow_definition_arn", "report_s3_uri",
-                                                         "review_timeout")
+                                                         "review_timeout", "poll_interval")
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -80,6 +82,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
         review_timeout: float | str | None = None,
+        poll_interval: float | str | None = None,
         stop_on_kill: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -89,7 +92,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         self.flow_definition_arn = flow_definition_arn
         self.report_s3_uri = report_s3_uri
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
-                              review_timeout=review_timeout, stop_on_kill=stop_on_kill)
+                              review_timeout=review_timeout, poll_interval=poll_interval,
+                              stop_on_kill=stop_on_kill)
         self.deferrable = deferrable
         self._batch_look: BatchLook | None = None
         check_literal_part(manifest_uris, manifest_sources)
@@ -137,6 +141,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         return self._batch_look
 
     def execute(self, context: Context) -> Any:
+        self.poke_interval = self.wait_poll_interval()  # a rendered poll_interval paces the pokes too
         if not self.deferrable:
             return super().execute(context=context)
         result = self.poke(context)
@@ -152,9 +157,6 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
-
-    def wait_poll_interval(self) -> float:
-        return float(self.poke_interval)
 
     def poke(self, context: Context) -> PokeReturnValue:
         batch, policy = self._batch(), self.wait_policy()

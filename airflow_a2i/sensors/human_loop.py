@@ -46,6 +46,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for Failed (or Expired), Stopped or missing loops.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
     :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
+    :param poll_interval: seconds between two looks, in place of ``poke_interval`` (which Airflow does not
+        template), e.g. ``"{{ params.poll_seconds }}"``; None: ``poke_interval``. (templated)
     :param report_s3_uri: where to write the names per status when there are more than 100 loops
         (an ``s3://bucket/key.json`` URI). (templated)
     :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
@@ -54,7 +56,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     """
 
     aws_hook_class = A2IHook
-    template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri", "review_timeout")
+    template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri", "review_timeout",
+                                                         "poll_interval")
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -64,6 +67,7 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
         review_timeout: float | str | None = None,
+        poll_interval: float | str | None = None,
         report_s3_uri: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -71,7 +75,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         super().__init__(**kwargs)
         self.human_loop_names = human_loop_names
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
-                              review_timeout=review_timeout, stop_on_kill=False)
+                              review_timeout=review_timeout, poll_interval=poll_interval,
+                              stop_on_kill=False)
         self.report_s3_uri = report_s3_uri
         self.deferrable = deferrable
         check_literal_part(human_loop_names, self._checked_names)
@@ -93,6 +98,7 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         return names
 
     def execute(self, context: Context) -> Any:
+        self.poke_interval = self.wait_poll_interval()  # a rendered poll_interval paces the pokes too
         if not self.deferrable:
             return super().execute(context=context)
         result = self.poke(context)
@@ -104,9 +110,6 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
-
-    def wait_poll_interval(self) -> float:
-        return float(self.poke_interval)
 
     def poke(self, context: Context) -> PokeReturnValue:
         names, policy = self._names(), self.wait_policy()

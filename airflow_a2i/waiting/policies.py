@@ -46,6 +46,19 @@ def review_seconds(review_timeout: object) -> float | None:
     return seconds
 
 
+def poll_seconds(poll_interval: object) -> float:
+    """A poll interval as seconds: a number, or a rendered template such as ``"0.5"``."""
+    if isinstance(poll_interval, bool):
+        raise A2IValidationError(f"poll_interval={poll_interval!r} must be a number of seconds, 0 or more")
+    try:
+        seconds = float(poll_interval)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise A2IValidationError(f"poll_interval={poll_interval!r} is not a number of seconds") from None
+    if not 0 <= seconds < float("inf"):
+        raise A2IValidationError(f"poll_interval={poll_interval!r} must be a number of seconds, 0 or more")
+    return seconds
+
+
 def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeout: object) -> None:
     if on_loop_failure not in ON_LOOP_FAILURE:
         raise A2IValidationError(f"on_loop_failure={on_loop_failure!r} is not one of {list(ON_LOOP_FAILURE)}: "
@@ -79,15 +92,16 @@ class WaitPolicy:
 
     def __post_init__(self) -> None:
         validate_policies(self.on_loop_failure, self.on_review_timeout, self.review_timeout)
-        if isinstance(self.poll_interval, bool) or not (isinstance(self.poll_interval, int | float)
-                                                         and self.poll_interval >= 0):
+        if not isinstance(self.poll_interval, int | float):  # a rendered template is converted by of()
             raise A2IValidationError(f"poll_interval={self.poll_interval!r} must be a number of seconds, 0 or more")
+        poll_seconds(self.poll_interval)
 
     @classmethod
-    def of(cls, *, on_loop_failure: str, on_review_timeout: str, review_timeout: object, poll_interval: float,
+    def of(cls, *, on_loop_failure: str, on_review_timeout: str, review_timeout: object, poll_interval: object,
            stop_on_kill: bool = False) -> WaitPolicy:
-        """The policy of an operator's rendered arguments (``review_timeout`` may be a rendered template)."""
-        return cls(on_loop_failure, on_review_timeout, review_seconds(review_timeout), float(poll_interval),
+        """The policy of an operator's rendered arguments (``review_timeout`` and ``poll_interval`` may be
+        rendered templates)."""
+        return cls(on_loop_failure, on_review_timeout, review_seconds(review_timeout), poll_seconds(poll_interval),
                    bool(stop_on_kill))
 
     @classmethod
@@ -215,19 +229,26 @@ class WaitPolicyArguments:
     on_loop_failure: str
     on_review_timeout: str
     review_timeout: float | str | None
+    poll_interval: float | str | None
     stop_on_kill: bool
 
     def init_wait_policy(self, *, on_loop_failure: str, on_review_timeout: str, review_timeout: float | str | None,
-                         stop_on_kill: bool) -> None:
+                         poll_interval: float | str | None, stop_on_kill: bool) -> None:
         validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        if poll_interval is not None and not is_templated(poll_interval):  # templates are checked once rendered
+            poll_seconds(poll_interval)
         self.on_loop_failure = on_loop_failure
         self.on_review_timeout = on_review_timeout
         self.review_timeout = review_timeout
+        self.poll_interval = poll_interval
         self.stop_on_kill = stop_on_kill
 
     def wait_poll_interval(self) -> float:
-        """Seconds between two looks: ``poll_interval`` of an operator; a sensor answers its ``poke_interval``."""
-        return float(self.poll_interval)  # type: ignore[attr-defined]
+        """Seconds between two looks: ``poll_interval`` once rendered; a sensor given none uses its
+        ``poke_interval``."""
+        if self.poll_interval is None:
+            return float(self.poke_interval)  # type: ignore[attr-defined]
+        return poll_seconds(self.poll_interval)
 
     def wait_policy(self) -> WaitPolicy:
         """The policy of the rendered arguments."""

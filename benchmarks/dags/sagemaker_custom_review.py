@@ -25,7 +25,6 @@ from airflow.providers.amazon.aws.operators.sagemaker import SageMakerBaseOperat
 from airflow.providers.common.compat.sdk import DAG, AirflowException, Param
 from botocore.exceptions import ClientError
 
-POLL_SECONDS = float(os.environ.get("A2I_POLL_SECONDS", "60"))
 # The example DAG's worker template (a user keeps it beside the DAG file).
 UI_TEMPLATE = Path(__file__).resolve().parents[2] / "dags" / "templates" / "custom_review.liquid.html"
 FINAL = {"Completed", "Failed", "Stopped"}
@@ -80,12 +79,12 @@ class CreateFlowDefinitionOperator(SageMakerBaseOperator):
 class StartHumanLoopAndWaitOperator(SageMakerBaseOperator):
     """StartHumanLoop (a name derived from the run: a retry adopts the loop), then poll until it ends."""
 
-    def __init__(self, *, poll_interval: float = 60, review_timeout: int | str = 3 * 24 * 3600, **kwargs):
+    def __init__(self, *, poll_interval: float | str = 60, review_timeout: int | str = 3 * 24 * 3600, **kwargs):
         super().__init__(**kwargs)
         self.poll_interval = poll_interval
         self.review_timeout = review_timeout
 
-    template_fields = (*SageMakerBaseOperator.template_fields, "review_timeout")
+    template_fields = (*SageMakerBaseOperator.template_fields, "review_timeout", "poll_interval")
 
     def execute(self, context):
         a2i = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
@@ -103,7 +102,7 @@ class StartHumanLoopAndWaitOperator(SageMakerBaseOperator):
             if time.monotonic() > deadline:
                 a2i.stop_human_loop(HumanLoopName=name)
                 raise AirflowException(f"Nobody answered human loop {name} in {self.review_timeout} s")
-            time.sleep(self.poll_interval)
+            time.sleep(float(self.poll_interval))
         if loop["HumanLoopStatus"] != "Completed":
             raise AirflowException(f"Human loop {name} ended {loop['HumanLoopStatus']}: {loop.get('FailureReason')}")
         return {"human_loop_name": name, "output_s3_uri": loop["HumanLoopOutput"]["OutputS3Uri"]}
@@ -145,6 +144,7 @@ with DAG(
         "question": Param("What is the invoice total?", type="string"),
         "review_timeout_seconds": Param(3 * 24 * 3600, type="integer", minimum=1,
                                         description="Stop the loop and fail if nobody answers in time"),
+        "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
     },
 ) as dag:
     task_ui = CreateHumanTaskUiOperator(
@@ -173,7 +173,7 @@ with DAG(
             "FlowDefinitionArn": "{{ ti.xcom_pull(task_ids='flow_definition') }}",
             "HumanLoopInput": {"prompt": "{{ params.question }}", "text": "{{ params.text }}"},
         },
-        poll_interval=POLL_SECONDS,
+        poll_interval="{{ params.poll_seconds }}",
         review_timeout="{{ params.review_timeout_seconds }}",
         retries=2,
         retry_delay=timedelta(seconds=30),

@@ -20,9 +20,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from airflow_a2i.local.process import ServiceProcess
 from airflow_a2i.preflight import CORS_RULE
 from demo.samples import upload_samples, write_samples
+from demo.service import ServiceProcess
 from tests.conftest import ROLE_ARN, unique, workteam_arn
 from tests.images import IMAGES, make_images_bucket, upload_images
 
@@ -48,7 +48,7 @@ class AirflowLine:
         self.home = home
         self.env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
                     "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
-                    "AWS_ENDPOINT_URL": endpoint, "A2I_POLL_SECONDS": "0.5", "PYTHONPATH": ""}
+                    "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": ""}
         home.mkdir(parents=True, exist_ok=True)
         self.run("airflow", "db", "migrate", timeout=300)
 
@@ -141,7 +141,7 @@ def test_triggers_survive_airflows_stored_form(airflow_line: AirflowLine):
 def test_the_custom_review_dag_runs(airflow_line: AirflowLine):
     bucket = _bucket("compat-custom")
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "output_s3_path": f"s3://{bucket}/out",
-            "flow_definition_name": unique("compat-custom")}
+            "flow_definition_name": unique("compat-custom"), "poll_seconds": 0.5}
     run = airflow_line.probe("run-dag", str(ROOT / "dags" / "a2i_custom_review.py"), "--conf", json.dumps(conf),
                              "--xcom", "read_answer")
     assert run["state"] == "success", run
@@ -155,7 +155,7 @@ def test_the_batch_document_review_dag_runs(airflow_line: AirflowLine, tmp_path:
     upload_samples(boto3.client("s3"), tmp_path / "samples", bucket)
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
             "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": unique("compat-batch"),
-            "chunk_size": 3}
+            "chunk_size": 3, "poll_seconds": 0.5}
     run = airflow_line.probe("run-dag", str(ROOT / "dags" / "a2i_batch_document_review.py"),
                              "--conf", json.dumps(conf), "--xcom", "results")
     assert run["state"] == "success", run
@@ -168,7 +168,8 @@ def test_the_moderation_review_dag_runs(airflow_line: AirflowLine):
     upload_images(images, IMAGES)
     bucket = _bucket("compat-moderation")
     conf = {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": unique("compat-mod"),
-            "input_s3_uri": f"s3://{images}/inbox", "output_s3_path": f"s3://{bucket}/out"}
+            "input_s3_uri": f"s3://{images}/inbox", "output_s3_path": f"s3://{bucket}/out",
+            "poll_seconds": 0.5}
     run = airflow_line.probe("run-dag", str(ROOT / "dags" / "a2i_moderation_review.py"), "--conf", json.dumps(conf),
                              "--xcom", "final_labels")
     assert run["state"] == "success", run

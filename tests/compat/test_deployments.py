@@ -60,7 +60,7 @@ def line_deployment(line: str, session_dir: Path, local_service: str,
     if not python.exists():
         pytest.fail(f".compat/{line} does not exist: `make test-compat` builds it (compat/build-venv {line})")
     yield from celery_deployment(session_dir / "compat-deployments" / line,
-                                 {"AWS_ENDPOINT_URL": local_service, "A2I_POLL_SECONDS": "1"}, backends,
+                                 {"AWS_ENDPOINT_URL": local_service}, backends,
                                  triggerers=2, celery_workers=2, python=str(python), working_tree_on_path=False)
 
 
@@ -69,7 +69,7 @@ def review_conf(s3: Any) -> dict[str, Any]:
     s3.create_bucket(Bucket=bucket)
     flow_name = unique("compat-deployed")
     return {"role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name,
-            "output_s3_path": f"s3://{bucket}/{flow_name}"}
+            "output_s3_path": f"s3://{bucket}/{flow_name}", "poll_seconds": 1}
 
 
 def triggerer_job_of(deployment: AirflowDeployment, run_id: str) -> int | None:

@@ -2,7 +2,7 @@
 
 On Airflow 3 ``dag.test()`` only runs DAGs serialized in the metadata DB, and serializes only what it finds
 in the DAG bundles; :func:`run_dag` first writes the DAG to the DB (under the ``dags-folder`` bundle), as the
-DAG processor would. It runs on every supported Airflow line (the differences are in :mod:`airflow_a2i.compat`).
+DAG processor would. It runs on every supported Airflow line (the differences are in :mod:`demo.airflow_lines`).
 Task failures do not raise: look at the DagRun's state and :func:`task_states`.
 """
 
@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_a2i.compat import read_xcom, write_dag_to_db
+from demo.airflow_lines import read_xcom, write_dag_to_db
 
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun

@@ -1,8 +1,8 @@
-"""What differs between Airflow 2.11 and 3.x and is not in ``airflow.providers.common.compat``: the one place.
+"""The metadata-database internals that running a DAG in-process needs, which differ between Airflow 2.11 and 3.x.
 
-Operators, sensors, triggers and the example DAGs import Airflow's classes from
-``airflow.providers.common.compat.sdk``; only the metadata-database internals that running a DAG in-process needs
-(:mod:`airflow_a2i.local.dag_runner`: the demo, the tests, ``make test-compat``) differ by line and live here.
+Not part of the installed package: the package's operators, sensors, triggers and the example DAGs import Airflow's
+classes from ``airflow.providers.common.compat.sdk`` and need nothing version-specific. Only
+:mod:`demo.dag_runner` (the demo, the tests, ``make test-compat``) needs these.
 Each helper looks for the newest API first, so a new Airflow release needs no change.
 """
 
