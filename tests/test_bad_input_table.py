@@ -28,7 +28,7 @@ from airflow_a2i.operators.human_loop import (
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator, TextractAnalyzeDocumentOperator
-from airflow_a2i.results import template_field_names
+from airflow_a2i.results.output import template_field_names
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
 from airflow_a2i.sensors.human_loop import A2IHumanLoopSensor
 from tests.conftest import unique

@@ -26,17 +26,12 @@ from airflow.sdk import DAG
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
-from airflow_a2i.operators.results import A2IHumanLoopResultsOperator, parse_human_loops
+from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator
 from airflow_a2i.preflight import CORS_RULE
-from airflow_a2i.results import (
-    built_in_answer,
-    final_labels,
-    merge_blocks,
-    moderation_labels,
-    parse_output,
-    textract_fields,
-)
+from airflow_a2i.results.built_in import built_in_answer, final_labels, merge_blocks, moderation_labels, textract_fields
+from airflow_a2i.results.items import parse_human_loops
+from airflow_a2i.results.output import parse_output
 from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import unique, workteam_arn
 from tests.flows import create_flow

@@ -113,7 +113,8 @@ botocore.loaders.Loader.load_service_model = load_service_model
 import runpy
 dag = runpy.run_path({str(DAG_FILE)!r})["dag"]
 print(json.dumps({{"tasks": len(dag.tasks), "loaded": loaded, "imported": sorted(
-    name for name in ("airflow_a2i.results", "airflow_a2i.batching", "airflow_a2i.sensors.batch",
+    name for name in ("airflow_a2i.results.output", "airflow_a2i.results.built_in", "airflow_a2i.batching",
+                      "airflow_a2i.sensors.batch",
                       "airflow_a2i.manifest", "airflow_a2i.model_validation", "airflow_a2i.waiting.sync",
                       "airflow_a2i.waiting.batch", "airflow_a2i.triggers.base",
                       "airflow_a2i.triggers.human_loop", "airflow.providers.amazon.aws.hooks.s3")

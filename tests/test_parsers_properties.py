@@ -20,14 +20,8 @@ from hypothesis import strategies as st
 
 from airflow_a2i.activation import evaluate, parse_conditions
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.results import (
-    OUTPUT_KEYS,
-    HumanLoopOutput,
-    OutputParseError,
-    consolidate,
-    parse_output,
-    parse_output_json,
-)
+from airflow_a2i.results.consolidation import consolidate
+from airflow_a2i.results.output import OUTPUT_KEYS, HumanLoopOutput, OutputParseError, parse_output, parse_output_json
 from tests.strategies import locations
 
 FIXTURE = Path(__file__).parent / "fixtures" / "a2i-textract-output.json"

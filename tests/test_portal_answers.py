@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_a2i.local.portal.elements import AnswerError, find_elements, parse_attribute_literal, shape_answer
-from airflow_a2i.results import REKOGNITION_SOURCE, TEXTRACT_SOURCE, merge_blocks, moderation_labels, textract_fields
+from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
+from airflow_a2i.results.built_in import merge_blocks, moderation_labels, textract_fields
 
 FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures, recorded by AWS
 

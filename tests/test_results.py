@@ -13,14 +13,10 @@ from airflow.sdk import DAG, task
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.local.admin_client import AdminClient
-from airflow_a2i.operators.results import A2IHumanLoopResultsOperator, parse_human_loops, parse_output_s3_uri
-from airflow_a2i.results import (
-    HumanAnswer,
-    OutputParseError,
-    consolidate,
-    parse_output,
-    parse_output_json,
-)
+from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
+from airflow_a2i.results.consolidation import consolidate
+from airflow_a2i.results.items import parse_human_loops, parse_output_s3_uri
+from airflow_a2i.results.output import HumanAnswer, OutputParseError, parse_output, parse_output_json
 from tests.conftest import unique
 from tests.loops import start_loop
 

@@ -54,7 +54,7 @@ def test_other_values_are_returned_as_they_are(value: object) -> None:
 
 def test_the_operators_read_a_mapped_output_once() -> None:
     from airflow_a2i.manifest import manifest_sources
-    from airflow_a2i.operators.results import parse_human_loops
+    from airflow_a2i.results.items import parse_human_loops
 
     manifests = LazySequence([{"manifest_uri": "s3://b/m1"}, "s3://b/m2"])
     assert manifest_sources(manifests).uris == ["s3://b/m1", "s3://b/m2"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -18,152 +16,27 @@ from airflow_a2i.aws_errors import S3_NOT_FOUND_CODES, error_code
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.mixins import S3HookMixin
-from airflow_a2i.names import validate_human_loop_name
-from airflow_a2i.s3_uris import S3_BUCKET, split_s3_uri
-from airflow_a2i.validation import check_known_part, check_literal_part, is_templated, literal_entries
-from airflow_a2i.waiting.policies import MISSING, OPEN_STATES
-from airflow_a2i.xcom_values import plain_lists
+from airflow_a2i.results.items import (
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    ResultItem,
+    answer_field_names,
+    parse_human_loops,
+    parse_output_s3_uri,
+)
+from airflow_a2i.results.summary import summarize, summary_facts
+from airflow_a2i.validation import check_known_part, check_literal_part, is_templated
+from airflow_a2i.waiting.policies import MISSING
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.common.compat.sdk import Asset
     from airflow.sdk import Context, XComArg
 
-    from airflow_a2i.results import HumanLoopOutput
-
-RESULTS_FILE = "results.jsonl"
-SUMMARY_FILE = "summary.json"
-#: Version of the results and summary layout, written into the summary; bumped on incompatible changes.
-RESULTS_FORMAT = "airflow-a2i.results/1"
-OUTPUT_URI_EXAMPLE = "s3://my-bucket/a2i-results/{{ run_id }}"
+    from airflow_a2i.results.output import HumanLoopOutput
 
 
-@dataclass(frozen=True)
-class ResultItem:
-    """One reviewed item: its key, the loop that reviewed it (None when it needed no review) and, for built-in
-    task types, where the machine's full result is (``AnalysisS3Uri`` of the Textract and Rekognition
-    operators)."""
 
-    item_key: str | None
-    human_loop_name: str | None
-    machine_result_s3_uri: str | None = None
-    # From a batch's manifest: the document, the page of it, and why A2I started the loop.
-    document: str | None = None
-    page: int | None = None
-    review_reasons: tuple[str, ...] | None = None
-
-    @classmethod
-    def from_manifest(cls, record: Any) -> ResultItem:
-        started = record.human_loop_started and record.human_loop_name
-        return cls(item_key=record.item_key, human_loop_name=record.human_loop_name if started else None,
-                   machine_result_s3_uri=record.analysis_s3_uri, document=record.document, page=record.page,
-                   review_reasons=tuple(record.reasons) if started else None)
-
-
-def parse_output_s3_uri(uri: object) -> tuple[str, str]:
-    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (trailing slashes dropped), or a clear error."""
-    if not isinstance(uri, str) or not uri:
-        raise A2IValidationError(f"output_s3_uri must be an s3:// URI such as {OUTPUT_URI_EXAMPLE!r}, "
-                                 f"not {uri!r}")
-    if not uri.startswith("s3://"):
-        raise A2IValidationError(f"output_s3_uri {uri!r} must start with 's3://': give a bucket and a prefix "
-                                 f"such as {OUTPUT_URI_EXAMPLE!r}")
-    bucket, prefix = split_s3_uri(uri, "output_s3_uri")
-    if not S3_BUCKET.fullmatch(bucket):
-        raise A2IValidationError(f"output_s3_uri {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
-                                 "letters, digits, dots and hyphens)")
-    if not prefix:
-        raise A2IValidationError(
-            f"output_s3_uri {uri!r} has no prefix: add one, so that runs do not overwrite each other's "
-            f"{RESULTS_FILE} and {SUMMARY_FILE} (for example {OUTPUT_URI_EXAMPLE!r})"
-        )
-    return bucket, prefix
-
-
-def _loop_name(name: object, where: str) -> str:
-    try:
-        return validate_human_loop_name(name)
-    except A2IValidationError as error:
-        raise A2IValidationError(f"{where}: {error}") from None
-
-
-def _machine_uri(entry: Mapping[str, Any], key: str, where: str) -> str | None:
-    uri = entry.get(key)
-    if uri is not None and (not isinstance(uri, str) or not uri.startswith("s3://")):
-        raise A2IValidationError(f"{where}.{key} must be an s3:// URI of the machine's result, not {uri!r}")
-    return uri
-
-
-def _item(entry: object, index: int) -> ResultItem:
-    where = f"human_loops[{index}]"
-    if isinstance(entry, str):
-        return ResultItem(item_key=entry, human_loop_name=_loop_name(entry, where))
-    if isinstance(entry, Mapping):
-        machine = None
-        if "human_loop_name" in entry:
-            name = entry["human_loop_name"]
-            item_key = entry.get("item_key")
-            if name is None and item_key is None:
-                raise A2IValidationError(f"{where} has neither an item_key nor a human_loop_name: give at least "
-                                         "one (human_loop_name None means the item needed no review)")
-            name = None if name is None else _loop_name(name, where)
-            machine = _machine_uri(entry, "machine_result_s3_uri", where)
-        elif "HumanLoopName" in entry:  # what A2IStartHumanLoopOperator, or a built-in operator, returns
-            name = entry["HumanLoopName"]
-            # The Textract and Rekognition operators: HumanLoopName None when A2I started no loop.
-            item_key = entry.get("item_key", entry.get("Document", name))
-            if name is None and item_key is None:
-                raise A2IValidationError(f"{where} has HumanLoopName None and no Document or item_key: nothing "
-                                         "identifies the item")
-            name = None if name is None else _loop_name(name, where)
-            machine = _machine_uri(entry, "AnalysisS3Uri", where)
-        else:
-            raise A2IValidationError(f"{where} is a dict without 'human_loop_name' or 'HumanLoopName' "
-                                     f"(it has {sorted(map(str, entry))}); give "
-                                     "{'item_key': ..., 'human_loop_name': ...}")
-        if item_key is not None and not isinstance(item_key, str | int):
-            raise A2IValidationError(f"{where}: item_key must be a string, not {type(item_key).__name__}")
-        return ResultItem(item_key=None if item_key is None else str(item_key), human_loop_name=name,
-                          machine_result_s3_uri=machine)
-    raise A2IValidationError(
-        f"{where} is {type(entry).__name__}: each entry is a loop name, a dict "
-        "{'item_key': ..., 'human_loop_name': ..., 'machine_result_s3_uri'?: ...}, or what an A2I start, "
-        "Textract or Rekognition operator returned (with HumanLoopName)"
-    )
-
-
-def parse_human_loops(human_loops: object, *, skip_templated: bool = False) -> list[ResultItem]:
-    """The items of ``human_loops``: a list (or any sequence, such as a mapped task's XCom) of entries.
-
-    ``skip_templated``: at DAG parse time, leave out the entries with a template or an XComArg in them.
-    """
-    human_loops = plain_lists(human_loops)  # a mapped task's output: read in one request, not item by item
-    if isinstance(human_loops, str):
-        try:
-            decoded = json.loads(human_loops)
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, list):
-            raise A2IValidationError(
-                f"human_loops must be a list, not the string {human_loops[:80]!r}: pass [name, ...] or a task's "
-                "output (start_task.output); a Jinja template renders to a string unless the DAG has "
-                "render_template_as_native_obj=True"
-            )
-        human_loops = decoded
-    if isinstance(human_loops, Mapping) or not isinstance(human_loops, Iterable):
-        raise A2IValidationError(f"human_loops must be a list of loop names or of dicts, not "
-                                 f"{type(human_loops).__name__}: wrap a single entry in a list")
-    entries = literal_entries(human_loops) if skip_templated else enumerate(human_loops)
-    return [_item(entry, index) for index, entry in entries]
-
-
-def answer_field_names(fields: object) -> list[str]:
-    """``expected_answer_fields`` as a list of the template's form field names, or a clear error."""
-    names = [] if isinstance(fields, str) or not isinstance(fields, Iterable) else list(fields)
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise A2IValidationError(f"expected_answer_fields must be a non-empty list of the template's form field "
-                                 f"names, such as template_field_names(template), not {fields!r}")
-    return names
 
 
 def _airflow_refuses_inactive_outlets() -> bool:
@@ -211,9 +84,9 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     people's corrections merged into the machine's result, in more columns (null otherwise):
     ``request_source`` (the loop's ``awsManagedHumanLoopRequestSource``, or the analysis' kind),
     ``machine_result_s3_uri`` (the item's ``AnalysisS3Uri``), for Textract ``fields`` (see
-    :func:`airflow_a2i.results.textract_fields`: ``key``, ``machine_value``, ``machine_confidence``,
+    :func:`airflow_a2i.results.built_in.textract_fields`: ``key``, ``machine_value``, ``machine_confidence``,
     ``human_value``, ``reviewed``, ``corrected``), for Rekognition ``labels`` (see
-    :func:`airflow_a2i.results.moderation_labels`: ``name``, ``parent_name``, ``machine_confidence``,
+    :func:`airflow_a2i.results.built_in.moderation_labels`: ``name``, ``parent_name``, ``machine_confidence``,
     ``kept_by_reviewer``) and ``final_labels`` (the names that stand). The machine's result is the
     loop's ``aiServiceResponse``, or, for items without a (completed) loop, the JSON at
     ``machine_result_s3_uri``. The consolidated answer (majority of the workers) is what is merged.
@@ -349,7 +222,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                                review_reasons=list(item.review_reasons) if item.review_reasons else None)
                 row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
                 results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-                rows.append(_summary_facts(row))
+                rows.append(summary_facts(row))
             results.flush()
             s3.load_file(results.name, key=results_key, bucket_name=bucket, replace=True)
         results_uri, summary_uri = f"s3://{bucket}/{results_key}", f"s3://{bucket}/{summary_key}"
@@ -387,7 +260,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
         from airflow_a2i.aws_errors import A2I_RETRYABLE
         from airflow_a2i.batching import call_with_backoff
-        from airflow_a2i.results import OutputParseError, parse_output_json, unexpected_answer_fields
+        from airflow_a2i.results.output import OutputParseError, parse_output_json, unexpected_answer_fields
 
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
         if described is None:
@@ -437,7 +310,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                           s3: S3Hook) -> dict[str, Any]:
         """``request_source``, ``machine_result_s3_uri``, ``fields``, ``labels``, ``final_labels`` of one item."""
         from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
-        from airflow_a2i.results import (
+        from airflow_a2i.results.built_in import (
             built_in_answer,
             final_labels,
             moderation_labels,
@@ -506,62 +379,3 @@ def _no_loop_columns() -> dict[str, Any]:
     return {"human_loop_arn": None, "status": None, "failure_code": None, "failure_reason": None,
             "output_s3_uri": None, "output_error": None, "answers": None, "consolidated_answer": None,
             "agreement": None, "ties": None}
-
-
-def _summary_facts(row: dict[str, Any]) -> dict[str, Any]:
-    """What the summary needs of a row (kept instead of the row, whose answers can be large)."""
-    answers = row["answers"] or []
-    status = row["status"]
-    return {
-        "human_loop_name": row["human_loop_name"], "status": status, "output_error": row["output_error"],
-        "agreement": row["agreement"], "tied": bool(row["ties"]), "answers": len(answers),
-        "workers": [answer["worker_id"] for answer in answers],
-        "time_spent": [answer["time_spent_in_seconds"] for answer in answers
-                       if answer["time_spent_in_seconds"] is not None],
-        "document": row.get("document"),
-        "fields": len(row.get("fields") or []),
-        "fields_corrected": sum(1 for field in row.get("fields") or [] if field.get("corrected")),
-        "fields_reviewed": sum(1 for field in row.get("fields") or [] if field.get("reviewed")),
-        "lacks_output": row["human_loop_name"] is not None and (
-            status == MISSING or status in OPEN_STATES or (status == "Completed" and row["answers"] is None)),
-    }
-
-
-def summarize(rows: list[dict[str, Any]], results_uri: str) -> dict[str, Any]:
-    """The summary: counts by status, items, loops, answers, mean agreement, total time spent.
-
-    Loop counts are per loop: a loop listed for two items counts once.
-    """
-    loops = {row["human_loop_name"]: row for row in rows if row["human_loop_name"] is not None}.values()
-    agreements = [row["agreement"] for row in loops if row["agreement"] is not None]
-    return {
-        "format": RESULTS_FORMAT,
-        "results_uri": results_uri,
-        "items": len(rows),
-        "items_without_loop": sum(1 for row in rows if row["human_loop_name"] is None),
-        "loops": len(loops),
-        "statuses": dict(sorted(Counter(row["status"] for row in loops).items())),
-        "outputs_read": sum(1 for row in loops if row["status"] == "Completed" and row["output_error"] is None),
-        "output_errors": sum(1 for row in loops if row["output_error"] is not None),
-        "answers": sum(row["answers"] for row in loops),
-        "workers": len({worker for row in loops for worker in row["workers"]}),
-        "mean_agreement": sum(agreements) / len(agreements) if agreements else None,
-        "loops_with_ties": sum(1 for row in loops if row["tied"]),
-        "time_spent_in_seconds": round(sum(spent for row in loops for spent in row["time_spent"]), 3),
-        "time_spent_percentiles": percentiles([spent for row in loops for spent in row["time_spent"]]),
-        # a batch's pages grouped back per document
-        "documents": len({row["document"] for row in rows if row.get("document")}),
-        "documents_reviewed": len({row["document"] for row in rows if row.get("document") and row["human_loop_name"]}),
-        "fields": sum(row.get("fields", 0) for row in rows),
-        "fields_reviewed": sum(row.get("fields_reviewed", 0) for row in rows),
-        "fields_corrected": sum(row.get("fields_corrected", 0) for row in rows),
-    }
-
-
-def percentiles(values: list[float]) -> dict[str, float] | None:
-    """p50, p90 and p99 of the review times (nearest rank), or None without any."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return {f"p{rank}": round(ordered[min(len(ordered) - 1, max(0, -(-rank * len(ordered) // 100) - 1))], 3)
-            for rank in (50, 90, 99)}

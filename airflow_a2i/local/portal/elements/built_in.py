@@ -14,7 +14,7 @@ from airflow_a2i.local.portal.elements.literals import (
     TEXTRACT_FIELD,
     AnswerError,
 )
-from airflow_a2i.results import camel_keys, related_ids
+from airflow_a2i.results.built_in import camel_keys, related_ids
 
 _TEXTRACT_POST = '[{"keyBlockId": "...", "value": "...", "key"?: "..."}]'
 
