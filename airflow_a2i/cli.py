@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from airflow_a2i.local.admin_client import ADMIN_TOKEN_VARIABLE
-    from airflow_a2i.local.server import serve
+    from airflow_a2i.local.serving import serve
     from airflow_a2i.local.workforce import registered_callables
 
     try:

@@ -81,7 +81,7 @@ def imports() -> dict[str, Any]:
         except Exception as error:
             failed[name] = f"{type(error).__name__}: {error}"
     try:
-        importlib.import_module("airflow_a2i.local.server")
+        importlib.import_module("airflow_a2i.local.serving")
         local_error = None
     except ImportError as error:
         local_error = f"{type(error).__name__}: {error}"

@@ -86,7 +86,7 @@ class WithoutDevExtra(MetaPathFinder):
 
 sys.meta_path.insert(0, WithoutDevExtra())
 runpy.run_path(sys.argv[2], run_name="demo")
-import airflow_a2i.local.server, demo.samples
+import airflow_a2i.local.serving, demo.samples
 from demo.dag_runner import load_dag_file
 
 print(load_dag_file(__import__("pathlib").Path(sys.argv[3])).dag_id)

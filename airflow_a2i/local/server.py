@@ -1,95 +1,57 @@
 """One HTTP endpoint: the A2I runtime and SageMaker's A2I calls are served here, everything else by moto.
 
 Requests are routed by the SigV4 credential scope's service and ``X-Amz-Target``; the service's own
-admin API lives under ``/_a2i/`` (no S3 bucket name can start with ``_``).
+admin API lives under ``/_a2i/`` (no S3 bucket name can start with ``_``). How requests are read and
+answers written is ``wire.py``; running the service is ``serving.py``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
 import secrets
-import signal
-import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3, strict_json
 from airflow_a2i.local.admin_client import ADMIN_TOKEN_VARIABLE
 from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
-from airflow_a2i.local.errors import ServiceError, validation_error
+from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
-from airflow_a2i.local.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner, kept_secret
+from airflow_a2i.local.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner
 from airflow_a2i.local.portal.app import Portal
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
-from airflow_a2i.local.store import Store, Worker
+from airflow_a2i.local.store import Store
+from airflow_a2i.local.wire import (
+    aws_params,
+    credential_scope,
+    json_body,
+    json_protocol_error,
+    json_response,
+    loop_view,
+    portal_header,
+    runtime_error,
+    s3_elsewhere,
+    worker_view,
+)
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
 
 log = logging.getLogger(__name__)
 
-CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
-DEFAULT_REGION = "us-east-1"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ADMIN_PREFIX = "/_a2i/"
 PORTAL_PREFIX = "/portal/"
-PORTAL_HEADER = "X-Airflow-A2I-Portal"
 ADMIN_TOKEN_FILE = "admin-token"  # in the data directory, when no token is given
 MAX_WORKER_ID_LENGTH = 256
 MAX_TIME_SPENT_SECONDS = 864_000  # no task stays open longer than A2I's maximum TaskAvailabilityLifetimeInSeconds
 CONFIG_KEYS = ("maxOpenLoops", "stopDelaySeconds")
-
-
-def credential_scope(request: Request) -> tuple[str | None, str]:
-    """(service, region) from the SigV4 Authorization header or a presigned URL's X-Amz-Credential."""
-    authorization = request.headers.get("Authorization", "")
-    match = CREDENTIAL_SCOPE.search(authorization)
-    if match is None and "X-Amz-Credential" in request.args:
-        match = CREDENTIAL_SCOPE.search("Credential=" + request.args["X-Amz-Credential"])
-    if match is None:
-        return None, DEFAULT_REGION
-    return match.group(2), match.group(1)
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A strict JSON response; RuntimeError (a bug, answered as a 500) when ``body`` holds NaN or Infinity."""
-    try:
-        text = strict_json.dumps(body)
-    except ValueError as error:
-        raise RuntimeError(f"the response would hold a non-finite number, which strict JSON cannot carry "
-                           f"({error})") from None
-    return Response(text, status=status, headers=headers or {}, content_type="application/json")
-
-
-def runtime_error(error: ServiceError) -> Response:
-    """rest-json: botocore reads the code from X-Amzn-ErrorType and the message from the body."""
-    return json_response({"__type": error.code, "message": error.message}, error.status,
-                         {"X-Amzn-ErrorType": f"{error.code}:"})
-
-
-def json_protocol_error(error: ServiceError) -> Response:
-    return json_response({"__type": error.code, "message": error.message}, error.status)
-
-
-def _s3_elsewhere(s3_endpoint: str) -> Response:
-    """S3's XML error for an S3 request sent here in self-hosted mode, where S3 is an external store."""
-    message = (f"This service keeps S3 at {s3_endpoint} (self-hosted mode): send S3 requests there, "
-               f"e.g. AWS_ENDPOINT_URL_S3={s3_endpoint}")
-    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRequest</Code>'
-            f"<Message>{xml_escape(message)}</Message></Error>")
-    return Response(body, status=400, content_type="application/xml")
 
 
 class LocalService:
@@ -162,7 +124,7 @@ class LocalService:
         elif target in BUILT_IN_OPERATIONS and service == BUILT_IN_OPERATIONS[target][0]:
             return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
         if service == "s3" and s3.is_external():  # never let a document land in moto's memory unnoticed
-            return _s3_elsewhere(str(s3.endpoint()))(environ, start_response)
+            return s3_elsewhere(str(s3.endpoint()))(environ, start_response)
         result = self.moto(environ, start_response)
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
@@ -175,7 +137,7 @@ class LocalService:
             result = call()
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=_portal_header(request))
+            return json_response(result, headers=portal_header(request))
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -185,11 +147,11 @@ class LocalService:
     def _runtime_call(self, request: Request, region: str) -> tuple[str, Any]:
         path, method, runtime = request.path, request.method, self.runtime
         if path == "/human-loops" and method == "POST":
-            return "StartHumanLoop", lambda: runtime.start_human_loop(region, _aws_params(request))
+            return "StartHumanLoop", lambda: runtime.start_human_loop(region, aws_params(request))
         if path == "/human-loops" and method == "GET":
             return "ListHumanLoops", lambda: runtime.list_human_loops(region, request.args.to_dict())
         if path == "/human-loops/stop" and method == "POST":
-            return "StopHumanLoop", lambda: runtime.stop_human_loop(region, _aws_params(request))
+            return "StopHumanLoop", lambda: runtime.stop_human_loop(region, aws_params(request))
         name = path[len("/human-loops/"):]  # the WSGI server has percent-decoded the path already
         if method == "GET":
             return "DescribeHumanLoop", lambda: runtime.describe_human_loop(region, name)
@@ -200,7 +162,7 @@ class LocalService:
     def _sagemaker(self, request: Request, operation: str, region: str) -> Response:
         try:
             self.faults.before(operation)
-            params = _aws_params(request)
+            params = aws_params(request)
             base_url = request.host_url.rstrip("/")
             result = self.sagemaker.handle(operation, region, params, base_url=base_url)
             if self.faults.lose_response(operation):
@@ -215,10 +177,10 @@ class LocalService:
     def _built_in(self, request: Request, service: str, operation: str, region: str) -> Response:
         try:
             self.faults.before(operation)
-            result = self.built_in.handle(service, region, _aws_params(request))
+            result = self.built_in.handle(service, region, aws_params(request))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=_portal_header(request))
+            return json_response(result, headers=portal_header(request))
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -252,17 +214,17 @@ class LocalService:
         if parts == ["health"]:
             return json_response({"status": "ok"})
         if len(parts) == 3 and parts[0] == "human-loops" and parts[2] == "answers" and method == "POST":
-            return self._admin_answer(parts[1], _json_body(request))
+            return self._admin_answer(parts[1], json_body(request))
         if len(parts) == 2 and parts[0] == "human-loops" and method == "GET":
             return self._admin_loop(parts[1], request.args.get("region"))
         if parts[0] == "faults":
-            return json_response(self.faults.admin(method, parts[1:], _json_body(request)))
+            return json_response(self.faults.admin(method, parts[1:], json_body(request)))
         if parts[0] == "workforce":
-            return self._admin_workforce(parts[1:], method, _json_body(request))
+            return self._admin_workforce(parts[1:], method, json_body(request))
         if parts[0] == "workers":
-            return self._admin_workers(parts[1:], method, _json_body(request))
+            return self._admin_workers(parts[1:], method, json_body(request))
         if parts == ["config"] and method == "PUT":
-            return self._admin_config(_json_body(request))
+            return self._admin_config(json_body(request))
         if len(parts) == 4 and parts[0] == "human-task-uis" and parts[3] == "template" and method == "GET":
             ui = self.store.get_task_ui(parts[1], parts[2])
             if ui is None:
@@ -285,9 +247,9 @@ class LocalService:
                 worker, credential = self.accounts.add_worker(body.get("name"), body.get("team"))
             except AccountError as error:
                 raise ValueError(str(error)) from None
-            return json_response({**_worker_view(worker), "credential": credential}, 201)
+            return json_response({**worker_view(worker), "credential": credential}, 201)
         if not parts and method == "GET":
-            return json_response({"workers": [_worker_view(worker) for worker in self.store.list_workers()]})
+            return json_response({"workers": [worker_view(worker) for worker in self.store.list_workers()]})
         if len(parts) == 1 and method == "DELETE":
             if not self.store.remove_worker(parts[0]):
                 raise ServiceError("NotFound", f"There is no worker named '{parts[0]}'", 404)
@@ -319,7 +281,7 @@ class LocalService:
             raise ValueError("'workerMetadata' must be a JSON object such as {\"identityData\": {...}} (or left out), "
                              f"not {strict_json.shown(metadata)}")
         loop = self.runtime.answer(region, name, answer, worker_id, time_spent=time_spent, worker_metadata=metadata)
-        return json_response(_loop_view(loop))
+        return json_response(loop_view(loop))
 
     def _admin_loop(self, name: str, region: str | None) -> Response:
         loops = [self.store.get_loop(region, name)] if region else self.store.find_loops_by_name(name)
@@ -328,7 +290,7 @@ class LocalService:
             raise ServiceError("ResourceNotFoundException", f"Human loop '{name}' does not exist", 404)
         views = []
         for loop in found:
-            view = _loop_view(loop)
+            view = loop_view(loop)
             view["answers"] = [answer.__dict__ for answer in self.store.answers(loop.id)]
             views.append(view)
         return json_response({"humanLoops": views})
@@ -371,144 +333,3 @@ class LocalService:
         self.runtime.max_open_loops, self.runtime.stop_delay = max_open_loops, stop_delay
         return json_response({"maxOpenLoops": self.runtime.max_open_loops,
                               "stopDelaySeconds": self.runtime.stop_delay})
-
-
-def _portal_header(request: Request) -> dict[str, str]:
-    """Where the portal is, on every runtime and built-in answer: operators link to a loop's task page from it."""
-    return {PORTAL_HEADER: request.host_url.rstrip("/") + "/portal"}
-
-
-def _worker_view(worker: Worker) -> dict:
-    return {"name": worker.name, "team": worker.team, "workerId": worker.worker_id}
-
-
-def _loop_view(loop: Any) -> dict:
-    return {
-        "humanLoopName": loop.name, "humanLoopArn": loop.arn, "region": loop.region,
-        "humanLoopStatus": loop.status, "flowDefinitionArn": loop.flow_definition_arn,
-        "failureCode": loop.failure_code, "failureReason": loop.failure_reason,
-        "outputS3Uri": loop.output_s3_uri,
-    }
-
-
-def _json_body(request: Request, *, drop_nulls: bool = False) -> dict:
-    """The request's JSON object (strict: finite numbers, Unicode text, bounded nesting); {} for no body."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    try:
-        body = strict_json.loads(raw, drop_nulls=drop_nulls)
-    except ValueError as error:
-        raise validation_error(f"The request body {error}") from None
-    if not isinstance(body, dict):
-        raise validation_error("The request body must be a JSON object")
-    return body
-
-
-def _aws_params(request: Request) -> dict:
-    """An AWS API request's parameters: a null member is an absent one, at any depth (botocore never sends null)."""
-    return _json_body(request, drop_nulls=True)
-
-
-# Serving ------------------------------------------------------------------------------------------
-
-class _KeepAliveHandler(MotoRequestHandler):
-    # HTTP/1.1 keeps clients' connections open between requests, as AWS endpoints do.
-    protocol_version = "HTTP/1.1"
-
-
-def _kept_admin_token(data_dir: Path) -> str:
-    """The admin token kept in ``<data_dir>/admin-token``, made on first use."""
-    return kept_secret(data_dir / ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32).encode() + b"\n").decode().strip()
-
-
-def _write_ready_file(path: Path, endpoint: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(endpoint + "\n")
-    os.replace(partial, path)  # readers never see a half-written endpoint
-
-
-def _advance_forever(service: LocalService, stop: threading.Event, interval: float = 0.1) -> None:
-    while not stop.wait(interval):
-        try:
-            service.workforce.tick()
-            service.runtime.advance()
-        except Exception:  # keep the clock running whatever one tick met
-            log.exception("advancing loops failed")
-
-
-def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = None,
-          ready_file: Path | None = None, *, stop_delay: float = 1.0, max_open_loops: int | None = None,
-          verbose: bool = False, seed: int = 0, workforce_auto: bool = False,
-          workforce_default: WorkforcePolicy | None = None,
-          answer_callables: dict[str, AnswerCallable] | None = None, faults: dict | None = None,
-          analyzer: Analyzer | None = None, s3_endpoint: str | None = None, login_required: bool = True,
-          admin_token: str | None = None, session_seconds: float = DEFAULT_SESSION_SECONDS) -> None:
-    """Run the service until SIGTERM or SIGINT; ``s3_endpoint``: self-hosted mode, S3 in that external store.
-
-    Beyond loopback the portal's login cannot be turned off and the admin API takes only requests with the
-    admin token (``admin_token``, else one made and kept in ``<data_dir>/admin-token``).
-    """
-    data_dir = (data_dir or Path(".a2i-local")).resolve()
-    beyond_loopback = host not in LOOPBACK_HOSTS
-    if beyond_loopback and not login_required:
-        raise SystemExit(f"Refusing to listen on {host} with the portal's login off: beyond loopback anyone could "
-                         "answer tasks. Drop --no-login (add workers with 'airflow-a2i local worker add'), or listen "
-                         "on 127.0.0.1.")
-    if beyond_loopback and admin_token is None:
-        admin_token = _kept_admin_token(data_dir)
-    s3.configure(s3_endpoint)  # before anything reads or writes S3
-    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
-    service = LocalService(data_dir, stop_delay=stop_delay, max_open_loops=max_open_loops, seed=seed,
-                           workforce_auto=workforce_auto, workforce_default=workforce_default, analyzer=analyzer,
-                           answer_callables=answer_callables, login_required=login_required,
-                           admin_token=admin_token, session_seconds=session_seconds)
-    if faults is not None:
-        service.faults.load(faults)  # in force before the first request
-    buckets, outputs = service.restore()
-    server = make_server(host, port, service, threaded=True, request_handler=_KeepAliveHandler)
-    shown_host = f"[{host}]" if ":" in host else host
-    endpoint = f"http://{shown_host}:{server.server_port}"
-    print(f"airflow-a2i local: serving the A2I runtime, SageMaker flow definitions and moto on {endpoint}",
-          flush=True)
-    if s3_endpoint is None:
-        print(f"airflow-a2i local: data directory {data_dir}; restored {buckets} bucket(s) and {outputs} "
-              "output.json file(s); other S3 objects do not survive a restart", flush=True)
-    else:
-        print(f"airflow-a2i local: data directory {data_dir}; self-hosted mode: documents and outputs live in the "
-              f"external S3 store at {s3_endpoint} and survive restarts; send S3 requests there "
-              f"(AWS_ENDPOINT_URL_S3={s3_endpoint})", flush=True)
-    print(f"airflow-a2i local: simulated workforce {'auto' if workforce_auto else 'off'} "
-          f"(policies for {len(service.store.workforce_policies())} flow definition(s); seed {seed})", flush=True)
-    if faults is not None:
-        state = service.faults.state()
-        print(f"airflow-a2i local: fault injection: {len(state['rules'])} rule(s), quotas "
-              f"{json.dumps(state['quotas'])}; see and change them at {endpoint}/_a2i/faults", flush=True)
-    print(f"airflow-a2i local: worker portal at {endpoint}/portal/ ("
-          f"{'login required' if login_required else 'no login: every browser is a worker of every team'}; "
-          f"{len(service.store.list_workers())} worker(s))", flush=True)
-    if beyond_loopback:
-        print(f"airflow-a2i local: listening on {host}, beyond loopback: the portal requires a login and the admin "
-              f"API the admin token (kept in {data_dir / 'admin-token'} unless given; clients set "
-              f"{ADMIN_TOKEN_VARIABLE}). The AWS APIs do not check signatures: keep the port behind a firewall "
-              "or a TLS proxy that only your Airflow deployment reaches.", flush=True)
-    else:
-        print("airflow-a2i local: meant for loopback; point clients at it with "
-              f"AWS_ENDPOINT_URL={endpoint}", flush=True)
-    stop = threading.Event()
-    threading.Thread(target=_advance_forever, args=(service, stop), daemon=True).start()
-
-    def shut_down(signum: int, frame: Any) -> None:
-        stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, shut_down)
-    signal.signal(signal.SIGINT, shut_down)
-    if ready_file is not None:
-        _write_ready_file(ready_file, endpoint)  # the socket already listens: requests queue until served
-    try:
-        server.serve_forever()
-    finally:
-        service.store.close()
-        print("airflow-a2i local: stopped", file=sys.stderr, flush=True)
