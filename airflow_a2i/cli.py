@@ -22,11 +22,27 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = local_commands.add_parser("serve", help="run the service (A2I runtime, SageMaker A2I parts, moto)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback)")
-    serve.add_argument("--port", type=int, default=4566, help="port; 0 picks a free one (default 4566)")
+    serve.add_argument("--port", type=int, default=4566,
+                       help="the AWS APIs' port; 0 picks a free one (default 4566)")
+    serve.add_argument("--portal-port", type=int, default=None,
+                       help="the worker portal's port, an origin of its own (default: --port + 1; with --port 0, a "
+                            "free one)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a host name clients use for the service besides the address it listens on, such as "
+                            "the name of a TLS proxy in front of it (repeatable); other Host headers are refused")
+    serve.add_argument("--credentials-file", type=Path, default=None, metavar="FILE",
+                       help="access keys AWS API requests must be signed with, a line 'ACCESS_KEY_ID SECRET' each "
+                            "(also: $AIRFLOW_A2I_CREDENTIALS=AKID:SECRET,...); required beyond loopback")
+    serve.add_argument("--behind-proxy", action="store_true",
+                       help="a TLS proxy is in front: the portal believes its X-Forwarded-Proto (Secure cookies) and "
+                            "X-Forwarded-For (login limits per client); never without such a proxy")
+    serve.add_argument("--moto-api", action="store_true",
+                       help="serve moto's management routes (/moto-api/: dump and reset all state); loopback only")
     serve.add_argument("--data-dir", type=Path, default=Path(".a2i-local"),
                        help="where the state lives (SQLite); default ./.a2i-local")
     serve.add_argument("--ready-file", type=Path,
-                       help="write the endpoint URL here once the service accepts requests")
+                       help="write the endpoint URL (line 1) and the portal's (line 2) here once the service "
+                            "accepts requests")
     serve.add_argument("--stop-delay", type=float, default=1.0,
                        help="seconds a stopped loop stays Stopping before it is Stopped (default 1)")
     serve.add_argument("--max-open-loops", type=int, default=None,
@@ -154,14 +170,32 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         print(f"Cannot load the analyzer {args.analyzer!r}: {error}", file=sys.stderr)
         return 2
+    try:
+        credentials = _credentials(args.credentials_file)
+    except (ValueError, OSError) as error:
+        print(f"Cannot read the credentials: {error}", file=sys.stderr)
+        return 2
     low, high = args.workforce_delay
     serve(args.host, args.port, args.data_dir, args.ready_file, stop_delay=args.stop_delay,
           max_open_loops=args.max_open_loops, verbose=args.verbose, seed=args.seed,
           workforce_auto=args.workforce == "auto", workforce_default=_default_policy(args, low, high, callables),
           answer_callables=callables, faults=faults, analyzer=analyzer, s3_endpoint=args.s3_endpoint,
           login_required=not args.no_login, admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
-          session_seconds=args.session_hours * 3600)
+          session_seconds=args.session_hours * 3600, portal_port=args.portal_port,
+          allowed_hosts=tuple(args.allowed_host), moto_api=args.moto_api, credentials=credentials,
+          behind_proxy=args.behind_proxy)
     return 0
+
+
+def _credentials(path: Path | None) -> dict[str, str] | None:
+    """The key pairs of --credentials-file and $AIRFLOW_A2I_CREDENTIALS; None when neither is given."""
+    from airflow_a2i.local.credentials import load_credentials
+    from airflow_a2i.local.serving import CREDENTIALS_VARIABLE
+
+    value = os.environ.get(CREDENTIALS_VARIABLE) or None
+    if path is None and value is None:
+        return None
+    return load_credentials(path, value, value_source=f"${CREDENTIALS_VARIABLE}")
 
 
 def _positive_hours(value: str) -> float:

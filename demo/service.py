@@ -22,6 +22,7 @@ class ServiceProcess:
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
         self.endpoint = ""
+        self.portal = ""  # the worker portal's origin (its own port)
         self.log_path = data_dir / "service.log"
 
     def start(self) -> str:
@@ -40,7 +41,7 @@ class ServiceProcess:
                 self.stop()
                 raise RuntimeError(f"the local service was not ready in {READY_TIMEOUT}s:\n{self.log_path.read_text()}")
             time.sleep(0.05)
-        self.endpoint = ready_file.read_text().strip()
+        self.endpoint, self.portal = ready_file.read_text().split()
         return self.endpoint
 
     def stop(self) -> None:

@@ -52,14 +52,26 @@ def session_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_service(session_dir: Path) -> Iterator[str]:
-    """The session's local service; its endpoint is in AWS_ENDPOINT_URL for every client."""
+def local_service_process(session_dir: Path) -> Iterator[ServiceProcess]:
+    """The session's local service; its API endpoint is in AWS_ENDPOINT_URL for every client."""
     callables = ["--answer-callable", "label-by-worker=tests.answer_callables:label_by_worker",
                  "--answer-callable", "broken=tests.answer_callables:broken"]
     with ServiceProcess(session_dir / "service", "--stop-delay", "0.2", *callables) as service:
         os.environ["AWS_ENDPOINT_URL"] = service.endpoint
-        yield service.endpoint
+        yield service
         os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def local_service(local_service_process: ServiceProcess) -> str:
+    """The session's local service's AWS API endpoint."""
+    return local_service_process.endpoint
+
+
+@pytest.fixture(scope="session")
+def portal_endpoint(local_service_process: ServiceProcess) -> str:
+    """The session's worker portal, on a port (an origin) of its own."""
+    return local_service_process.portal
 
 
 def unique(prefix: str) -> str:
@@ -127,7 +139,7 @@ TIERS = {
     "browser": ("page", "browser"),
     "deployment": ("airflow_deployment", "celery_airflow", "line_deployment"),
     "dag": ("airflow_dags", "airflow_db"),
-    "service": ("local_service",),
+    "service": ("local_service", "local_service_process"),
 }
 
 

@@ -43,10 +43,11 @@ def output_of(name: str) -> dict:
     return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def worker(endpoint: str, team: str) -> PortalClient:
+def worker(portal: str, team: str, api: str | None = None) -> PortalClient:
+    """A signed-in worker of ``team`` on the portal at ``portal``, added through the admin API at ``api``."""
     name = unique("worker")
-    client = PortalClient(endpoint)
-    assert client.log_in(name, add_worker(endpoint, name, team)).status_code == 200
+    client = PortalClient(portal)
+    assert client.log_in(name, add_worker(api, name, team)).status_code == 200
     return client
 
 
@@ -55,27 +56,27 @@ def team() -> str:
     return unique("team")
 
 
-def test_portal_needs_a_login(local_service: str) -> None:
-    response = requests.get(f"{local_service}/portal/tasks", allow_redirects=False, timeout=30)
+def test_portal_needs_a_login(portal_endpoint: str) -> None:
+    response = requests.get(f"{portal_endpoint}/portal/tasks", allow_redirects=False, timeout=30)
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/portal/login")
 
 
-def test_a_wrong_credential_is_refused(local_service: str, team: str) -> None:
+def test_a_wrong_credential_is_refused(local_service: str, portal_endpoint: str, team: str) -> None:
     name = unique("worker")
     add_worker(local_service, name, team)
-    client = PortalClient(local_service)
+    client = PortalClient(portal_endpoint)
     refused = client.log_in(name, "not-the-credential")
     assert refused.status_code == 401
     assert "The name or the credential is wrong." in refused.text
     assert client.task_list().url.endswith("/portal/login?next=/portal/tasks")
 
 
-def test_a_worker_answers_once_and_output_json_says_who_and_when(local_service: str, output_bucket: str,
+def test_a_worker_answers_once_and_output_json_says_who_and_when(portal_endpoint: str, output_bucket: str,
                                                                  team: str) -> None:
     flow_arn = team_flow(output_bucket, team)
     name = start_loop(flow_arn, {"question": "Is the invoice total right?"})
-    client = worker(local_service, team)
+    client = worker(portal_endpoint, team)
     assert name in client.task_list().text
     page = client.open_task("us-east-1", name)
     assert page.status_code == 200
@@ -91,7 +92,7 @@ def test_a_worker_answers_once_and_output_json_says_who_and_when(local_service: 
     assert 0.3 <= human_answer["timeSpentInSeconds"] < 30
     assert human_answer["acceptanceTime"] < human_answer["submissionTime"]
     identity = human_answer["workerMetadata"]["identityData"]
-    assert identity["issuer"] == f"{local_service}/portal" and identity["sub"]
+    assert identity["issuer"] == f"{portal_endpoint}/portal" and identity["sub"]
     assert len(human_answer["workerId"]) == 16
 
     again = client.submit("us-east-1", name, {"verdict": "reject"})
@@ -99,10 +100,10 @@ def test_a_worker_answers_once_and_output_json_says_who_and_when(local_service: 
     assert "Completed" in again.text
 
 
-def test_task_count_two_needs_two_different_workers(local_service: str, output_bucket: str, team: str) -> None:
+def test_task_count_two_needs_two_different_workers(portal_endpoint: str, output_bucket: str, team: str) -> None:
     flow_arn = team_flow(output_bucket, team, task_count=2)
     name = start_loop(flow_arn, {"question": "Two opinions"})
-    first, second = worker(local_service, team), worker(local_service, team)
+    first, second = worker(portal_endpoint, team), worker(portal_endpoint, team)
     assert first.submit("us-east-1", name, {"verdict": "approve"}).status_code == 303
     twice = first.submit("us-east-1", name, {"verdict": "reject"})
     assert twice.status_code == 409 and "answered task" in twice.text
@@ -116,9 +117,9 @@ def test_task_count_two_needs_two_different_workers(local_service: str, output_b
     assert len({answer["workerId"] for answer in answers}) == 2
 
 
-def test_another_team_neither_sees_nor_submits(local_service: str, output_bucket: str, team: str) -> None:
+def test_another_team_neither_sees_nor_submits(portal_endpoint: str, output_bucket: str, team: str) -> None:
     name = start_loop(team_flow(output_bucket, team), {"question": "Team only"})
-    outsider = worker(local_service, unique("other-team"))
+    outsider = worker(portal_endpoint, unique("other-team"))
     assert name not in outsider.task_list().text
     assert outsider.open_task("us-east-1", name).status_code == 404
     refused = outsider.submit("us-east-1", name, {"verdict": "approve"}, csrf=outsider_csrf(outsider))
@@ -133,19 +134,19 @@ def outsider_csrf(client: PortalClient) -> str:
     return csrf_of(client.task_list().text)
 
 
-def test_a_submission_without_the_csrf_token_is_refused(local_service: str, output_bucket: str, team: str) -> None:
+def test_a_submission_without_the_csrf_token_is_refused(portal_endpoint: str, output_bucket: str, team: str) -> None:
     name = start_loop(team_flow(output_bucket, team), {"question": "CSRF"})
-    client = worker(local_service, team)
+    client = worker(portal_endpoint, team)
     refused = client.submit("us-east-1", name, {"verdict": "approve"}, csrf="forged")
     assert refused.status_code == 403
     assert boto3.client("sagemaker-a2i-runtime").describe_human_loop(
         HumanLoopName=name)["HumanLoopStatus"] == "InProgress"
 
 
-def test_an_answer_the_page_does_not_allow_is_refused_with_the_reason(local_service: str, output_bucket: str,
+def test_an_answer_the_page_does_not_allow_is_refused_with_the_reason(portal_endpoint: str, output_bucket: str,
                                                                      team: str) -> None:
     name = start_loop(team_flow(output_bucket, team), {"question": "Bad label"})
-    client = worker(local_service, team)
+    client = worker(portal_endpoint, team)
     refused = client.submit("us-east-1", name, {"verdict": "maybe"})
     assert refused.status_code == 400
     assert "maybe" in refused.text
@@ -178,7 +179,7 @@ def test_bad_worker_names_and_teams_are_refused_with_what_to_change(local_servic
         client.add_worker(name, "reviewers")
 
 
-def test_grant_read_access_serves_the_object_through_a_signed_link(local_service: str, output_bucket: str,
+def test_grant_read_access_serves_the_object_through_a_signed_link(portal_endpoint: str, output_bucket: str,
                                                                    team: str) -> None:
     s3 = boto3.client("s3")
     s3.put_object(Bucket=output_bucket, Key="docs/page.png", Body=b"\x89PNG fake image", ContentType="image/png")
@@ -186,23 +187,26 @@ def test_grant_read_access_serves_the_object_through_a_signed_link(local_service
                 '<crowd-input name="n"></crowd-input></crowd-form>')
     name = start_loop(team_flow(output_bucket, team, template=template),
                       {"document": f"s3://{output_bucket}/docs/page.png"})
-    page = worker(local_service, team).open_task("us-east-1", name).text
+    reviewer = worker(portal_endpoint, team)
+    page = reviewer.open_task("us-east-1", name).text
     link = page.split('alt="document" src="', 1)[1].split('"', 1)[0]
-    assert link.startswith(f"{local_service}/portal/objects/") and link.endswith("/page.png")
-    fetched = requests.get(link, timeout=30)  # a short-lived link: no session needed, as with a presigned URL
+    assert link.startswith(f"{portal_endpoint}/portal/objects/") and link.endswith("/page.png")
+    fetched = reviewer.http.get(link, timeout=30)  # short-lived, and only in the worker's own session
     assert fetched.content == b"\x89PNG fake image"
+    assert requests.get(link, timeout=30).status_code == 403  # without the session: nothing
     assert fetched.headers["Content-Type"] == "image/png"
     token = link.split("/portal/objects/", 1)[1].split("/", 1)[0]
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    assert requests.get(f"{local_service}/portal/objects/{tampered}/page.png", timeout=30).status_code == 403
+    assert requests.get(f"{portal_endpoint}/portal/objects/{tampered}/page.png", timeout=30).status_code == 403
 
 
 def test_signed_links_expire() -> None:
     signer = UrlSigner(b"k" * 32, lifetime_seconds=60)
-    token = signer.sign("bucket", "a/b.png", now=1000)
-    assert signer.verify(token, now=1059) == ("bucket", "a/b.png")
-    assert signer.verify(token, now=1061) is None
-    assert UrlSigner(b"x" * 32).verify(token, now=1000) is None
+    token = signer.sign("bucket", "a/b.png", worker_id="w1", now=1000)
+    assert signer.verify(token, worker_id="w1", now=1059) == ("bucket", "a/b.png")
+    assert signer.verify(token, worker_id="w1", now=1061) is None
+    assert signer.verify(token, worker_id="w2", now=1000) is None  # bound to the worker it was made for
+    assert UrlSigner(b"x" * 32).verify(token, worker_id="w1", now=1000) is None
 
 
 def test_render_ui_template_renders_or_names_the_line(local_service: str) -> None:
@@ -220,18 +224,19 @@ def test_render_ui_template_renders_or_names_the_line(local_service: str) -> Non
         sagemaker.render_ui_template(UiTemplate={"Content": "x"}, Task={"Input": "not json"}, RoleArn=ROLE_ARN)
 
 
-def test_the_start_response_tells_where_the_portal_is(local_service: str, output_bucket: str, team: str) -> None:
+def test_the_start_response_tells_where_the_portal_is(portal_endpoint: str, output_bucket: str, team: str) -> None:
     from airflow_a2i.hooks.a2i import A2IHook
 
     started = A2IHook(aws_conn_id=None, region_name="us-east-1").start_human_loop(
         unique("loop"), team_flow(output_bucket, team), json.dumps({"question": "link"}))
-    assert started["PortalUrl"] == f"{local_service}/portal"
+    assert started["PortalUrl"] == f"{portal_endpoint}/portal"
 
 
-def test_beyond_loopback_the_admin_api_needs_the_token(tmp_path: Path) -> None:
+def test_beyond_loopback_the_admin_api_needs_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_a2i.local.admin_client import AdminClient, AdminError
     from demo.service import ServiceProcess
 
+    monkeypatch.setenv("AIRFLOW_A2I_CREDENTIALS", "AKIDBEYOND:beyond-secret")  # required beyond loopback
     with ServiceProcess(tmp_path / "service", "--host", "0.0.0.0") as service:
         assert requests.get(f"{service.endpoint}/_a2i/health", timeout=30).status_code == 200
         with pytest.raises(AdminError, match="needs the admin token"):
@@ -241,7 +246,7 @@ def test_beyond_loopback_the_admin_api_needs_the_token(tmp_path: Path) -> None:
         token = (tmp_path / "service" / "admin-token").read_text().strip()
         assert oct((tmp_path / "service" / "admin-token").stat().st_mode & 0o777) == "0o600"
         assert AdminClient(service.endpoint, token=token).add_worker("ana", "reviewers")["credential"]
-        assert "beyond loopback: the portal requires a login" in service.log_path.read_text()
+        assert "beyond loopback. Reviewers reach only the portal's port" in service.log_path.read_text()
 
 
 def test_the_login_cannot_be_turned_off_beyond_loopback(tmp_path: Path) -> None:
@@ -264,7 +269,7 @@ def test_without_login_each_browser_is_a_worker_of_every_team(tmp_path: Path, ou
         flow_arn = team_flow(output_bucket, "any", task_count=2, endpoint=service.endpoint)
         boto3.client("sagemaker-a2i-runtime", endpoint_url=service.endpoint).start_human_loop(
             HumanLoopName="open-loop", FlowDefinitionArn=flow_arn, HumanLoopInput={"InputContent": "{}"})
-        first, second = PortalClient(service.endpoint), PortalClient(service.endpoint)
+        first, second = PortalClient(service.portal), PortalClient(service.portal)
         assert "open-loop" in first.task_list().text
         assert first.submit("us-east-1", "open-loop", {"verdict": "approve"}).status_code == 303
         assert "open-loop" not in first.task_list().text
@@ -299,7 +304,7 @@ def moderation_flow(output_bucket: str, team: str) -> str:
     return team_flow(output_bucket, team, template=template.read_text(), source=REKOGNITION)
 
 
-def test_a_moderation_review_answers_in_rekognitions_shape(local_service: str, output_bucket: str,
+def test_a_moderation_review_answers_in_rekognitions_shape(portal_endpoint: str, output_bucket: str,
                                                            team: str) -> None:
     s3 = boto3.client("s3")
     key = f"images/{unique('image')}.png"
@@ -312,7 +317,7 @@ def test_a_moderation_review_answers_in_rekognitions_shape(local_service: str, o
     boto3.client("rekognition").detect_moderation_labels(
         Image={"S3Object": {"Bucket": output_bucket, "Name": key}},
         HumanLoopConfig={"HumanLoopName": name, "FlowDefinitionArn": moderation_flow(output_bucket, team)})
-    client = worker(local_service, team)
+    client = worker(portal_endpoint, team)
     page = client.open_task("us-east-1", name).text
     assert "Revealing Clothes" in page and "/portal/objects/" in page
 

@@ -166,7 +166,8 @@ def read_lines(uri: str) -> list[dict]:
 
 
 @pytest.mark.timeout(300)
-def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_service, output_bucket):
+def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_service, portal_endpoint,
+                                                           output_bucket):
     require_browser()
     team = unique("reviewers")
     admin = AdminClient(local_service)
@@ -181,10 +182,10 @@ def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_
     textract_flow_arn = textract_flow(output_bucket, team, form_key)
 
     seen: dict[str, Any] = {}
-    reviewer = Reviewer(local_service, worker_name, added["credential"], [
-        answer_custom_task(local_service, seen),
-        correct_textract_value(local_service, form_key, "CORRECTED 42", seen),
-        check_other_team(local_service, outsider, outsider_credential, seen),
+    reviewer = Reviewer(portal_endpoint, worker_name, added["credential"], [
+        answer_custom_task(portal_endpoint, seen),
+        correct_textract_value(portal_endpoint, form_key, "CORRECTED 42", seen),
+        check_other_team(portal_endpoint, outsider, outsider_credential, seen),
     ])
     reviewer.start()
 
@@ -208,7 +209,7 @@ def test_a_worker_answers_in_the_browser_and_the_dags_go_on(airflow_dags, local_
     assert row["consolidated_answer"] == {"answer": "1,250.00 EUR"}
     assert row["answers"][0]["worker_id"] == added["workerId"]
     link = airflow_dags.xcom(custom_run, "review", key="a2i_portal_task")
-    assert link["portal_url"] == f"{local_service}/portal" and link["human_loop_name"] == seen["custom"]
+    assert link["portal_url"] == f"{portal_endpoint}/portal" and link["human_loop_name"] == seen["custom"]
 
     # The payloads were shown as text and nothing ran.
     assert seen["payload_shown"] and seen["attribute_payload_shown"]

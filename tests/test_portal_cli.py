@@ -57,14 +57,14 @@ def test_bad_input_is_refused_with_what_to_give(tmp_path: Path, capsys: pytest.C
     assert message in capsys.readouterr().err
 
 
-def test_worker_add_prints_a_one_time_credential_that_logs_in(local_service: str,
+def test_worker_add_prints_a_one_time_credential_that_logs_in(portal_endpoint: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     name = unique("cli-worker")
     assert main(["local", "worker", "add", name, "--team", "reviewers"]) == 0
     printed = capsys.readouterr().out
     credential = re.search(r"Credential \(shown this once; give it to the worker\): (\S+)", printed)
     assert credential, printed
-    assert PortalClient(local_service).log_in(name, credential.group(1)).url.endswith("/portal/tasks")
+    assert PortalClient(portal_endpoint).log_in(name, credential.group(1)).url.endswith("/portal/tasks")
 
     assert main(["local", "worker", "list"]) == 0
     assert re.search(rf"^{name}\tteam reviewers\tworkerId [0-9a-f]{{16}}$", capsys.readouterr().out, re.M)
@@ -72,5 +72,5 @@ def test_worker_add_prints_a_one_time_credential_that_logs_in(local_service: str
     capsys.readouterr()
     assert main(["local", "worker", "remove", name]) == 1
     assert f"There is no worker named '{name}'" in capsys.readouterr().err
-    refused = PortalClient(local_service).log_in(name, credential.group(1))
+    refused = PortalClient(portal_endpoint).log_in(name, credential.group(1))
     assert refused.status_code == 401

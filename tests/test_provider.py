@@ -27,3 +27,13 @@ def test_airflow_providers_list_shows_airflow_a2i():
 
 def test_provider_info_names_the_distribution():
     assert airflow_a2i.get_provider_info()["package-name"] == "airflow-a2i"
+
+
+@pytest.mark.parametrize("dag_file", sorted((Path(__file__).resolve().parent.parent / "dags").glob("a2i_*.py")),
+                         ids=lambda path: path.stem)
+def test_the_example_dags_let_the_dag_processor_pre_import_the_aws_base(dag_file: Path) -> None:
+    """Airflow's DAG processor imports a file's airflow.* modules once, before its many parses; the AWS base is
+    what our operators spend their import time on (benchmarks/parse.py, the pre-import rows)."""
+    from airflow.utils.file import iter_airflow_imports
+
+    assert "airflow.providers.amazon.aws.operators.base_aws" in set(iter_airflow_imports(str(dag_file)))

@@ -4,7 +4,7 @@ Hypothesis sends malformed JSON, wrong-typed members, huge and odd strings (cont
 surrogates escaped in JSON, invalid UTF-8), unknown methods and paths, garbage query strings and odd
 path names to the service's own routes: the A2I runtime under ``/human-loops``, SageMaker's eight A2I
 operations (``X-Amz-Target: SageMaker.<Op>``) and the admin API under ``/_a2i/``. Unknown SageMaker
-operations go to moto and are not tested here.
+operations are refused with UnknownOperationException (tests/test_security.py).
 
 The properties: no request gets a 5xx or drops the connection; every response body is strict JSON
 (no NaN or Infinity), every error is a 4xx whose JSON names its code (``__type`` for the AWS APIs, and
@@ -34,7 +34,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.local.admin_client import ADMIN_HEADER, AdminClient
 from tests.conftest import ACCOUNT, ROLE_ARN, unique, workteam_arn
 
 REGION = "us-east-1"
@@ -115,7 +115,7 @@ class Service:
         return reply
 
     def admin(self, method: str, path: str, body: Any = None) -> Reply:
-        return self.send(method, f"/_a2i/{path}", body, {"Content-Type": "application/json"})
+        return self.send(method, f"/_a2i/{path}", body, {"Content-Type": "application/json", ADMIN_HEADER: "1"})
 
 
 def check(reply: Reply, api: str) -> Any:
@@ -126,7 +126,7 @@ def check(reply: Reply, api: str) -> Any:
         return None
     json_body = reply.headers.get_content_type() == "application/json"
     if reply.status < 300 and not json_body:
-        return reply.body  # the admin API's task UI template is HTML
+        return reply.body  # the admin API's task UI template is text
     assert json_body, reply.explain("the response is not application/json")
     try:
         parsed = json.loads(reply.body, parse_constant=_reject_constant)

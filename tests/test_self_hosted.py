@@ -194,20 +194,48 @@ def test_documents_outputs_and_open_loops_survive_a_restart(service: ServiceProc
     assert output["humanAnswers"][0]["answerContent"] == {"answer": "after"}
 
 
-def test_the_portal_shows_documents_from_the_external_store_across_a_restart(service: ServiceProcess, store):
-    """grant_read_access links read the external store, and links given out before a restart still work."""
-    import requests
+def test_render_ui_template_never_reads_the_external_store_for_its_caller(service: ServiceProcess, store,
+                                                                            store_url: str):
+    """grant_read_access in RenderUiTemplate gives the external store's own URL, unsigned: its caller reads it with
+    its own credentials, never through the service's (which reach every bucket they may read)."""
+    from urllib.parse import quote
 
     document_key = put_document(store, EMPLOYMENT)
     rendered = clients(service.endpoint)["sagemaker"].render_ui_template(
         UiTemplate={"Content": '<img src="{{ task.input.document | grant_read_access }}">'},
         Task={"Input": json.dumps({"document": f"s3://{BUCKET}/{document_key}"})}, RoleArn=ROLE_ARN)
     link = rendered["RenderedContent"].split('src="', 1)[1].split('"', 1)[0]
-    assert link.startswith(f"{service.endpoint}/portal/objects/")
-    assert requests.get(link, timeout=30).content == b"\x89PNG not really an image"
+    assert link == f"{store_url}/{BUCKET}/{quote(document_key)}"
+
+
+def test_a_workers_document_link_reads_the_external_store_across_a_restart(service: ServiceProcess, store):
+    """The portal's grant_read_access links read the external store, for the signed-in worker; her session and
+    the link she was given survive a restart."""
+    import requests
+
+    from tests.portal_client import PortalClient
+
+    document_key = put_document(store, EMPLOYMENT)
+    template = ('<crowd-form><img alt="document" src="{{ task.input.document | grant_read_access }}">'
+                '<crowd-input name="answer"></crowd-input></crowd-form>')
+    flow = create_flow(clients(service.endpoint)["sagemaker"], output_path=f"s3://{BUCKET}/reviews",
+                       workteam_arn=workteam_arn(), template=template)
+    name = unique("loop")
+    clients(service.endpoint)["sagemaker-a2i-runtime"].start_human_loop(
+        HumanLoopName=name, FlowDefinitionArn=flow,
+        HumanLoopInput={"InputContent": json.dumps({"document": f"s3://{BUCKET}/{document_key}"})})
+    worker = unique("worker")
+    credential = AdminClient(service.endpoint).add_worker(worker, "tests")["credential"]
+    reviewer = PortalClient(service.portal)
+    assert reviewer.log_in(worker, credential).status_code == 200
+    page = reviewer.open_task("us-east-1", name).text
+    link = page.split('alt="document" src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert link.startswith(f"{service.portal}/portal/objects/")
+    assert reviewer.http.get(link, timeout=30).content == b"\x89PNG not really an image"
+    assert requests.get(link, timeout=30).status_code == 403  # without her session: nothing
     service.stop()
     service.start()
-    again = requests.get(link.replace(link.split("/portal/", 1)[0], service.endpoint), timeout=30)
+    again = reviewer.http.get(link.replace(link.split("/portal/", 1)[0], service.portal), timeout=30)
     assert (again.status_code, again.headers["Content-Type"]) == (200, "image/png")
     assert again.content == b"\x89PNG not really an image"
 

@@ -24,6 +24,9 @@ def resolve_endpoint(endpoint: str | None = None) -> str:
 
 
 ADMIN_TOKEN_VARIABLE = "AIRFLOW_A2I_ADMIN_TOKEN"
+# Every admin request carries it: a browser cannot add a header to a cross-site request without a CORS preflight,
+# which the service never grants, so on loopback (no token) a web page still cannot drive the admin API.
+ADMIN_HEADER = "X-Airflow-A2I-Admin"
 
 
 class AdminClient:
@@ -36,7 +39,7 @@ class AdminClient:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", ADMIN_HEADER: "1"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(f"{self.endpoint}/_a2i/{path}", data=data, method=method, headers=headers)

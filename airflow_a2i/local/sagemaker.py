@@ -6,13 +6,14 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
+from urllib.parse import quote
 
 import botocore.session
 
 from airflow_a2i.activation import parse_conditions
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.local import strict_json
+from airflow_a2i.local import s3, strict_json
 from airflow_a2i.local.errors import ServiceError, validation_error
 from airflow_a2i.local.runtime import parse_timestamp
 from airflow_a2i.local.s3 import ACCOUNT_ID
@@ -44,14 +45,25 @@ def arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name}"
 
 
-class GrantsReadAccess(Protocol):
-    def read_access_granter(self, base_url: str) -> Callable[[str], str]: ...
+def api_object_url(base_url: str) -> Callable[[str], str]:
+    """``grant_read_access`` for RenderUiTemplate: the object's URL on the S3 API its caller already signs requests
+    for (this service's; the external store's in self-hosted mode), unsigned. Only the portal makes links that work
+    without the caller's credentials, and only for a signed-in worker, so RenderUiTemplate reads nothing for anyone."""
+    def grant(uri: str) -> str:
+        from airflow_a2i.local.portal.rendering import parse_s3_location
+
+        location = parse_s3_location(uri)
+        if location is None or not all(location):
+            return uri  # not an S3 object: A2I leaves such a value as it is
+        bucket, key = location
+        root = s3.endpoint() if s3.is_external() else base_url
+        return f"{str(root).rstrip('/')}/{quote(bucket)}/{quote(key)}"
+    return grant
 
 
 class SageMakerA2I:
-    def __init__(self, store: Store, portal: GrantsReadAccess | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.portal = portal
 
     def handle(self, operation: str, region: str, params: dict, *, base_url: str) -> dict:
         problems = validate_input(_MODEL.operation_model(operation), params)
@@ -87,9 +99,9 @@ class SageMakerA2I:
             raise validation_error(f"Task.Input {error}; it must be a JSON object serialised as a string") from None
         if not isinstance(task_input, dict):
             raise validation_error("Task.Input must be a JSON object (the template reads it as task.input)")
-        granter = self.portal.read_access_granter(base_url) if self.portal is not None else None
         try:
-            return {"RenderedContent": render_template(template, task_input, grant_read_access=granter),
+            return {"RenderedContent": render_template(template, task_input,
+                                                       grant_read_access=api_object_url(base_url)),
                     "Errors": []}
         except TemplateRenderError as error:
             return {"RenderedContent": "", "Errors": [{"Code": "TemplateRenderingError", "Message": str(error)}]}

@@ -1,14 +1,17 @@
-"""One HTTP endpoint: the A2I runtime and SageMaker's A2I calls are served here, everything else by moto.
+"""Two WSGI applications: the AWS APIs on one port, the worker portal on another.
 
-Requests are routed by the SigV4 credential scope's service and ``X-Amz-Target``; the service's own
-admin API lives under ``/_a2i/`` (no S3 bucket name can start with ``_``). How requests are read and
-answers written is ``wire.py``; running the service is ``serving.py``.
+The API application serves the A2I runtime, SageMaker's A2I calls and the built-in task types here, everything
+else through moto; requests are routed by the SigV4 credential scope's service and ``X-Amz-Target``. The service's
+own admin API lives under ``/_a2i/`` (no S3 bucket name can start with ``_``). The portal application serves only
+the portal, on an origin of its own: nothing an API client stores (an S3 object, a task UI template) is ever served
+where a reviewer's session lives. Every request first passes its port's :class:`~airflow_a2i.local.guard.Guard`.
+How requests are read and answers written is ``wire.py``; running the service is ``serving.py``.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-import secrets
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,28 +19,38 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
 
-from airflow_a2i.local import s3, strict_json
-from airflow_a2i.local.admin_client import ADMIN_TOKEN_VARIABLE
+from airflow_a2i.local import s3, sigv4, strict_json
+from airflow_a2i.local.admin_client import ADMIN_HEADER, ADMIN_TOKEN_VARIABLE
 from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
+from airflow_a2i.local.credentials import Credentials
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
-from airflow_a2i.local.portal.accounts import DEFAULT_SESSION_SECONDS, AccountError, Accounts, UrlSigner
+from airflow_a2i.local.guard import Guard, Refusal, is_s3_request
+from airflow_a2i.local.portal.accounts import (
+    DEFAULT_SESSION_SECONDS,
+    AccountError,
+    Accounts,
+    UrlSigner,
+    same_secret,
+)
 from airflow_a2i.local.portal.app import Portal
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
 from airflow_a2i.local.sagemaker import SageMakerA2I
 from airflow_a2i.local.store import Store
 from airflow_a2i.local.wire import (
+    PORTAL_HEADER,
     aws_params,
     credential_scope,
     json_body,
     json_protocol_error,
     json_response,
     loop_view,
-    portal_header,
+    refusal_response,
     runtime_error,
     s3_elsewhere,
     worker_view,
@@ -61,15 +74,17 @@ class LocalService:
                  seed: int = 0, workforce_auto: bool = False, workforce_default: WorkforcePolicy | None = None,
                  answer_callables: dict[str, AnswerCallable] | None = None, analyzer: Analyzer | None = None,
                  login_required: bool = True, admin_token: str | None = None,
-                 session_seconds: float = DEFAULT_SESSION_SECONDS) -> None:
+                 session_seconds: float = DEFAULT_SESSION_SECONDS, credentials: Credentials | None = None,
+                 behind_proxy: bool = False) -> None:
         self.data_dir = data_dir
+        self.credentials = credentials  # given: every AWS API request must be signed with one of these keys
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.accounts = Accounts(self.store, session_seconds=session_seconds)
         self.portal = Portal(self.store, self.runtime, self.accounts, UrlSigner.in_directory(data_dir),
-                             login_required=login_required)
+                             login_required=login_required, trusted_proxy=behind_proxy)
         self.admin_token = admin_token
-        self.sagemaker = SageMakerA2I(self.store, self.portal)
+        self.sagemaker = SageMakerA2I(self.store)
         self.built_in = BuiltInTasks(self.runtime, analyzer)
         self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
                                             default_policy=workforce_default, callables=answer_callables)
@@ -78,6 +93,14 @@ class LocalService:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._bucket_lock = threading.Lock()
         self._known_buckets: dict[str, str] = {}
+        # Set by listen() once both ports are bound; until then every request is refused (fail closed).
+        self.api_guard: Guard | None = None
+        self.portal_guard: Guard | None = None
+        self.portal_url = ""
+
+    def listen(self, api_guard: Guard, portal_guard: Guard, portal_url: str) -> None:
+        """Take requests, checked by these guards; ``portal_url`` is where the portal's pages are."""
+        self.api_guard, self.portal_guard, self.portal_url = api_guard, portal_guard, portal_url.rstrip("/")
 
     # Start-up: S3 lives in memory, so recreate what the store remembers -------------------------
 
@@ -107,18 +130,26 @@ class LocalService:
     # Routing ----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        """The AWS APIs' port."""
+        refusal = self._refusal(self.api_guard, environ)
+        if refusal is not None:
+            return refusal_response(refusal, environ)(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):  # the admin token guards it, not SigV4
+            return self._admin(Request(environ))(environ, start_response)
+        unsigned = self._unsigned(environ)
+        if unsigned is not None:
+            return unsigned(environ, start_response)
         request = Request(environ)
         path = request.path
-        if path.startswith(ADMIN_PREFIX):
-            return self._admin(request)(environ, start_response)
-        if path == "/portal" or path.startswith(PORTAL_PREFIX):
-            return self.portal(request)(environ, start_response)
         service, region = credential_scope(request)
         target = request.headers.get("X-Amz-Target", "")
         if service == "sagemaker" and target.startswith("SageMaker."):
             operation = target.split(".", 1)[1]
             if operation in SAGEMAKER_OPERATIONS:
                 return self._sagemaker(request, operation, region)(environ, start_response)
+            return json_protocol_error(ServiceError(  # not ours, and moto's SageMaker would answer a 500
+                "UnknownOperationException", f"This service does not implement {target[:100]}: only the SageMaker "
+                f"operations A2I needs ({', '.join(sorted(SAGEMAKER_OPERATIONS))})", 400))(environ, start_response)
         elif service == "sagemaker" and (path == "/human-loops" or path.startswith("/human-loops/")):
             return self._runtime(request, region)(environ, start_response)
         elif target in BUILT_IN_OPERATIONS and service == BUILT_IN_OPERATIONS[target][0]:
@@ -130,6 +161,46 @@ class LocalService:
             self._record_buckets()
         return result
 
+    def portal_app(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        """The worker portal's port: the portal under ``/portal/``, nothing else."""
+        refusal = self._refusal(self.portal_guard, environ)
+        if refusal is not None:
+            return refusal_response(refusal, environ)(environ, start_response)
+        request = Request(environ)
+        if request.path == "/":
+            return Response(status=303, headers={"Location": PORTAL_PREFIX})(environ, start_response)
+        if request.path == "/portal" or request.path.startswith(PORTAL_PREFIX):
+            return self.portal(request)(environ, start_response)
+        return Response("Not found: the worker portal is under /portal/", status=404,
+                        content_type="text/plain; charset=utf-8")(environ, start_response)
+
+    def _unsigned(self, environ: dict) -> Response | None:
+        """With credentials configured, AWS's own error for a request not signed with one of them, else None.
+
+        S3 bodies are not read here (the signature covers their declared hash); other bodies are, and put back."""
+        if self.credentials is None:
+            return None
+        body = None
+        if not is_s3_request(environ):
+            body = get_input_stream(environ).read()
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        try:
+            sigv4.verify_environ(environ, body, self.credentials)
+        except sigv4.SignatureError as error:
+            log.info("refused an unsigned or badly signed request: %s %s", error.code, error.message)
+            return refusal_response(error, environ)
+        return None
+
+    @staticmethod
+    def _refusal(guard: Guard | None, environ: dict) -> Refusal | None:
+        if guard is None:
+            return Refusal(503, "ServiceUnavailable", "The service is not listening yet")
+        return guard.check(environ)
+
+    def _portal_header(self) -> dict[str, str]:
+        """Where the portal is, on every runtime and built-in answer: operators link to a loop's task page."""
+        return {PORTAL_HEADER: f"{self.portal_url}/portal"}
+
     def _runtime(self, request: Request, region: str) -> Response:
         try:
             operation, call = self._runtime_call(request, region)
@@ -137,7 +208,7 @@ class LocalService:
             result = call()
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=portal_header(request))
+            return json_response(result, headers=self._portal_header())
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -163,8 +234,7 @@ class LocalService:
         try:
             self.faults.before(operation)
             params = aws_params(request)
-            base_url = request.host_url.rstrip("/")
-            result = self.sagemaker.handle(operation, region, params, base_url=base_url)
+            result = self.sagemaker.handle(operation, region, params, base_url=request.host_url.rstrip("/"))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
             return json_response(result)
@@ -180,7 +250,7 @@ class LocalService:
             result = self.built_in.handle(service, region, aws_params(request))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=portal_header(request))
+            return json_response(result, headers=self._portal_header())
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -190,6 +260,11 @@ class LocalService:
     # Admin API --------------------------------------------------------------------------------
 
     def _admin(self, request: Request) -> Response:
+        if ADMIN_HEADER not in request.headers and not self._open_admin_route(request):
+            return json_response({"error": "Unauthorized", "message": (
+                f"The admin API takes requests from the admin client only ('airflow-a2i local ...' or "
+                f"airflow_a2i.local.admin_client.AdminClient), which sends the header {ADMIN_HEADER}: a web page "
+                "cannot")}, 401)
         if not self._admin_allowed(request):
             return json_response({"error": "Unauthorized", "message": (
                 f"The admin API needs the admin token: send 'Authorization: Bearer TOKEN', or set "
@@ -230,15 +305,25 @@ class LocalService:
             if ui is None:
                 raise ServiceError("ResourceNotFound", f"Human task UI '{parts[2]}' does not exist in {parts[1]}",
                                    404)
-            return Response(ui.body, content_type="text/html; charset=utf-8")
+            # The author's HTML, as text: never active content on any origin of this service.
+            return Response(ui.body, content_type="text/plain; charset=utf-8",
+                            headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
         raise ServiceError("NotFound", f"{method} {request.path} is not part of the admin API", 404)
 
+    def _open_admin_route(self, request: Request) -> bool:
+        """Health is open to every client; task UI templates (DescribeHumanTaskUi's URL) too, on loopback (beyond
+        it, the admin token guards them: they are the only admin route an AWS client reads)."""
+        if request.path.rstrip("/") == ADMIN_PREFIX + "health":
+            return True
+        template = request.path.startswith(ADMIN_PREFIX + "human-task-uis/") and request.path.endswith("/template")
+        return template and self.admin_token is None
+
     def _admin_allowed(self, request: Request) -> bool:
-        """Health is open to all; the rest needs the admin token when the service has one."""
-        if self.admin_token is None or request.path.rstrip("/") == ADMIN_PREFIX + "health":
+        """The open routes, else the admin token when the service has one."""
+        if self._open_admin_route(request) or self.admin_token is None:
             return True
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return bool(given) and secrets.compare_digest(given, self.admin_token)
+        return same_secret(given, self.admin_token)
 
     def _admin_workers(self, parts: list[str], method: str, body: dict) -> Response:
         """POST {"name", "team"} adds a worker and answers its one-time credential; GET lists; DELETE /NAME."""

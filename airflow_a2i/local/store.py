@@ -2,18 +2,30 @@
 
 One connection guarded by a lock (one writer at a time), WAL journal, so every change is on disk
 when the request that made it returns and the service picks up where it was after a restart.
+
+The data directory is the owner's alone (0700) and the database with its -wal/-shm/-journal files is 0600 from
+the moment each exists: it holds worker answers, task inputs and the hashes of credentials and sessions.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+OWNER_ONLY_FILE = 0o600
+OWNER_ONLY_DIRECTORY = 0o700
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")  # files SQLite makes beside the database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS task_uis (
@@ -127,14 +139,62 @@ class NamedResource:
     creation_time: float
 
 
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and its parents) if missing; the directory itself is the owner's alone (0700)."""
+    path.mkdir(mode=OWNER_ONLY_DIRECTORY, parents=True, exist_ok=True)
+    restrict_to_owner(path, OWNER_ONLY_DIRECTORY)  # an existing directory may have been made with a looser mode
+
+
+def create_owner_only(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists (then make it 0600): never readable by others, not even
+    for a moment, as a file created first and chmod-ed after would be."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE))
+    except FileExistsError:
+        restrict_to_owner(path, OWNER_ONLY_FILE)
+
+
+@contextmanager
+def owner_only_umask() -> Iterator[None]:
+    """Files created meanwhile get no group or other permissions (the umask is per process: keep this short)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def restrict_to_owner(path: Path, mode: int) -> None:
+    """Remove group and other permissions from an existing path; a path we do not own, or a shared directory (the
+    sticky bit: /tmp given as the data directory), is left as it is, with a warning."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    current = stat.S_IMODE(status.st_mode) & 0o777
+    if status.st_mode & stat.S_ISVTX:
+        log.warning("%s is a shared directory (sticky bit): give the service a data directory of its own", path)
+        return
+    if current & ~mode:
+        try:
+            path.chmod(current & mode)
+        except OSError as error:
+            log.warning("could not restrict %s to its owner (mode %o): %s", path, current, error)
+
+
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
+        create_owner_only(path)
+        for companion in SQLITE_COMPANIONS:  # left by an older version or a crash: tighten before use
+            restrict_to_owner(path.with_name(path.name + companion), OWNER_ONLY_FILE)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        # SQLite gives its -wal/-shm/-journal files the database's mode; the umask covers any it makes otherwise.
+        with owner_only_umask():
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:

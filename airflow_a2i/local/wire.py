@@ -8,13 +8,16 @@ JSON views the admin API answers with.
 from __future__ import annotations
 
 import re
-from typing import Any
+import secrets
+from typing import Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
 from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import strict_json
 from airflow_a2i.local.errors import ServiceError, validation_error
+from airflow_a2i.local.guard import Refusal, is_s3_request
+from airflow_a2i.local.sigv4 import SignatureError, error_response
 from airflow_a2i.local.store import Worker
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -64,9 +67,14 @@ def s3_elsewhere(s3_endpoint: str) -> Response:
     return Response(body, status=400, content_type="application/xml")
 
 
-def portal_header(request: Request) -> dict[str, str]:
-    """Where the portal is, on every runtime and built-in answer: operators link to a loop's task page from it."""
-    return {PORTAL_HEADER: request.host_url.rstrip("/") + "/portal"}
+def refusal_response(refusal: Refusal | SignatureError, environ: dict[str, Any]) -> Response:
+    """A guard's or the signature check's refusal in the protocol of the request: S3's XML for S3, AWS's JSON
+    error otherwise; no body for HEAD, as S3 answers those."""
+    if isinstance(refusal, Refusal):
+        protocol: Literal["s3", "json"] = "s3" if is_s3_request(environ) else "json"
+        refusal = SignatureError(protocol, refusal.code, refusal.message, refusal.status)
+    status, headers, body = error_response(refusal, secrets.token_hex(8))
+    return Response(b"" if environ.get("REQUEST_METHOD") == "HEAD" else body, status=status, headers=headers)
 
 
 def worker_view(worker: Worker) -> dict:

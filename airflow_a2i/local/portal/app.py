@@ -3,6 +3,11 @@
 A task page is the flow definition's task UI template rendered with the loop's input, as A2I renders it,
 inside the portal's page shell (its own crowd elements, a CSRF token, a strict Content-Security-Policy).
 The answer is built on the server from the form the page posts (:mod:`airflow_a2i.local.portal.elements`).
+
+What a client can make the portal do is bounded: form posts (``MAX_FORM_BYTES``, ``MAX_FORM_FIELDS``,
+``MAX_FIELD_BYTES``, refused with 413 before they are stored), failed logins (:class:`LoginThrottle`, 429), and
+concurrent password hashing (``Accounts``, 503). Documents (``grant_read_access``) are served through short-lived
+links bound to the worker's session, and never as active content on the portal's origin.
 """
 
 from __future__ import annotations
@@ -14,14 +19,26 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from airflow_a2i.local import s3
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.portal import views
-from airflow_a2i.local.portal.accounts import AccountError, Accounts, UrlSigner, serves_team, worker_metadata
+from airflow_a2i.local.portal.accounts import (
+    AccountError,
+    Accounts,
+    AnonymousSessions,
+    HashingBusy,
+    LoginThrottle,
+    UrlSigner,
+    derived_key,
+    same_secret,
+    serves_team,
+    worker_metadata,
+)
 from airflow_a2i.local.portal.elements.literals import CSRF_FIELD
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, Store, Worker
@@ -29,27 +46,57 @@ from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, Sto
 log = logging.getLogger(__name__)
 
 PREFIX = "/portal/"
+TASK_LIST = "/portal/tasks"
 SESSION_COOKIE = "a2i_portal_session"
 LOGIN_CSRF_COOKIE = "a2i_portal_login"
 MAX_LISTED_TASKS = 500
+# Form posts: read only up to MAX_FORM_BYTES (werkzeug refuses a longer body by its Content-Length, before reading
+# it), at most MAX_FORM_FIELDS name/value pairs, each name and value at most MAX_FIELD_BYTES of UTF-8. A stored
+# answer (undeclared fields are kept as posted) is therefore at most about MAX_FORM_BYTES.
+MAX_FORM_BYTES = 1024 * 1024
+MAX_FORM_FIELDS = 1000
+MAX_FIELD_BYTES = 256 * 1024
+BUSY_RETRY_SECONDS = 5
 # A stored document is shown inline only when a browser cannot run it: no HTML, SVG or XML from a bucket.
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "application/pdf",
                 "text/plain", "application/json")
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+# Referrer-Policy same-origin, not no-referrer: nothing of a portal URL leaves the portal either way, but with
+# no-referrer a browser sends "Origin: null" on the portal's own form posts, and those must show their origin.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
                     "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
-PAGE_POLICY = "default-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+# The portal's own pages (login, task list, messages) have no script at all.
+PAGE_POLICY = ("default-src 'self'; script-src 'none'; object-src 'none'; style-src 'unsafe-inline'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+# A document is its own opaque origin (sandbox without allow-same-origin) that loads nothing: even an HTML file
+# could run nothing on the portal's origin.
+OBJECT_POLICY = "sandbox; default-src 'none'"
 
 
 class Portal:
-    """The portal's WSGI routes; ``login_required=False`` (loopback only) gives every browser its own worker."""
+    """The portal's WSGI routes; ``login_required=False`` (loopback only) gives every browser its own worker.
+
+    ``secure_cookies``: mark cookies ``Secure`` always (True), never (False), or when the request came over HTTPS
+    (None). ``trusted_proxy``: the service sits behind a reverse proxy that sets ``X-Forwarded-Proto`` and
+    ``X-Forwarded-For`` (its last entry is the client): only then are those headers believed, for the scheme (cookies,
+    links) and the client's address (login limits). ``login_throttle`` and ``clock`` are injectable for tests.
+    """
 
     def __init__(self, store: Store, runtime: A2IRuntime, accounts: Accounts, signer: UrlSigner, *,
-                 login_required: bool = True) -> None:
+                 login_required: bool = True, secure_cookies: bool | None = None, trusted_proxy: bool = False,
+                 login_throttle: LoginThrottle | None = None, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.runtime = runtime
         self.accounts = accounts
         self.signer = signer
         self.login_required = login_required
+        self.secure_cookies = secure_cookies
+        self.trusted_proxy = trusted_proxy
+        self.login_throttle = login_throttle or LoginThrottle()
+        self.clock = clock
+        # Login off: each browser's worker lives in a signed cookie; with login on, such a cookie is worth nothing.
+        self.anonymous = None if login_required else AnonymousSessions(
+            derived_key(signer.key, "anonymous portal sessions"), session_seconds=accounts.session_seconds,
+            clock=clock)
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -60,18 +107,22 @@ class Portal:
                                             "the service's log says why.", error=True), 500)
 
     def _route(self, request: Request) -> Response:
+        if request.method == "POST":
+            refused = _form_refusal(request)
+            if refused is not None:
+                return refused
         parts = request.path[len(PREFIX):].strip("/").split("/") if request.path != "/portal" else [""]
         method = request.method
+        token = request.cookies.get(SESSION_COOKIE)
         if parts[0] == "objects" and len(parts) >= 2 and method == "GET":
-            return self._object(parts[1])
+            return self._object(parts[1], self._session(token))
         if parts == ["login"]:
             return self._log_in(request) if method == "POST" else self._login_form(request)
-        token = request.cookies.get(SESSION_COOKIE)
-        session = self.accounts.session(token)
-        if session is None and not self.login_required:
-            return self._anonymous_session(request)
+        session = self._session(token)
+        if session is None and self.anonymous is not None:
+            return self._anonymous_session(request, self.anonymous)
         if session is None:
-            return _redirect(f"/portal/login?next={quote(request.full_path.rstrip('?'))}")
+            return _redirect(f"/portal/login?next={quote(_here(request))}")
         if parts == ["logout"] and method == "POST":
             return self._log_out(request, session, token or "")
         if parts in ([""], ["tasks"]) and method == "GET":
@@ -81,6 +132,36 @@ class Portal:
         return _html(views.message_page("Not found", "There is no such page in the portal.",
                                         worker=session.worker, csrf_token=session.csrf_token, error=True), 404)
 
+    def _session(self, token: str | None) -> PortalSession | None:
+        session = self.accounts.session(token)
+        if session is None and self.anonymous is not None:
+            session = self.anonymous.session(token)
+        return session
+
+    # The request as the client sent it (through a trusted proxy, when there is one) ------------------
+
+    def _scheme(self, request: Request) -> str:
+        if self.trusted_proxy:  # the proxy in front sets it; anyone else could, so only then is it believed
+            forwarded = request.headers.get("X-Forwarded-Proto", "").rsplit(",", 1)[-1].strip().lower()
+            if forwarded in ("http", "https"):
+                return forwarded
+        return request.scheme
+
+    def _base_url(self, request: Request) -> str:
+        return f"{self._scheme(request)}://{request.host}" if self.trusted_proxy else request.host_url.rstrip("/")
+
+    def _client_address(self, request: Request) -> str:
+        if self.trusted_proxy:  # the last X-Forwarded-For entry is the one our proxy added: the client it saw
+            forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+            if forwarded:
+                return forwarded
+        return request.remote_addr or ""
+
+    def _secure(self, request: Request) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self._scheme(request) == "https"
+
     # Logging in and out ------------------------------------------------------------------------
 
     def _login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
@@ -89,39 +170,52 @@ class Portal:
         response = _html(views.login_page(csrf, next_path=_local_path(request.args.get("next")), error=error),
                          status)
         response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="Strict", path="/portal/login",
-                            secure=request.scheme == "https")
+                            secure=self._secure(request))
         return response
 
     def _log_in(self, request: Request) -> Response:
-        posted = request.form.get(CSRF_FIELD, "")
-        if not posted or not secrets.compare_digest(posted, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
+        if not same_secret(request.form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
             return self._login_form(request, "The login form expired; please log in again.", 403)
+        name = request.form.get("name", "")
+        # Failed attempts count per client and per worker name: guessing one worker's credential from many
+        # addresses is limited as much as guessing many workers' from one.
+        keys = (f"address:{self._client_address(request)}", f"name:{name[:100]}")
+        wait = self.login_throttle.retry_after(*keys)
+        if wait:
+            return _retry_later(self._login_form(request, f"Too many failed logins; try again in {wait} seconds.",
+                                                 429), wait)
         try:
-            token, session = self.accounts.log_in(request.form.get("name", ""), request.form.get("credential", ""))
+            token, session = self.accounts.log_in(name, request.form.get("credential", ""))
+        except HashingBusy as busy:
+            return _retry_later(self._login_form(request, str(busy), 503), BUSY_RETRY_SECONDS)
         except AccountError as error:
+            self.login_throttle.failed(*keys)
             return self._login_form(request, str(error), 401)
         log.info("portal: worker %s logged in", session.worker.name)
         response = _redirect(_local_path(request.form.get("next")))
         self._set_session_cookie(request, response, token)
         return response
 
-    def _anonymous_session(self, request: Request) -> Response:
+    def _anonymous_session(self, request: Request, anonymous: AnonymousSessions) -> Response:
         """Login off (loopback only): each browser becomes a worker of every team on its first visit."""
-        token = self.accounts.anonymous_session()
-        response = _redirect(request.full_path.rstrip("?") if request.method == "GET" else "/portal/tasks")
+        token = anonymous.new()
+        response = _redirect(_local_path(_here(request)) if request.method == "GET" else TASK_LIST)
         self._set_session_cookie(request, response, token)
         return response
 
     def _set_session_cookie(self, request: Request, response: Response, token: str) -> None:
+        # SameSite=Strict, not Lax: opening a task page records the worker's acceptanceTime, so not even a link
+        # followed from another site may act as the worker; the portal's own links and forms are same-site.
         response.set_cookie(SESSION_COOKIE, token, max_age=int(self.accounts.session_seconds), httponly=True,
-                            samesite="Strict", path="/portal", secure=request.scheme == "https")
+                            samesite="Strict", path="/portal", secure=self._secure(request))
 
     def _log_out(self, request: Request, session: PortalSession, token: str) -> Response:
         if not _csrf_ok(request, session):
             return _forbidden(session)
         self.accounts.log_out(token)
         response = _redirect("/portal/login")
-        response.delete_cookie(SESSION_COOKIE, path="/portal")
+        response.delete_cookie(SESSION_COOKIE, path="/portal", secure=self._secure(request), httponly=True,
+                               samesite="Strict")
         return response
 
     # Tasks -------------------------------------------------------------------------------------
@@ -153,9 +247,9 @@ class Portal:
             return _html(views.message_page("Task closed", closed, worker=worker, csrf_token=session.csrf_token),
                          409)
         accepted = self.store.accept_task(loop.id, worker.worker_id, time.time())
-        base_url = request.host_url.rstrip("/")
+        base_url = self._base_url(request)
         try:
-            rendered = self.render_loop(flow, loop, base_url)
+            rendered = self.render_loop(flow, loop, base_url, worker)
         except ValueError as error:  # the template cannot be rendered: say where, for its author
             return _html(views.message_page("This task cannot be shown", str(error), worker=worker,
                                             csrf_token=session.csrf_token, error=True), 500)
@@ -170,12 +264,13 @@ class Portal:
             return f"You have answered task {loop.name} already; each worker answers a task once."
         return ""
 
-    def render_loop(self, flow: NamedResource, loop: HumanLoop, base_url: str) -> str:
+    def render_loop(self, flow: NamedResource, loop: HumanLoop, base_url: str, worker: Worker) -> str:
+        """The loop's task template rendered for ``worker``: its document links work in that worker's session."""
         from airflow_a2i.local.portal.rendering import render_template
 
         template = self.task_template(flow)
         return render_template(template, json.loads(loop.input_content),
-                               grant_read_access=self.read_access_granter(base_url))
+                               grant_read_access=self.read_access_granter(base_url, worker.worker_id))
 
     def task_template(self, flow: NamedResource) -> str:
         ui_arn = str(flow.body["HumanLoopConfig"]["HumanTaskUiArn"])
@@ -184,8 +279,9 @@ class Portal:
             raise ValueError(f"The flow definition's task UI {ui_arn} does not exist any more")
         return str(ui.body)
 
-    def read_access_granter(self, base_url: str) -> Callable[[str], str]:
-        """``grant_read_access``: an S3 URI becomes a signed, short-lived URL of this portal."""
+    def read_access_granter(self, base_url: str, worker_id: str) -> Callable[[str], str]:
+        """``grant_read_access``: an S3 URI becomes a short-lived URL of this portal, valid in ``worker_id``'s
+        session only (reloading the task page makes fresh ones)."""
         def grant(uri: str) -> str:
             from airflow_a2i.local.portal.rendering import parse_s3_location
 
@@ -194,7 +290,8 @@ class Portal:
                 return uri  # not an S3 object: A2I leaves such a value as it is
             bucket, key = location
             file_name = quote(PurePosixPath(key).name)
-            return f"{base_url}/portal/objects/{self.signer.sign(bucket, key)}/{file_name}"
+            token = self.signer.sign(bucket, key, worker_id=worker_id, now=self.clock())
+            return f"{base_url}/portal/objects/{token}/{file_name}"
         return grant
 
     def _task_page(self, session: PortalSession, flow: NamedResource, loop: HumanLoop, rendered: str,
@@ -233,22 +330,27 @@ class Portal:
 
     # Documents ---------------------------------------------------------------------------------
 
-    def _object(self, token: str) -> Response:
-        found = self.signer.verify(token)
+    def _object(self, token: str, session: PortalSession | None) -> Response:
+        worker_id = session.worker.worker_id if session is not None else ""
+        found = self.signer.verify(token, worker_id=worker_id, now=self.clock())
         if found is None:
-            return Response("This link is not valid or has expired; reload the task page.", 403,
-                            content_type="text/plain; charset=utf-8")
+            return Response("This link is not valid, has expired, or belongs to another session; reload the task "
+                            "page.", 403, headers=SECURITY_HEADERS, content_type="text/plain; charset=utf-8")
         bucket, key = found
         stored = s3.object_response(bucket, key)
         if stored is None:
-            return Response(f"s3://{bucket}/{key} does not exist.", 404, content_type="text/plain; charset=utf-8")
+            return Response(f"s3://{bucket}/{key} does not exist.", 404, headers=SECURITY_HEADERS,
+                            content_type="text/plain; charset=utf-8")
         body, content_type = stored
         content_type = _shown_type(content_type, key)
         headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=300"}
         if content_type != "application/pdf":  # a sandboxed PDF would not open in the browser's viewer
-            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+            headers["Content-Security-Policy"] = OBJECT_POLICY
         if content_type not in INLINE_TYPES:
+            # Downloaded, never shown; and as application/octet-stream, which (nosniff) no page can load as a
+            # script or a stylesheet either: a bucket's .js or .css is not code of the portal's origin.
             headers["Content-Disposition"] = "attachment"
+            content_type = "application/octet-stream"
         return Response(body, 200, headers=headers, content_type=content_type)
 
 
@@ -260,8 +362,39 @@ def _shown_type(stored: str, key: str) -> str:
     return base
 
 
+def _form_refusal(request: Request) -> Response | None:
+    """413 when a form post is over the portal's limits (nothing of it stored); None when it may be read."""
+    request.max_content_length = MAX_FORM_BYTES
+    request.max_form_memory_size = MAX_FIELD_BYTES
+    request.max_form_parts = MAX_FORM_FIELDS
+    try:
+        fields = list(request.form.items(multi=True))
+    except RequestEntityTooLarge:
+        return _too_large()
+    if len(fields) > MAX_FORM_FIELDS or any(
+            len(_utf8(name)) > MAX_FIELD_BYTES or len(_utf8(value)) > MAX_FIELD_BYTES for name, value in fields):
+        return _too_large()
+    return None
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _too_large() -> Response:
+    return _html(views.message_page(
+        "Too large", f"The portal takes forms of at most {MAX_FORM_BYTES // 1024} KiB, {MAX_FORM_FIELDS} fields and "
+        f"{MAX_FIELD_BYTES // 1024} KiB per field; nothing was saved. Shorten the answer and submit again.",
+        error=True), 413)
+
+
+def _retry_later(response: Response, seconds: int) -> Response:
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def _csrf_ok(request: Request, session: PortalSession) -> bool:
-    return secrets.compare_digest(request.form.get(CSRF_FIELD, ""), session.csrf_token)
+    return same_secret(request.form.get(CSRF_FIELD), session.csrf_token)
 
 
 def _forbidden(session: PortalSession) -> Response:
@@ -270,11 +403,25 @@ def _forbidden(session: PortalSession) -> Response:
                  403)
 
 
+def _here(request: Request) -> str:
+    """This request's path and query, percent-encoded: safe to put in a header or another URL's query."""
+    query = request.query_string.decode("latin-1")
+    return quote(request.path) + (f"?{query}" if query else "")
+
+
 def _local_path(path: str | None) -> str:
-    """Only a path of this portal is a place to go after logging in: never another site."""
-    if path and path.startswith(PREFIX) and not path.startswith("//") and "\\" not in path:
+    """Only a path of this portal is a place to go after logging in: never another site (``//host``, a scheme, a
+    backslash), never a header break (control characters, CR/LF), never out of the portal (``..``)."""
+    if (path and path.startswith(PREFIX) and all("!" <= character <= "~" for character in path)
+            and "\\" not in path and not _leaves_portal(path)):
         return path
-    return "/portal/tasks"
+    return TASK_LIST
+
+
+def _leaves_portal(path: str) -> bool:
+    parts = urlsplit(path)
+    segments = unquote(parts.path).split("/")
+    return bool(parts.scheme or parts.netloc) or any(segment in (".", "..") for segment in segments)
 
 
 def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:

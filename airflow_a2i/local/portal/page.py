@@ -13,10 +13,13 @@ import re
 from importlib import resources
 
 # Templates bring their own inline scripts and styles, so 'unsafe-inline' stays; everything else (images,
-# requests, form posts) is kept on the service itself.
+# requests, form posts) is kept on the service itself. Scripts are inline only: nothing the portal serves from a
+# URL (a bucket's document) can run as a page's script, and there are no plugins (object-src). The page cannot be
+# sandboxed itself: its form must post with the worker's session cookie, which an opaque origin would not send.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
 )
 
 # A whole <script ...src=...assets.crowd.aws...>...</script>; attribute values may be quoted or not.

@@ -11,6 +11,11 @@ HTML-escaped unless a filter says otherwise, and A2I adds five filters to standa
 
 Lists and dicts print as JSON (escaped), so ``initial-value="{{ task.input.blocks }}"`` hands the element
 its JSON. Undefined variables print nothing.
+
+Rendering is bounded (a template is an API client's input, rendered by RenderUiTemplate and on every task page):
+at most ``LOOP_ITERATION_LIMIT`` loop iterations, ``OUTPUT_LIMIT`` bytes of output (UTF-8, captures included),
+``NAMESPACE_LIMIT`` bytes of assigned variables and ``CONTEXT_DEPTH_LIMIT`` nested contexts; a template that hits
+one fails like any other template error, saying which limit.
 """
 
 from __future__ import annotations
@@ -19,23 +24,41 @@ import html
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlsplit
 
-from liquid import Environment
+from liquid import BoundTemplate, Environment, RenderContext
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
-from liquid.exceptions import FilterArgumentError, LiquidError
+from liquid.exceptions import (
+    ContextDepthError,
+    FilterArgumentError,
+    LiquidError,
+    LocalNamespaceLimitError,
+    LoopIterationLimitError,
+    OutputStreamLimitError,
+    ResourceLimitError,
+)
 from liquid.stringify import to_liquid_string
 from liquid.undefined import Undefined
 from markupsafe import Markup, escape
 
-if TYPE_CHECKING:
-    from liquid.context import RenderContext
-
 __all__ = ["TemplateRenderError", "parse_s3_location", "render_template"]
 
 GrantReadAccess = Callable[[str], str]
+
+# Generous for real task UIs (AWS's samples loop over at most a few thousand Textract blocks and print well under
+# 1 MB), small enough that one render costs well under a second of CPU and a few tens of MB of memory.
+LOOP_ITERATION_LIMIT = 100_000
+OUTPUT_LIMIT = 10_000_000
+NAMESPACE_LIMIT = 10_000_000
+CONTEXT_DEPTH_LIMIT = 30
+_LIMITS: dict[type[ResourceLimitError], str] = {
+    LoopIterationLimitError: f"more than {LOOP_ITERATION_LIMIT:,} loop iterations",
+    OutputStreamLimitError: f"more than {OUTPUT_LIMIT:,} bytes of output",
+    LocalNamespaceLimitError: f"more than {NAMESPACE_LIMIT:,} bytes of assigned variables",
+    ContextDepthError: f"more than {CONTEXT_DEPTH_LIMIT} nested contexts (include or render tags)",
+}
 
 
 class TemplateRenderError(ValueError):
@@ -171,8 +194,37 @@ def _grant_read_access_filter(grant: GrantReadAccess | None) -> Callable[[object
     return grant_read_access
 
 
+class _CountingContext(RenderContext):
+    """python-liquid bounds the iterations of each nest of loops; this bounds them over the whole render too, so
+    that many loops one after another cannot add up to minutes of CPU."""
+
+    __slots__ = ("iterations",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.iterations = 0
+
+    def raise_for_loop_limit(self, length: int = 1) -> None:
+        super().raise_for_loop_limit(length)
+        self.iterations += length  # each start of a loop adds its length: the sum is every iteration rendered
+        if self.iterations > LOOP_ITERATION_LIMIT:
+            raise LoopIterationLimitError("loop iteration limit reached", token=None)
+
+
+class _CountingTemplate(BoundTemplate):
+    context_class = _CountingContext
+
+
+class _BoundedEnvironment(Environment):
+    template_class = _CountingTemplate
+    loop_iteration_limit = LOOP_ITERATION_LIMIT
+    output_stream_limit = OUTPUT_LIMIT
+    local_namespace_limit = NAMESPACE_LIMIT
+    context_depth_limit = CONTEXT_DEPTH_LIMIT
+
+
 def _environment(grant: GrantReadAccess | None) -> Environment:
-    environment = Environment(autoescape=True)
+    environment = _BoundedEnvironment(autoescape=True)
     environment.add_tag(_JsonOutput)
     environment.add_tag(_JsonEcho)
     environment.add_filter("escape", _escape)
@@ -201,8 +253,15 @@ def _unclosed_block_line(source: str, name: str) -> int | None:
     return opened[-1] if opened else None
 
 
+def _limit_message(err: LiquidError) -> str | None:
+    for kind, what in _LIMITS.items():
+        if isinstance(err, kind):
+            return f"rendering limit reached: the template needs {what}"
+    return None
+
+
 def _render_error(err: LiquidError, source: str) -> TemplateRenderError:
-    message = str(err.message if err.message is not None else type(err).__name__).strip()
+    message = _limit_message(err) or str(err.message if err.message is not None else type(err).__name__).strip()
     context = err.context()
     if context is not None:
         line, column, _, current, _ = context
