@@ -323,3 +323,30 @@ def test_beyond_loopback_the_service_needs_credentials(tmp_path: Any) -> None:
                              env={**__import__("os").environ, "AIRFLOW_A2I_CREDENTIALS": ""})
     assert refused.returncode == 1
     assert "Refusing to listen on 0.0.0.0 without credentials" in refused.stderr
+
+
+def test_a_bucket_named_portal_is_an_ordinary_bucket(local_service: str) -> None:
+    """The portal has a port of its own: no path of the API port is taken from S3."""
+    s3 = boto3.client("s3")
+    if "portal" not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="portal")
+    s3.put_object(Bucket="portal", Key="tasks", Body=b"an object, not a page")
+    assert s3.get_object(Bucket="portal", Key="tasks")["Body"].read() == b"an object, not a page"
+
+
+def test_the_moderation_template_keeps_hostile_labels_inside_their_json(local_service: str) -> None:
+    """A label with quotes neither breaks the task nor smuggles in a category (to_json | escape)."""
+    from pathlib import Path
+
+    from airflow_a2i.local.portal.elements import find_elements, parse_attribute_literal
+    from airflow_a2i.local.portal.rendering import render_template
+
+    hostile = 'Alcohol", "parentName": ""}, {"name": "Smuggled'
+    task_input = {"aiServiceRequest": {"image": {"s3Object": {"bucket": "b", "name": "k.png"}}},
+                  "selectedAiServiceResponse": {"moderationLabels": [
+                      {"name": hostile, "parentName": "It's \"Drugs\""}, {"name": "Smoking", "parentName": ""}]}}
+    template = (Path(__file__).resolve().parent.parent / "dags" / "templates" / "moderation_review.liquid.html")
+    html = render_template(template.read_text(), task_input, grant_read_access=lambda uri: uri)
+    [element] = [e for e in find_elements(html) if e.tag == "crowd-rekognition-detect-moderation-labels"]
+    categories = parse_attribute_literal(element.attributes["categories"])
+    assert categories == [{"name": hostile, "parentName": "It's \"Drugs\""}, {"name": "Smoking", "parentName": ""}]
