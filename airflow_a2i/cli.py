@@ -343,7 +343,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from airflow_a2i.local.portal.page import task_page
+    import secrets
+
+    from airflow_a2i.local.portal.page import task_page, with_script_nonce
     from airflow_a2i.local.portal.rendering import TemplateRenderError, render_template
 
     try:
@@ -356,13 +358,14 @@ def _template(args: argparse.Namespace) -> int:
     if not isinstance(task_input, dict):
         print("--input must be a JSON object: the template reads it as task.input", file=sys.stderr)
         return 2
+    nonce = secrets.token_urlsafe(18)
     try:
-        rendered = render_template(source, task_input)
+        rendered = render_template(with_script_nonce(source, nonce), task_input)
     except TemplateRenderError as error:
         print(f"{args.template}: {error}", file=sys.stderr)
         return 1
     page = task_page(rendered, title=f"Preview of {args.template.name}", csrf_token="preview",
-                     submit_url="about:blank")
+                     submit_url="about:blank", nonce=nonce)
     if args.out is None:
         print(page)
     else:

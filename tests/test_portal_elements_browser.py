@@ -22,7 +22,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from airflow_a2i.local.portal.elements import CSRF_FIELD, find_elements, shape_answer
-from airflow_a2i.local.portal.page import CONTENT_SECURITY_POLICY, strip_crowd_assets_scripts, task_page
+from airflow_a2i.local.portal.page import (
+    content_security_policy,
+    strip_crowd_assets_scripts,
+    task_page,
+    with_script_nonce,
+)
 from tests.browser import browser, save_screenshot  # noqa: F401 (browser: a fixture)
 
 # The page fixture, imported under another name (pytest registers it as `browser_page`) so that `page` stays
@@ -33,6 +38,7 @@ pytestmark = pytest.mark.timeout(60)
 
 CSRF = "csrf-token-123"
 SUBMIT_PATH = "/submit"
+NONCE = "test-nonce-0123456789"
 CROWD_SCRIPT = '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'
 
 Form = dict[str, list[str]]
@@ -59,8 +65,8 @@ class Site:
 
     def add(self, body_html: str, *, header_html: str = "") -> str:
         path = f"/task/{len(self.pages)}"
-        self.pages[path] = task_page(body_html, title="Task", csrf_token=CSRF, submit_url=SUBMIT_PATH,
-                                     header_html=header_html)
+        self.pages[path] = task_page(with_script_nonce(body_html, NONCE), title="Task", csrf_token=CSRF,
+                                     submit_url=SUBMIT_PATH, nonce=NONCE, header_html=header_html)
         return self.base + path
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -89,7 +95,7 @@ class Site:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                self.send_header("Content-Security-Policy", content_security_policy(NONCE))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -178,7 +184,7 @@ def near(actual: float, expected: float, tolerance: float = 2) -> bool:
 
 def test_task_page_document() -> None:
     document = task_page(CROWD_SCRIPT + "<p>task</p>", title="A <b> title", csrf_token='to"k<en>',
-                         submit_url="/loops/1/submit?a=1&b=2", header_html='<nav class="bar">Portal</nav>')
+                         submit_url="/loops/1/submit?a=1&b=2", nonce=NONCE, header_html='<nav class="bar">Portal</nav>')
     assert document.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in document
     assert '<meta name="a2i-csrf" content="to&quot;k&lt;en&gt;">' in document
@@ -198,7 +204,8 @@ def test_crowd_assets_scripts_are_removed_and_nothing_else() -> None:
 
 
 def test_content_security_policy_keeps_everything_on_the_service() -> None:
-    directives = dict(part.strip().split(" ", 1) for part in CONTENT_SECURITY_POLICY.split(";"))
+    directives = dict(part.strip().split(" ", 1) for part in content_security_policy(NONCE).split(";"))
+    assert directives["script-src"] == f"'nonce-{NONCE}'"  # no 'unsafe-inline': no handler attribute, no javascript:
     assert directives["default-src"] == "'self'"
     assert directives["form-action"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
@@ -819,3 +826,19 @@ def test_hostile_values_show_as_text_and_never_run(worker: Worker) -> None:
     assert json.loads(form["b"][0])["boundingBoxes"][0]["label"] == IMAGE
     assert json.loads(form["e"][0]) == {"entities": [{"label": QUOTE, "startOffset": 0, "endOffset": 8}]}
     assert json.loads(form["__a2i_textract"][0]) == [{"keyBlockId": "k1", "value": IMAGE, "key": SCRIPT}]
+
+
+def test_only_the_templates_own_scripts_run(worker: Worker) -> None:
+    """A template that prints an input into an href or an event handler (its author's mistake) runs nothing: the
+    page's policy lets only the scripts given its nonce run, and rendered values never get one."""
+    page = worker.open("""
+      <script>window.templateRan = true;</script>
+      <a id="go" href="javascript:window.pwned=1">a link made of an input</a>
+      <img src="/img/10x10.png" onload="window.pwned=2" alt="an input in a handler">
+      <crowd-form><crowd-input name="i"></crowd-input></crowd-form>""")
+    page.locator("#go").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.templateRan") is True
+    assert page.evaluate("window.pwned") is None
+    assert worker.errors and all("Content Security Policy" in error for error in worker.errors), worker.errors
+    worker.errors.clear()  # the refusals were the point

@@ -247,15 +247,15 @@ class Portal:
             return _html(views.message_page("Task closed", closed, worker=worker, csrf_token=session.csrf_token),
                          409)
         accepted = self.store.accept_task(loop.id, worker.worker_id, time.time())
-        base_url = self._base_url(request)
+        base_url, nonce = self._base_url(request), secrets.token_urlsafe(18)
         try:
-            rendered = self.render_loop(flow, loop, base_url, worker)
+            rendered = self.render_loop(flow, loop, base_url, worker, nonce=nonce)
         except ValueError as error:  # the template cannot be rendered: say where, for its author
             return _html(views.message_page("This task cannot be shown", str(error), worker=worker,
                                             csrf_token=session.csrf_token, error=True), 500)
         if request.method == "POST":
             return self._submit(request, session, flow, loop, rendered, accepted, base_url)
-        return self._task_page(session, flow, loop, rendered, request.path)
+        return self._task_page(session, flow, loop, rendered, request.path, nonce)
 
     def _closed_reason(self, loop: HumanLoop, worker: Worker) -> str:
         if loop.status != "InProgress":
@@ -264,11 +264,14 @@ class Portal:
             return f"You have answered task {loop.name} already; each worker answers a task once."
         return ""
 
-    def render_loop(self, flow: NamedResource, loop: HumanLoop, base_url: str, worker: Worker) -> str:
-        """The loop's task template rendered for ``worker``: its document links work in that worker's session."""
+    def render_loop(self, flow: NamedResource, loop: HumanLoop, base_url: str, worker: Worker, *,
+                    nonce: str = "") -> str:
+        """The loop's task template rendered for ``worker``: its document links work in that worker's session;
+        the template's own scripts carry ``nonce`` (the only scripts the page's policy lets run)."""
+        from airflow_a2i.local.portal.page import with_script_nonce
         from airflow_a2i.local.portal.rendering import render_template
 
-        template = self.task_template(flow)
+        template = with_script_nonce(self.task_template(flow), nonce) if nonce else self.task_template(flow)
         return render_template(template, json.loads(loop.input_content),
                                grant_read_access=self.read_access_granter(base_url, worker.worker_id))
 
@@ -295,16 +298,16 @@ class Portal:
         return grant
 
     def _task_page(self, session: PortalSession, flow: NamedResource, loop: HumanLoop, rendered: str,
-                   path: str) -> Response:
-        from airflow_a2i.local.portal.page import CONTENT_SECURITY_POLICY, task_page
+                   path: str, nonce: str) -> Response:
+        from airflow_a2i.local.portal.page import content_security_policy, task_page
 
         task_count = int(flow.body["HumanLoopConfig"].get("TaskCount", 1))
         given = len(self.store.answers(loop.id))
         context = f"Task {loop.name} · {flow.name} · {given} of {task_count} answer(s) in"
         header = views.task_bar(session.worker, session.csrf_token, context=context)
         page = task_page(rendered, title=f"{loop.name} · A2I worker portal", csrf_token=session.csrf_token,
-                         submit_url=path, header_html=header)
-        return _html(page, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+                         submit_url=path, nonce=nonce, header_html=header)
+        return _html(page, headers={"Content-Security-Policy": content_security_policy(nonce)})
 
     def _submit(self, request: Request, session: PortalSession, flow: NamedResource, loop: HumanLoop,
                 rendered: str, accepted: float, base_url: str) -> Response:

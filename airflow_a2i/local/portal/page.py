@@ -12,15 +12,26 @@ import html
 import re
 from importlib import resources
 
-# Templates bring their own inline scripts and styles, so 'unsafe-inline' stays; everything else (images,
-# requests, form posts) is kept on the service itself. Scripts are inline only: nothing the portal serves from a
-# URL (a bucket's document) can run as a page's script, and there are no plugins (object-src). The page cannot be
-# sandboxed itself: its form must post with the worker's session cookie, which an opaque origin would not send.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+
+# Only the scripts the page is built with run: the portal's crowd elements and the template's own <script>
+# elements, each given the page's one-time nonce before the template is rendered, so no value of the task's input
+# can add a script, an event handler attribute or a javascript: URL that runs. Templates bring their own styles
+# ('unsafe-inline'); everything else (images, requests, form posts) is kept on the service itself, and there are
+# no plugins. The page cannot be sandboxed itself: its form must post with the worker's session cookie, which an
+# opaque origin would not send.
+def content_security_policy(nonce: str) -> str:
+    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+
+
+_SCRIPT_START = re.compile(r"<script\b", re.IGNORECASE)
+
+
+def with_script_nonce(template: str, nonce: str) -> str:
+    """The template source with ``nonce`` on each of its own ``<script>`` elements: done before rendering, so a
+    script that arrives in a rendered input value gets none."""
+    return _SCRIPT_START.sub(f'<script nonce="{nonce}"', template)
 
 # A whole <script ...src=...assets.crowd.aws...>...</script>; attribute values may be quoted or not.
 _ATTRIBUTE_TEXT = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
@@ -62,11 +73,13 @@ def strip_crowd_assets_scripts(body_html: str) -> str:
     return _CROWD_ASSETS_SCRIPT.sub("", body_html)
 
 
-def task_page(body_html: str, *, title: str, csrf_token: str, submit_url: str, header_html: str = "") -> str:
+def task_page(body_html: str, *, title: str, csrf_token: str, submit_url: str, nonce: str,
+              header_html: str = "") -> str:
     """A complete HTML document for one task.
 
-    ``body_html`` is the already-rendered task template; ``header_html`` is trusted portal markup shown above
-    it. The crowd form posts to ``submit_url`` with ``csrf_token`` as the ``__a2i_csrf`` field.
+    ``body_html`` is the already-rendered task template (its scripts given ``nonce``: :func:`with_script_nonce`);
+    ``header_html`` is trusted portal markup shown above it. The crowd form posts to ``submit_url`` with
+    ``csrf_token`` as the ``__a2i_csrf`` field.
     """
     def attribute(value: str) -> str:
         return html.escape(value, quote=True)
@@ -82,7 +95,7 @@ def task_page(body_html: str, *, title: str, csrf_token: str, submit_url: str, h
         f'<meta name="a2i-submit" content="{attribute(submit_url)}">',
         f"<title>{html.escape(title, quote=False)}</title>",
         f"<style>{crowd_elements_style()}</style>",
-        f"<script>{crowd_elements_script()}</script>",
+        f'<script nonce="{attribute(nonce)}">{crowd_elements_script()}</script>',
         "</head>",
         "<body>",
         header_html,
