@@ -30,32 +30,33 @@ STOPPED_STATES = frozenset({"Stopping", "Stopped"})
 FINAL_STATES = frozenset({"Completed"}) | FAILED_STATES
 
 
+def _seconds(name: str, value: object, rule: str) -> float:
+    """``value`` (a number, or a rendered template such as ``"0.5"``) as seconds; an error naming ``rule``."""
+    if isinstance(value, bool):
+        raise A2IValidationError(f"{name}={value!r} must be {rule}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise A2IValidationError(f"{name}={value!r} is not a number of seconds") from None
+
+
 def review_seconds(review_timeout: object) -> float | None:
-    """A review timeout as seconds: a number, or a rendered template such as ``"86400"``; None for no limit."""
+    """A review timeout as seconds; None for no limit."""
     if review_timeout is None or review_timeout == "" or review_timeout == "None":
         return None
-    if isinstance(review_timeout, bool):
-        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a number of seconds")
-    try:
-        seconds = float(review_timeout)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise A2IValidationError(f"review_timeout={review_timeout!r} is not a number of seconds") from None
+    rule = "a positive number of seconds, or None to wait as long as A2I keeps the loops"
+    seconds = _seconds("review_timeout", review_timeout, rule)
     if not 0 < seconds < float("inf"):
-        raise A2IValidationError(f"review_timeout={review_timeout!r} must be a positive number of seconds, "
-                                 "or None to wait as long as A2I keeps the loops")
+        raise A2IValidationError(f"review_timeout={review_timeout!r} must be {rule}")
     return seconds
 
 
 def poll_seconds(poll_interval: object) -> float:
-    """A poll interval as seconds: a number, or a rendered template such as ``"0.5"``."""
-    if isinstance(poll_interval, bool):
-        raise A2IValidationError(f"poll_interval={poll_interval!r} must be a number of seconds, 0 or more")
-    try:
-        seconds = float(poll_interval)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise A2IValidationError(f"poll_interval={poll_interval!r} is not a number of seconds") from None
+    """A poll interval as seconds."""
+    rule = "a number of seconds, 0 or more"
+    seconds = _seconds("poll_interval", poll_interval, rule)
     if not 0 <= seconds < float("inf"):
-        raise A2IValidationError(f"poll_interval={poll_interval!r} must be a number of seconds, 0 or more")
+        raise A2IValidationError(f"poll_interval={poll_interval!r} must be {rule}")
     return seconds
 
 
