@@ -225,6 +225,14 @@ class SageMakerA2I:
         return flow
 
 
+def moto_serves_sagemaker(operation: str) -> bool:
+    """True when moto's SageMaker implements ``operation`` (its response class has a method of that name)."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    return (operation[:1].isupper() and operation.isidentifier()
+            and callable(getattr(SageMakerResponse, _snake(operation), None)))
+
+
 def _snake(operation: str) -> str:
     return "".join("_" + char.lower() if char.isupper() else char for char in operation).lstrip("_")
 

@@ -40,7 +40,7 @@ from airflow_a2i.local.portal.accounts import (
 from airflow_a2i.local.portal.app import Portal
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.sagemaker import OPERATIONS as SAGEMAKER_OPERATIONS
-from airflow_a2i.local.sagemaker import SageMakerA2I
+from airflow_a2i.local.sagemaker import SageMakerA2I, moto_serves_sagemaker
 from airflow_a2i.local.store import Store
 from airflow_a2i.local.wire import (
     PORTAL_HEADER,
@@ -147,9 +147,10 @@ class LocalService:
             operation = target.split(".", 1)[1]
             if operation in SAGEMAKER_OPERATIONS:
                 return self._sagemaker(request, operation, region)(environ, start_response)
-            return json_protocol_error(ServiceError(  # not ours, and moto's SageMaker would answer a 500
-                "UnknownOperationException", f"This service does not implement {target[:100]}: only the SageMaker "
-                f"operations A2I needs ({', '.join(sorted(SAGEMAKER_OPERATIONS))})", 400))(environ, start_response)
+            if not moto_serves_sagemaker(operation):  # moto would answer a 500
+                return json_protocol_error(ServiceError(
+                    "UnknownOperationException", f"This service does not implement {target[:100]}: neither it nor "
+                    "moto serves that SageMaker operation", 400))(environ, start_response)
         elif service == "sagemaker" and (path == "/human-loops" or path.startswith("/human-loops/")):
             return self._runtime(request, region)(environ, start_response)
         elif target in BUILT_IN_OPERATIONS and service == BUILT_IN_OPERATIONS[target][0]:
