@@ -198,7 +198,7 @@ def attacker_origin() -> Iterator[str]:
         server.shutdown()
 
 
-ATTACKS = """async ([api, portal, bucket, loopName, flow, worker]) => {
+ATTACKS = """async ([api, portal, bucket, loopName, flow, worker, openLoop]) => {
   const results = {};
   const attempt = async (name, request) => {
     try {
@@ -215,6 +215,11 @@ ATTACKS = """async ([api, portal, bucket, loopName, flow, worker]) => {
   await attempt("start_loop", () => fetch(api + "/human-loops?X-Amz-Credential=x%2F20261203%2Fus-east-1%2F" +
       "sagemaker%2Faws4_request", plain({HumanLoopName: loopName, FlowDefinitionArn: flow,
                                          HumanLoopInput: {InputContent: "{}"}})));
+  await attempt("answer", () => fetch(api + "/_a2i/human-loops/" + openLoop + "/answers",
+                                      plain({answer: {answer: "forged"}})));
+  await attempt("create_task_ui", () => fetch(api + "/", {method: "POST", headers: {
+      "X-Amz-Target": "SageMaker.CreateHumanTaskUi", "Content-Type": "application/x-amz-json-1.1"},
+      body: JSON.stringify({HumanTaskUiName: "evil-" + loopName, UiTemplate: {Content: "<script>x()</script>"}})}));
   await attempt("reset", () => fetch(api + "/moto-api/reset", {method: "POST", mode: "no-cors"}));
   return results;
 }"""
@@ -226,15 +231,30 @@ def test_a_page_on_another_origin_reads_and_changes_nothing(page: Any, attacker_
     bucket, key = secret_object
     flow = create_flow(boto3.client("sagemaker"), output_path=f"s3://{output_bucket}/security",
                        workteam_arn=workteam_arn())
-    loop_name, mallory = unique("loop"), unique("mallory")
+    loop_name, mallory, open_loop = unique("loop"), unique("mallory"), unique("open")
+    a2i = boto3.client("sagemaker-a2i-runtime")
+    a2i.start_human_loop(HumanLoopName=open_loop, FlowDefinitionArn=flow, HumanLoopInput={"InputContent": "{}"})
     page.goto(attacker_origin)
-    results = page.evaluate(ATTACKS, [local_service, portal_endpoint, bucket, loop_name, flow, mallory])
+    results = page.evaluate(ATTACKS, [local_service, portal_endpoint, bucket, loop_name, flow, mallory, open_loop])
     for name in ("list_buckets", "read_object", "portal_tasks"):  # CORS: nothing readable
         assert "error" in results[name] or results[name]["type"] == "opaque", (name, results[name])
     assert all("private" not in json.dumps(result) for result in results.values())
     assert mallory not in workers()
-    assert boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=flow)["HumanLoopSummaries"] == []
+    assert [loop["HumanLoopName"] for loop in a2i.list_human_loops(FlowDefinitionArn=flow)["HumanLoopSummaries"]] == [
+        open_loop]
+    assert a2i.describe_human_loop(HumanLoopName=open_loop)["HumanLoopStatus"] == "InProgress"  # not answered
+    assert f"evil-{loop_name}" not in {ui["HumanTaskUiName"] for ui in boto3.client("sagemaker").list_human_task_uis()[
+        "HumanTaskUiSummaries"]}
     assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"answer": "private"}'
+
+    # A task UI's template opened in the browser (the attack's next step) is no page on any origin here.
+    sagemaker = boto3.client("sagemaker")
+    ui = unique("evil-ui")
+    sagemaker.create_human_task_ui(HumanTaskUiName=ui, UiTemplate={
+        "Content": "<script>document.title = 'pwned'</script><p>template</p>"})
+    opened = page.goto(sagemaker.describe_human_task_ui(HumanTaskUiName=ui)["UiTemplate"]["Url"])
+    assert opened is not None and opened.status == 403
+    assert page.title() != "pwned"
 
 
 # Signatures: what the service requires beyond loopback (here on loopback, with credentials configured) ---------

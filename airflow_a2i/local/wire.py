@@ -70,6 +70,9 @@ def s3_elsewhere(s3_endpoint: str) -> Response:
 def refusal_response(refusal: Refusal | SignatureError, environ: dict[str, Any]) -> Response:
     """A guard's or the signature check's refusal in the protocol of the request: S3's XML for S3, AWS's JSON
     error otherwise; no body for HEAD, as S3 answers those."""
+    if isinstance(refusal, Refusal) and "HTTP_SEC_FETCH_MODE" in environ:  # a browser: a message it shows
+        return Response(f"{refusal.code}: {refusal.message}\n", status=refusal.status,
+                        content_type="text/plain; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"})
     if isinstance(refusal, Refusal):
         protocol: Literal["s3", "json"] = "s3" if is_s3_request(environ) else "json"
         refusal = SignatureError(protocol, refusal.code, refusal.message, refusal.status)
