@@ -370,3 +370,41 @@ def test_the_moderation_template_keeps_hostile_labels_inside_their_json(local_se
     [element] = [e for e in find_elements(html) if e.tag == "crowd-rekognition-detect-moderation-labels"]
     categories = parse_attribute_literal(element.attributes["categories"])
     assert categories == [{"name": hostile, "parentName": "It's \"Drugs\""}, {"name": "Smoking", "parentName": ""}]
+
+
+def test_stalled_connections_neither_take_a_thread_each_nor_stay(tmp_path: Any) -> None:
+    """A server of 2 connections, idle after 0.5 s: 6 connections that stall mid-request hold at most 2 threads,
+    each is closed when it stalls too long, and a real request is then served."""
+    import socket
+    import time
+
+    from airflow_a2i.local.serving import BoundedServer, _KeepAliveHandler
+
+    class QuickIdle(_KeepAliveHandler):
+        timeout = 0.5
+
+    def app(environ: dict, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = BoundedServer("127.0.0.1", 0, app, max_connections=2, handler=QuickIdle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = threading.active_count()
+    stalled = [socket.create_connection(("127.0.0.1", server.server_port), timeout=10) for _ in range(6)]
+    try:
+        for connection in stalled:
+            connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # its headers never end
+        time.sleep(0.2)
+        assert threading.active_count() - before <= 2
+        response = requests.get(f"http://127.0.0.1:{server.server_port}/", timeout=30)
+        assert response.text == "ok"  # served once stalled connections were closed for idling
+        for connection in stalled:  # each one closed by the server, not left open
+            try:
+                assert connection.recv(1024) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for connection in stalled:
+            connection.close()
+        server.shutdown()
+        server.server_close()

@@ -51,8 +51,9 @@ class BoundedServer(socketserver.ThreadingMixIn, BaseWSGIServer):
     multithread = True
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, app: Any, max_connections: int = MAX_CONNECTIONS) -> None:
-        super().__init__(host, port, app, handler=_KeepAliveHandler)
+    def __init__(self, host: str, port: int, app: Any, max_connections: int = MAX_CONNECTIONS,
+                 handler: type[MotoRequestHandler] = _KeepAliveHandler) -> None:
+        super().__init__(host, port, app, handler=handler)
         self._slots = threading.BoundedSemaphore(max_connections)
 
     def process_request(self, request: Any, client_address: Any) -> None:
