@@ -241,8 +241,8 @@ def parse_time(notes: list[str], runs: int = PARSE_RUNS, log=print) -> list[Row]
         "`_pre_import_airflow_modules`; Airflow 2: `DagFileProcessorProcess.start` calls `import_modules`), so "
         "the child finds them imported. These rows run that step untimed before the parse. The baseline file "
         "imports `airflow.providers.amazon...` directly, so boto3, the AWS base and the SageMaker module are "
-        "imported once in the parent and never again per parse; `airflow_a2i.*` is not an `airflow.*` module, "
-        "so ours pays boto3, the AWS base and airflow-a2i in every parse, unless another DAG file of the "
-        "deployment imports the Amazon provider directly (the parent keeps what it pre-imported for any file). "
+        "imported once in the parent and never again per parse. `airflow_a2i.*` is not an `airflow.*` module, "
+        "so our DAG file names the AWS base (`import airflow.providers.amazon.aws.operators.base_aws`) for the "
+        "parent to pre-import; what is left per parse is airflow-a2i's own modules. "
         "Medians, baseline vs ours: " + "; ".join(details["pre-import"]) + ".")
     return rows
