@@ -336,12 +336,13 @@ def test_requests_not_signed_by_a_configured_key_get_aws_errors(signed_service: 
 
 
 def test_beyond_loopback_the_service_needs_credentials(tmp_path: Any) -> None:
+    import os
     import subprocess
     import sys
 
     refused = subprocess.run([sys.executable, "-m", "airflow_a2i.cli", "local", "serve", "--host", "0.0.0.0",
                               "--port", "0", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60,
-                             env={**__import__("os").environ, "AIRFLOW_A2I_CREDENTIALS": ""})
+                             env={**os.environ, "AIRFLOW_A2I_CREDENTIALS": ""})
     assert refused.returncode == 1
     assert "Refusing to listen on 0.0.0.0 without credentials" in refused.stderr
 
