@@ -24,6 +24,7 @@ import pytest
 from airflow_a2i.local.portal.elements import CSRF_FIELD, find_elements, shape_answer
 from airflow_a2i.local.portal.page import (
     content_security_policy,
+    crowd_elements_script,
     strip_crowd_assets_scripts,
     task_page,
     with_script_nonce,
@@ -213,9 +214,14 @@ def test_content_security_policy_keeps_everything_on_the_service() -> None:
 
 
 def test_static_files_ship_inside_the_package() -> None:
-    static = resources.files("airflow_a2i.local.portal").joinpath("static")
-    assert static.joinpath("crowd-elements.js").is_file()
-    assert static.joinpath("crowd-elements.css").is_file()
+    crowd = resources.files("airflow_a2i.local.portal").joinpath("static", "crowd")
+    assert crowd.joinpath("00-kit.js").is_file()
+    assert crowd.joinpath("00-base.css").is_file()
+    script = crowd_elements_script()
+    # one function scope: the kit first, the registration last, every fragment's elements in between
+    assert script.startswith("(() => {") and script.rstrip().endswith("})();")
+    assert script.index("const ELEMENTS = []") < script.index("ELEMENTS.push(['crowd-classifier'") \
+        < script.index("function defineAll()")
 
 
 # --- attribute literals -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The worker's task page: a rendered task template inside a document carrying the portal's crowd elements.
 
 Amazon's crowd-html-elements.js cannot be loaded (nothing outside loopback is reachable), so the portal's own
-implementation (``static/crowd-elements.js`` and ``.css``) is inlined into every page and the template's
+implementation (the fragments in ``static/crowd/``, joined) is inlined into every page and the template's
 ``<script src="https://assets.crowd.aws/...">`` tags are dropped.
 """
 
@@ -43,29 +43,31 @@ _CROWD_ASSETS_SCRIPT = re.compile(
 )
 
 
-@functools.cache
-def _static_text(name: str) -> str:
-    return resources.files("airflow_a2i.local.portal").joinpath("static", name).read_text(encoding="utf-8")
+def _crowd_fragments(suffix: str) -> list[str]:
+    """The texts of ``static/crowd/*<suffix>``, in name order."""
+    folder = resources.files("airflow_a2i.local.portal").joinpath("static", "crowd")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(suffix))
+    return [folder.joinpath(name).read_text(encoding="utf-8") for name in names]
 
 
-def _inlinable(name: str, element: str) -> str:
-    """A static file's text, checked safe to inline in an ``<element>``: it must not close that element."""
-    text = _static_text(name)
+def _inlinable(text: str, element: str) -> str:
+    """``text``, checked safe to inline in an ``<element>``: it must not close that element."""
     if f"</{element}" in text.lower():
-        raise ValueError(f"{name} must not contain '</{element}': it is inlined into the page")
+        raise ValueError(f"static/crowd/ must not contain '</{element}': it is inlined into the page")
     return text
 
 
 @functools.cache
 def crowd_elements_script() -> str:
-    """The crowd elements' JavaScript, safe to inline in a ``<script>`` element."""
-    return _inlinable("crowd-elements.js", "script")
+    """The crowd elements' JavaScript, safe to inline in a ``<script>`` element: the fragments in one function
+    scope, so each may use what an earlier one defines and nothing leaks into the template's scripts."""
+    return _inlinable("(() => {\n  'use strict';\n\n" + "\n".join(_crowd_fragments(".js")) + "})();\n", "script")
 
 
 @functools.cache
 def crowd_elements_style() -> str:
     """The crowd elements' stylesheet, safe to inline in a ``<style>`` element."""
-    return _inlinable("crowd-elements.css", "style")
+    return _inlinable("\n".join(_crowd_fragments(".css")), "style")
 
 
 def strip_crowd_assets_scripts(body_html: str) -> str:
