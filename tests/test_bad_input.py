@@ -166,7 +166,8 @@ def test_the_sensor_takes_what_the_start_and_built_in_operators_return():
 
 
 def test_the_wait_policy_is_one_checked_value_that_survives_its_serialized_form():
-    from airflow_a2i.waiting.policies import WaitPolicy, WaitPolicyArguments
+    from airflow_a2i.waiting.arguments import WaitPolicyArguments
+    from airflow_a2i.waiting.policies import WaitPolicy
 
     policy = WaitPolicy.of(on_loop_failure="skip", on_review_timeout="stop_and_fail", review_timeout="86400",
                            poll_interval=5, stop_on_kill=True)  # review_timeout as a rendered template gives it

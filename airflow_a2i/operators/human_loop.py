@@ -26,7 +26,7 @@ from airflow_a2i.validation import (
     validate_content_classifiers,
     validate_flow_definition_arn,
 )
-from airflow_a2i.waiting.policies import WaitPolicyArguments, review_seconds
+from airflow_a2i.waiting.arguments import WaitPolicyArguments, review_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

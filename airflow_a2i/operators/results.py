@@ -26,7 +26,7 @@ from airflow_a2i.results.items import (
 )
 from airflow_a2i.results.summary import summarize, summary_facts
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated
-from airflow_a2i.waiting.policies import MISSING
+from airflow_a2i.waiting.states import MISSING
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from airflow_a2i.waiting.policies import MISSING, OPEN_STATES
+from airflow_a2i.waiting.states import MISSING, OPEN_STATES
 
 #: Version of the results and summary layout, written into the summary; bumped on incompatible changes.
 RESULTS_FORMAT = "airflow-a2i.results/1"

@@ -20,9 +20,10 @@ from airflow_a2i.s3_uris import join_s3_uri
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.validation import check_literal_part, has_template, is_templated, validate_flow_definition_arn
+from airflow_a2i.waiting.arguments import WaitPolicyArguments
 from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops, unfinished_manifests, write_report
 from airflow_a2i.waiting.events import batch_event
-from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy, WaitPolicyArguments
+from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
 from airflow_a2i.waiting.sync import raise_for_outcome, unless_throttled
 
 if TYPE_CHECKING:

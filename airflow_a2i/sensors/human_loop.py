@@ -18,7 +18,7 @@ from airflow_a2i.names import human_loop_names_of
 from airflow_a2i.triggers.base import aws_kwargs_of
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import check_literal_part, is_templated
-from airflow_a2i.waiting.policies import WaitPolicyArguments
+from airflow_a2i.waiting.arguments import WaitPolicyArguments
 from airflow_a2i.waiting.sync import (
     INLINE_NAMES_LIMIT,
     judge,

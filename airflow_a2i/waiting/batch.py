@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.names import has_run_hash, run_hash_of
-from airflow_a2i.waiting.policies import FINAL_STATES, LoopState, counts
+from airflow_a2i.waiting.policies import LoopState, counts
+from airflow_a2i.waiting.states import FINAL_STATES
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from airflow_a2i.waiting.policies import FAILED_STATES, LoopState, Verdict, counts
+from airflow_a2i.waiting.policies import LoopState, Verdict, counts
+from airflow_a2i.waiting.states import FAILED_STATES
 
 EVENT_NAMES_LIMIT = 100  # names of a kind a batch event carries; the rest are in the report
 

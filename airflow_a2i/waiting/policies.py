@@ -18,57 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.validation import is_templated
-
-ON_LOOP_FAILURE = ("fail", "skip", "continue")
-ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
-# A loop's states: A2I's HumanLoopStatus values, and MISSING for a loop DescribeHumanLoop does not find.
-MISSING = "Missing"  # deleted, or never started: DescribeHumanLoop says ResourceNotFound
-OPEN_STATES = frozenset({"InProgress", "Stopping"})
-FAILED_STATES = frozenset({"Failed", "Stopped", MISSING})
-STOPPED_STATES = frozenset({"Stopping", "Stopped"})
-FINAL_STATES = frozenset({"Completed"}) | FAILED_STATES
-
-
-def _seconds(name: str, value: object, rule: str) -> float:
-    """``value`` (a number, or a rendered template such as ``"0.5"``) as seconds; an error naming ``rule``."""
-    if isinstance(value, bool):
-        raise A2IValidationError(f"{name}={value!r} must be {rule}")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise A2IValidationError(f"{name}={value!r} is not a number of seconds") from None
-
-
-def review_seconds(review_timeout: object) -> float | None:
-    """A review timeout as seconds; None for no limit."""
-    if review_timeout is None or review_timeout == "" or review_timeout == "None":
-        return None
-    rule = "a positive number of seconds, or None to wait as long as A2I keeps the loops"
-    seconds = _seconds("review_timeout", review_timeout, rule)
-    if not 0 < seconds < float("inf"):
-        raise A2IValidationError(f"review_timeout={review_timeout!r} must be {rule}")
-    return seconds
-
-
-def poll_seconds(poll_interval: object) -> float:
-    """A poll interval as seconds."""
-    rule = "a number of seconds, 0 or more"
-    seconds = _seconds("poll_interval", poll_interval, rule)
-    if not 0 <= seconds < float("inf"):
-        raise A2IValidationError(f"poll_interval={poll_interval!r} must be {rule}")
-    return seconds
-
-
-def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeout: object) -> None:
-    if on_loop_failure not in ON_LOOP_FAILURE:
-        raise A2IValidationError(f"on_loop_failure={on_loop_failure!r} is not one of {list(ON_LOOP_FAILURE)}: "
-                                 "fail the task, skip it, or continue and report the failed loops")
-    if on_review_timeout not in ON_REVIEW_TIMEOUT:
-        raise A2IValidationError(f"on_review_timeout={on_review_timeout!r} is not one of "
-                                 f"{list(ON_REVIEW_TIMEOUT)}")
-    if not is_templated(review_timeout):  # templates are checked once rendered
-        review_seconds(review_timeout)
+from airflow_a2i.waiting.arguments import poll_seconds, review_seconds, validate_policies
+from airflow_a2i.waiting.states import FAILED_STATES, MISSING, OPEN_STATES, STOPPED_STATES
 
 
 @dataclass(frozen=True)
@@ -221,39 +172,3 @@ def timeout_message(overdue: list[str], review_timeout: float | None, *, stopped
 def summary_message(states: list[LoopState], timed_out: list[str]) -> str:
     text = f"{len(states)} human loop(s) done: {counts(states)}"
     return text + (f"; {len(timed_out)} gave up on after review_timeout" if timed_out else "")
-
-
-class WaitPolicyArguments:
-    """The wait-policy keyword arguments of an operator or sensor, kept as its own (templated) attributes until
-    it runs; :meth:`wait_policy` is the one value it passes to the sync look and to its trigger."""
-
-    on_loop_failure: str
-    on_review_timeout: str
-    review_timeout: float | str | None
-    poll_interval: float | str | None
-    stop_on_kill: bool
-
-    def init_wait_policy(self, *, on_loop_failure: str, on_review_timeout: str, review_timeout: float | str | None,
-                         poll_interval: float | str | None, stop_on_kill: bool) -> None:
-        validate_policies(on_loop_failure, on_review_timeout, review_timeout)
-        if poll_interval is not None and not is_templated(poll_interval):  # templates are checked once rendered
-            poll_seconds(poll_interval)
-        self.on_loop_failure = on_loop_failure
-        self.on_review_timeout = on_review_timeout
-        self.review_timeout = review_timeout
-        self.poll_interval = poll_interval
-        self.stop_on_kill = stop_on_kill
-
-    def wait_poll_interval(self) -> float:
-        """Seconds between two looks: ``poll_interval`` once rendered; a sensor given none uses its
-        ``poke_interval``."""
-        if self.poll_interval is None:
-            return float(self.poke_interval)  # type: ignore[attr-defined]
-        return poll_seconds(self.poll_interval)
-
-    def wait_policy(self) -> WaitPolicy:
-        """The policy of the rendered arguments."""
-        return WaitPolicy.of(on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
-                             review_timeout=self.review_timeout, poll_interval=self.wait_poll_interval(),
-                             stop_on_kill=self.stop_on_kill)
-
