@@ -1,5 +1,6 @@
 """``airflow-a2i``: the project's command line (``airflow-a2i local serve``, ``airflow-a2i local answer``,
-``airflow-a2i local worker add``, ``airflow-a2i template render``, ``airflow-a2i activation simulate``)."""
+``airflow-a2i local worker add``, ``airflow-a2i template render`` and ``check``,
+``airflow-a2i activation simulate``)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="the task input (task.input) as a JSON object, or @FILE to read it from a file")
     render.add_argument("--out", type=Path, default=None, metavar="FILE.html",
                         help="write the page here (default: print it)")
+
+    check = template_commands.add_parser(
+        "check", help="what templates need that the local worker portal does not give",
+        description="Read task UI templates and say, for each, what its tasks need that the local worker portal "
+                    "does not give: crowd elements it does not define, resources from outside the service "
+                    "(blocked by the portal's pages unless allowed), inline event handlers and javascript: URLs "
+                    "(not run). Exit 0 every template can be worked on as it is, 1 some cannot, 2 a file cannot "
+                    "be read.")
+    check.add_argument("templates", nargs="+", type=Path, metavar="FILE", help="Liquid templates")
+    check.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object per template")
 
     activation = commands.add_parser("activation", help="built-in task types' human loop activation conditions")
     activation_commands = activation.add_subparsers(dest="activation_command", required=True)
@@ -342,7 +353,33 @@ def _worker(args: argparse.Namespace) -> int:
         return 1
 
 
+def _template_check(args: argparse.Namespace) -> int:
+    from airflow_a2i.local.portal.template_check import check_template
+
+    workable = True
+    for path in args.templates:
+        try:
+            report = check_template(path.read_text())
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"Cannot read {path}: {error}", file=sys.stderr)
+            return 2
+        workable = workable and report.workable
+        if args.as_json:
+            print(json.dumps({"template": str(path), "workable": report.workable,
+                              "elements": sorted(report.elements), "problems": report.problems(),
+                              "notes": report.notes()}))
+            continue
+        print(f"{path}: {'ok' if report.workable else 'cannot be worked on as it is'}")
+        for problem in report.problems():
+            print(f"  - {problem}")
+        for note in report.notes():
+            print(f"  - note: {note}")
+    return 0 if workable else 1
+
+
 def _template(args: argparse.Namespace) -> int:
+    if args.template_command == "check":
+        return _template_check(args)
     import secrets
 
     from airflow_a2i.local.portal.page import task_page, with_script_nonce
