@@ -27,11 +27,12 @@ def get_provider_info() -> dict:
         # Amazon provider's `aws` connection type, so they register no connection type of their own).
         "operators": [{"integration-name": INTEGRATION, "python-modules": [
             f"airflow_a2i.operators.{module}" for module in
-            ("human_loop", "batch", "flow_definition", "textract", "rekognition", "results")]}],
+            ("human_loop", "batch", "flow_definition", "textract", "rekognition", "results", "events")]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": [
             "airflow_a2i.sensors.human_loop", "airflow_a2i.sensors.batch"]}],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": [
-            "airflow_a2i.hooks.a2i", "airflow_a2i.hooks.textract", "airflow_a2i.hooks.rekognition"]}],
+            "airflow_a2i.hooks.a2i", "airflow_a2i.hooks.textract", "airflow_a2i.hooks.rekognition",
+            "airflow_a2i.hooks.events"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": [
             "airflow_a2i.triggers.human_loop", "airflow_a2i.triggers.batch"]}],
         # The API server shows a task's extra links only for link classes its providers register.

@@ -14,6 +14,7 @@ from botocore.client import BaseClient
 import airflow_a2i.operators
 import airflow_a2i.sensors
 from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
+from airflow_a2i.operators.events import A2ICreateEventQueueOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.human_loop import (
     A2IDeleteHumanLoopOperator,
@@ -45,6 +46,7 @@ VALID: dict[type, dict[str, Any]] = {
     A2IStopHumanLoopOperator: {"human_loop_names": ["loop-1"]},
     A2IDeleteHumanLoopOperator: {"human_loop_names": ["loop-1"]},
     A2IHumanLoopSensor: {"human_loop_names": ["loop-1"]},
+    A2ICreateEventQueueOperator: {"queue_name": "a2i-events"},
     A2ICreateHumanTaskUiOperator: {"human_task_ui_name": "my-ui", "ui_template": "<crowd-form></crowd-form>"},
     A2ICreateFlowDefinitionOperator: {
         "flow_definition_name": "my-flow", "role_arn": ROLE_ARN, "output_s3_path": "s3://bucket/a2i-output",

@@ -19,6 +19,7 @@ import pytest
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
+from airflow_a2i.operators.events import A2ICreateEventQueueOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
 from airflow_a2i.operators.human_loop import (
     A2IDeleteHumanLoopOperator,
@@ -110,6 +111,13 @@ ROWS: list[tuple[type, dict[str, Any], str]] = [
     (A2IHumanLoopBatchSensor, {"manifest_uris": "s3://bucket/batches/run-1"}, "Give flow_definition_arn"),
     (A2IHumanLoopBatchSensor, {"flow_definition_arn": OTHER_ARN}, "started their loops in"),
     (A2IHumanLoopBatchSensor, {"manifest_uris": 5}, "manifest_uris must be an s3:// URI, a list of them"),
+    (A2IHumanLoopBatchSensor, {"completion": "events"}, "completion='events' needs events_queue_url"),
+    (A2IHumanLoopSensor, {"completion": "events", "events_queue_url": "a2i-events"}, "is not an SQS queue URL"),
+    (A2IStartHumanLoopOperator, {"reconcile_interval": "-5"}, "reconcile_interval='-5' must be a positive number"),
+    # Event-driven completion's queue
+    (A2ICreateEventQueueOperator, {"queue_name": "a2i events.fifo"}, "is not an SQS queue name"),
+    (A2ICreateEventQueueOperator, {"flow_definition_arn": "my-flow"}, "flow definition ARN"),
+    (A2ICreateEventQueueOperator, {"message_retention_seconds": 30}, "from 60 to 1209600"),
     # Built-in task types
     (TextractAnalyzeDocumentOperator, {"human_loop_name": "page-" + "1" * 60}, "A2I allows at most 63"),
     (TextractAnalyzeDocumentOperator, {"on_review_timeout": "stop"}, "on_review_timeout='stop' is not one of"),

@@ -55,9 +55,12 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
 
     def init_wait(self, *, wait_for_completion: bool, deferrable: bool, poll_interval: float | str,
                   review_timeout: float | str | None, on_loop_failure: str, on_review_timeout: str,
-                  stop_on_kill: bool) -> None:
+                  stop_on_kill: bool, completion: str = "poll", events_queue_url: str | None = None,
+                  reconcile_interval: float | str = 300) -> None:
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
-                              review_timeout=review_timeout, poll_interval=poll_interval, stop_on_kill=stop_on_kill)
+                              review_timeout=review_timeout, poll_interval=poll_interval, stop_on_kill=stop_on_kill,
+                              completion=completion, events_queue_url=events_queue_url,
+                              reconcile_interval=reconcile_interval)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self._started: str | None = None
@@ -148,13 +151,18 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
     :param on_loop_failure: ``fail`` | ``skip`` | ``continue`` for a Failed (or Expired) or Stopped loop.
     :param on_review_timeout: ``fail`` | ``stop_and_fail`` | ``stop_and_continue`` | ``continue``.
     :param stop_on_kill: stop the loop when a user kills the task. (default False: people's work is kept)
+    :param completion: ``poll`` (default) or ``events``: take A2I's status-change events from ``events_queue_url``
+        between full looks (see the README's "Event-driven completion").
+    :param events_queue_url: the SQS queue an EventBridge rule fills with A2I's status-change events
+        (:class:`~airflow_a2i.operators.events.A2ICreateEventQueueOperator` sets one up). (templated)
+    :param reconcile_interval: seconds between two full looks of an event-driven wait. (default 300; templated)
     :return: ``{"HumanLoopName", "HumanLoopArn", "HumanLoopStatus"}`` and, once completed, ``"OutputS3Uri"``.
     """
 
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields(
         "flow_definition_arn", "human_loop_input", "human_loop_name", "item_key", "content_classifiers",
-        "review_timeout", "poll_interval",
+        "review_timeout", "poll_interval", "events_queue_url", "reconcile_interval",
     )
     template_fields_renderers: ClassVar[dict] = {"human_loop_input": "json"}
     operator_extra_links = (A2IHumanLoopLink(), A2IPortalLink())
@@ -175,6 +183,9 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
         on_loop_failure: str = "fail",
         on_review_timeout: str = "fail",
         stop_on_kill: bool = False,
+        completion: str = "poll",
+        events_queue_url: str | None = None,
+        reconcile_interval: float | str = 300,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -185,7 +196,8 @@ class A2IStartHumanLoopOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator
         self.content_classifiers = content_classifiers
         self.init_wait(wait_for_completion=wait_for_completion, deferrable=deferrable, poll_interval=poll_interval,
                        review_timeout=review_timeout, on_loop_failure=on_loop_failure,
-                       on_review_timeout=on_review_timeout, stop_on_kill=stop_on_kill)
+                       on_review_timeout=on_review_timeout, stop_on_kill=stop_on_kill,
+                       completion=completion, events_queue_url=events_queue_url, reconcile_interval=reconcile_interval)
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> None:

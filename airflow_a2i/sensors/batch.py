@@ -63,6 +63,11 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
     :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
     :param poll_interval: seconds between two looks, in place of ``poke_interval`` (which Airflow does not
         template), e.g. ``"{{ params.poll_seconds }}"``; None: ``poke_interval``. (templated)
+    :param completion: ``poll`` (default) or ``events``: take A2I's status-change events from ``events_queue_url``
+        between full looks (see the README's "Event-driven completion").
+    :param events_queue_url: the SQS queue an EventBridge rule fills with A2I's status-change events
+        (:class:`~airflow_a2i.operators.events.A2ICreateEventQueueOperator` sets one up). (templated)
+    :param reconcile_interval: seconds between two full looks of an event-driven wait. (default 300; templated)
     :param stop_on_kill: stop the batch's open loops when a user kills the deferred task.
     :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
     :return: ``{"total": n, "counts": {status: n}, "timed_out_count": n, "report_s3_uri": uri,
@@ -71,7 +76,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
 
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields("manifest_uris", "flow_definition_arn", "report_s3_uri",
-                                                         "review_timeout", "poll_interval")
+                                                         "review_timeout", "poll_interval", "events_queue_url",
+                                                         "reconcile_interval")
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -85,6 +91,9 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         review_timeout: float | str | None = None,
         poll_interval: float | str | None = None,
         stop_on_kill: bool = False,
+        completion: str = "poll",
+        events_queue_url: str | None = None,
+        reconcile_interval: float | str = 300,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -94,7 +103,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         self.report_s3_uri = report_s3_uri
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
                               review_timeout=review_timeout, poll_interval=poll_interval,
-                              stop_on_kill=stop_on_kill)
+                              stop_on_kill=stop_on_kill, completion=completion,
+                              events_queue_url=events_queue_url, reconcile_interval=reconcile_interval)
         self.deferrable = deferrable
         self._batch_look: BatchLook | None = None
         check_literal_part(manifest_uris, manifest_sources)

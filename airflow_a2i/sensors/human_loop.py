@@ -48,6 +48,11 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     :param review_timeout: seconds from each loop's creation after which its review is overdue. (templated)
     :param poll_interval: seconds between two looks, in place of ``poke_interval`` (which Airflow does not
         template), e.g. ``"{{ params.poll_seconds }}"``; None: ``poke_interval``. (templated)
+    :param completion: ``poll`` (default) or ``events``: take A2I's status-change events from ``events_queue_url``
+        between full looks (see the README's "Event-driven completion").
+    :param events_queue_url: the SQS queue an EventBridge rule fills with A2I's status-change events
+        (:class:`~airflow_a2i.operators.events.A2ICreateEventQueueOperator` sets one up). (templated)
+    :param reconcile_interval: seconds between two full looks of an event-driven wait. (default 300; templated)
     :param report_s3_uri: where to write the names per status when there are more than 100 loops
         (an ``s3://bucket/key.json`` URI). (templated)
     :param deferrable: wait on the triggerer. (default: ``[operators] default_deferrable``)
@@ -57,7 +62,7 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
 
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields("human_loop_names", "report_s3_uri", "review_timeout",
-                                                         "poll_interval")
+                                                         "poll_interval", "events_queue_url", "reconcile_interval")
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -69,6 +74,9 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         review_timeout: float | str | None = None,
         poll_interval: float | str | None = None,
         report_s3_uri: str | None = None,
+        completion: str = "poll",
+        events_queue_url: str | None = None,
+        reconcile_interval: float | str = 300,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -76,7 +84,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         self.human_loop_names = human_loop_names
         self.init_wait_policy(on_loop_failure=on_loop_failure, on_review_timeout=on_review_timeout,
                               review_timeout=review_timeout, poll_interval=poll_interval,
-                              stop_on_kill=False)
+                              stop_on_kill=False, completion=completion,
+                              events_queue_url=events_queue_url, reconcile_interval=reconcile_interval)
         self.report_s3_uri = report_s3_uri
         self.deferrable = deferrable
         check_literal_part(human_loop_names, self._checked_names)

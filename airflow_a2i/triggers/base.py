@@ -10,8 +10,9 @@ botocore waiters: a wait ends on a decision over many loops and policies, not on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -19,16 +20,26 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_a2i.aws_errors import error_code, is_throttling
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.waiting.completion import IDLE_PAUSE_SECONDS, RECEIVE_MAX_MESSAGES, EventWait
 from airflow_a2i.waiting.events import ErrorEvent, error_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
+from airflow_a2i.waiting.states import FINAL_STATES
 from airflow_a2i.waiting.sync import Backoff
 
 CONCURRENT_CALLS = 10  # describes or stops in flight at once
 
 
+class SqsUnavailable(Exception):
+    """The events queue could not be read: the wait looks as a polling wait does until it can again."""
+
+
 class A2IBaseWaitTrigger(BaseTrigger):
     """
     Wait until human loops end, as the policy says; a subclass says which loops and how to look at them.
+
+    With ``completion="events"`` in the policy, the loops' ends come as hints from an SQS queue between full looks
+    (:mod:`airflow_a2i.waiting.completion`): the subclass then also says which loops it waits on, their states as
+    last seen, and how to confirm some of them (:meth:`waited_on`, :meth:`current_states`, :meth:`confirm`).
 
     Yields exactly one event (:mod:`airflow_a2i.waiting.events`). Throttling backs off and retries; any other
     AWS error, or an :class:`~airflow_a2i.exceptions.A2IValidationError`, ends the wait with an ``error``
@@ -87,6 +98,18 @@ class A2IBaseWaitTrigger(BaseTrigger):
         """One line for the log after a look."""
         raise NotImplementedError
 
+    def waited_on(self) -> Collection[str]:
+        """Every loop of the wait (event-driven completion)."""
+        raise NotImplementedError
+
+    def current_states(self) -> list[LoopState]:
+        """Every loop's state as last seen, without a look (event-driven completion)."""
+        raise NotImplementedError
+
+    async def confirm(self, client: Any, names: Collection[str]) -> list[LoopState]:
+        """Describe ``names`` (loops an event says ended) and return every loop's state (event-driven completion)."""
+        raise NotImplementedError
+
     async def finish(self, verdict: Verdict, states: list[LoopState]) -> Mapping[str, Any]:
         """The event once the verdict is done; an exception ends the wait with an error event instead."""
         raise NotImplementedError
@@ -99,8 +122,11 @@ class A2IBaseWaitTrigger(BaseTrigger):
         except Exception as error:
             yield TriggerEvent(error_event(str(error)))
             return
-        async with await self.hook().get_async_conn() as client:
-            ended = await self._wait(client)
+        async with contextlib.AsyncExitStack() as connections:
+            client = await connections.enter_async_context(await self.hook().get_async_conn())
+            sqs = await connections.enter_async_context(await self.sqs_hook().get_async_conn()) \
+                if self.policy.by_events else None
+            ended = await self._wait(client, sqs)
         if isinstance(ended, dict):
             yield TriggerEvent(ended)
             return
@@ -111,14 +137,23 @@ class A2IBaseWaitTrigger(BaseTrigger):
             event = dict(error_event(f"The wait ended {verdict.outcome} ({verdict.message}) but {error}"))
         yield TriggerEvent(event)
 
-    async def _wait(self, client: Any) -> tuple[Verdict, list[LoopState]] | ErrorEvent:
+    def sqs_hook(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
+        return SqsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                       config=self.botocore_config)
+
+    async def _wait(self, client: Any, sqs: Any = None) -> tuple[Verdict, list[LoopState]] | ErrorEvent:
         """Look until the verdict is done; an error event when the wait cannot go on."""
         from botocore.exceptions import ClientError
 
         backoff = Backoff()
+        events = None if sqs is None else EventWait(str(self.policy.events_queue_url),
+                                                     reconcile_interval=self.policy.reconcile_interval,
+                                                     now=time.time())
         while True:
             try:
-                states = await self.look(client)
+                states = await self._next_states(client, sqs, events)
                 verdict = self.policy.decide(states, time.time())
                 await self.stop(client, verdict.stop, "their review time is up")
             except ClientError as error:
@@ -131,11 +166,68 @@ class A2IBaseWaitTrigger(BaseTrigger):
             except A2IValidationError as error:
                 return error_event(str(error))
             backoff.reset()
+            progress = self.progress(states) + (f"; {events.progress()}" if events is not None else "")
             if verdict.done:
-                self.log.info("%s", self.progress(states))
+                self.log.info("%s", progress)
                 return verdict, states
-            self.log.info("%s; next look in %s s", self.progress(states), self.policy.poll_interval)
+            if events is not None and not events.polling:
+                continue  # the next receive's long poll paces the wait
+            self.log.info("%s; next look in %s s", progress, self.policy.poll_interval)
             await asyncio.sleep(self.policy.poll_interval)
+
+    async def _next_states(self, client: Any, sqs: Any, events: EventWait | None) -> list[LoopState]:
+        """A full look when polling or reconciling; otherwise the states after one receive of events."""
+        now = time.time()
+        if events is None:
+            return await self.look(client)
+        if not events.due_for_reconcile(now):
+            try:
+                states = await self._take_events(client, sqs, events)
+            except SqsUnavailable as error:
+                if events.sqs_failed(error):
+                    self.log.warning("Cannot read the events queue (%s): looking every %s s until it can again",
+                                     error, self.policy.poll_interval)
+            else:
+                if events.sqs_worked():
+                    self.log.info("The events queue can be read again: taking events")
+                return states
+        states = await self.look(client)
+        events.reconciled(now)
+        self.log.info("Reconciled with A2I: %s; taking events from %s", self.progress(states), events.queue_url)
+        return states
+
+    async def _take_events(self, client: Any, sqs: Any, events: EventWait) -> list[LoopState]:
+        """One receive: confirm the loops the wait's own events name, delete those events, release the others'."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = await sqs.receive_message(QueueUrl=events.queue_url, MaxNumberOfMessages=RECEIVE_MAX_MESSAGES,
+                                                 WaitTimeSeconds=events.receive_wait_seconds(time.time()))
+        except (ClientError, BotoCoreError) as error:
+            raise SqsUnavailable(str(error)) from error
+        messages = response.get("Messages", [])
+        final = {state.name for state in self.current_states() if state.status in FINAL_STATES}
+        received = events.sort(messages, self.waited_on(), final)
+        states = await self.confirm(client, received.to_confirm) if received.to_confirm else self.current_states()
+        events.confirmed += len(received.to_confirm)
+        await self._settle(sqs, events.queue_url, received.ours, received.others)
+        if messages and not received.ours:
+            await asyncio.sleep(IDLE_PAUSE_SECONDS)
+        return states
+
+    async def _settle(self, sqs: Any, queue_url: str, ours: list[dict[str, str]], others: list[dict[str, str]]) -> None:
+        """Delete the wait's own (confirmed) messages; make the others visible again for their waits. A failure here
+        costs a duplicate event later, never a loop: logged, not raised."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            if ours:
+                await sqs.delete_message_batch(QueueUrl=queue_url, Entries=ours)
+            if others:
+                await sqs.change_message_visibility_batch(
+                    QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in others])
+        except (ClientError, BotoCoreError) as error:
+            self.log.warning("Could not delete or release events in %s: %s", queue_url, error)
 
     async def stop(self, client: Any, names: Iterable[str], why: str) -> None:
         """Stop loops, a few at a time; one that has finished or vanished meanwhile is no error."""

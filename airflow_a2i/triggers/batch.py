@@ -7,7 +7,7 @@ this trigger drives it with aiobotocore.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_a2i.triggers.base import A2IBaseWaitTrigger, describe_all
@@ -108,6 +108,18 @@ class A2IHumanLoopBatchTrigger(A2IBaseWaitTrigger):
 
     def progress(self, states: list[LoopState]) -> str:
         return self._batch_look().progress(states)
+
+    def waited_on(self) -> Collection[str]:
+        return self._batch_look().loops
+
+    def current_states(self) -> list[LoopState]:
+        return self._batch_look().current()
+
+    async def confirm(self, client: Any, names: Collection[str]) -> list[LoopState]:
+        batch = self._batch_look()
+        for name, described in await describe_all(client, names):
+            batch.take_description(name, described)
+        return batch.current()
 
     async def finish(self, verdict: Verdict, states: list[LoopState]) -> BatchEvent:
         if self.report_s3_uri:

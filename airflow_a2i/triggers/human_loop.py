@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from airflow_a2i.triggers.base import A2IBaseWaitTrigger, describe_all
@@ -31,10 +31,21 @@ class A2IHumanLoopTrigger(A2IBaseWaitTrigger):
         self.human_loop_names = list(human_loop_names)
         super().__init__(serialized_fields={"human_loop_names": self.human_loop_names}, policy=policy,
                          **aws_kwargs)
+        self.states: dict[str, LoopState] = {}
 
     async def look(self, client: Any) -> list[LoopState]:
-        return [LoopState.from_description(name, described)
-                for name, described in await describe_all(client, self.human_loop_names)]
+        return await self.confirm(client, self.human_loop_names)
+
+    def waited_on(self) -> Collection[str]:
+        return self.human_loop_names
+
+    def current_states(self) -> list[LoopState]:
+        return [self.states[name] for name in self.human_loop_names]
+
+    async def confirm(self, client: Any, names: Collection[str]) -> list[LoopState]:
+        for name, described in await describe_all(client, names):
+            self.states[name] = LoopState.from_description(name, described)
+        return self.current_states()
 
     def progress(self, states: list[LoopState]) -> str:
         return f"Human loops: {counts(states)}"

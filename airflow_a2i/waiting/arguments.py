@@ -4,6 +4,7 @@ its dataclasses) are not needed to parse a DAG, so this module does not import t
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from airflow_a2i.exceptions import A2IValidationError
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
 
 ON_LOOP_FAILURE = ("fail", "skip", "continue")
 ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
+COMPLETIONS = ("poll", "events")
+DEFAULT_RECONCILE_SECONDS = 300.0
+# An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue name> on AWS; any endpoint's URL with that
+# path elsewhere (the local service's is http://127.0.0.1:<port>/<account>/<queue name>).
+_QUEUE_URL = re.compile(r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
 def _seconds(name: str, value: object, rule: str) -> float:
@@ -57,6 +63,32 @@ def validate_policies(on_loop_failure: str, on_review_timeout: str, review_timeo
         review_seconds(review_timeout)
 
 
+def reconcile_seconds(reconcile_interval: object) -> float:
+    """Seconds between two full looks of an event-driven wait."""
+    rule = "a positive number of seconds"
+    seconds = _seconds("reconcile_interval", reconcile_interval, rule)
+    if not 0 < seconds < float("inf"):
+        raise A2IValidationError(f"reconcile_interval={reconcile_interval!r} must be {rule}")
+    return seconds
+
+
+def validate_completion(completion: object, events_queue_url: object, reconcile_interval: object) -> None:
+    """``completion="poll"``, or ``"events"`` with the SQS queue an EventBridge rule fills with A2I's events.
+    Templated values are checked once rendered."""
+    if completion not in COMPLETIONS:
+        raise A2IValidationError(f"completion={completion!r} is not one of {list(COMPLETIONS)}: poll A2I, or take "
+                                 "its status-change events from an SQS queue (events_queue_url)")
+    if completion == "events" and not events_queue_url:
+        raise A2IValidationError("completion='events' needs events_queue_url: the URL of the SQS queue an EventBridge "
+                                 "rule fills with A2I's status-change events (A2ICreateEventQueueOperator sets one up)")
+    if events_queue_url and not is_templated(events_queue_url) and \
+            not (isinstance(events_queue_url, str) and _QUEUE_URL.fullmatch(events_queue_url)):
+        raise A2IValidationError(f"events_queue_url={events_queue_url!r:.200} is not an SQS queue URL: give "
+                                 "https://sqs.<region>.amazonaws.com/<account id>/<queue name>, as CreateQueue returns")
+    if not is_templated(reconcile_interval):
+        reconcile_seconds(reconcile_interval)
+
+
 class WaitPolicyArguments:
     """The wait-policy keyword arguments of an operator or sensor, kept as its own (templated) attributes until
     it runs; :meth:`wait_policy` is the one value it passes to the sync look and to its trigger."""
@@ -66,10 +98,16 @@ class WaitPolicyArguments:
     review_timeout: float | str | None
     poll_interval: float | str | None
     stop_on_kill: bool
+    completion: str
+    events_queue_url: str | None
+    reconcile_interval: float | str
 
     def init_wait_policy(self, *, on_loop_failure: str, on_review_timeout: str, review_timeout: float | str | None,
-                         poll_interval: float | str | None, stop_on_kill: bool) -> None:
+                         poll_interval: float | str | None, stop_on_kill: bool, completion: str = "poll",
+                         events_queue_url: str | None = None,
+                         reconcile_interval: float | str = DEFAULT_RECONCILE_SECONDS) -> None:
         validate_policies(on_loop_failure, on_review_timeout, review_timeout)
+        validate_completion(completion, events_queue_url, reconcile_interval)
         if poll_interval is not None and not is_templated(poll_interval):  # templates are checked once rendered
             poll_seconds(poll_interval)
         self.on_loop_failure = on_loop_failure
@@ -77,6 +115,9 @@ class WaitPolicyArguments:
         self.review_timeout = review_timeout
         self.poll_interval = poll_interval
         self.stop_on_kill = stop_on_kill
+        self.completion = completion
+        self.events_queue_url = events_queue_url
+        self.reconcile_interval = reconcile_interval
 
     def wait_poll_interval(self) -> float:
         """Seconds between two looks: ``poll_interval`` once rendered; a sensor given none uses its
@@ -91,5 +132,6 @@ class WaitPolicyArguments:
 
         return WaitPolicy.of(on_loop_failure=self.on_loop_failure, on_review_timeout=self.on_review_timeout,
                              review_timeout=self.review_timeout, poll_interval=self.wait_poll_interval(),
-                             stop_on_kill=self.stop_on_kill)
+                             stop_on_kill=self.stop_on_kill, completion=self.completion,
+                             events_queue_url=self.events_queue_url, reconcile_interval=self.reconcile_interval)
 

@@ -153,7 +153,11 @@ class BatchLook:
         times = [state.creation_time for state in self.states.values() if state.creation_time is not None]
         if times:
             self.earliest = min(times) if self.earliest is None else min(self.earliest, *times)
-        return [self.states[name] for name in self.loops]
+        return self.current()
+
+    def current(self) -> list[LoopState]:
+        """Every loop's state as last seen, in the manifests' order (after the first look, every loop has one)."""
+        return [self.states[name] for name in self.loops if name in self.states]
 
     def progress(self, states: list[LoopState]) -> str:
         return (f"Batch of {len(states)} human loop(s): {counts(states)}; {len(self.open_names())} still open; "

@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.waiting.arguments import poll_seconds, review_seconds, validate_policies
+from airflow_a2i.waiting.arguments import (
+    DEFAULT_RECONCILE_SECONDS,
+    poll_seconds,
+    reconcile_seconds,
+    review_seconds,
+    validate_completion,
+    validate_policies,
+)
 from airflow_a2i.waiting.states import FAILED_STATES, MISSING, OPEN_STATES, STOPPED_STATES
 
 
@@ -34,6 +41,10 @@ class WaitPolicy:
     :param review_timeout: seconds from each loop's creation after which it is overdue (None: no limit).
     :param poll_interval: seconds between two looks at the loops.
     :param stop_on_kill: stop the open loops when a user kills the waiting task.
+    :param completion: ``poll``, or ``events``: take A2I's status-change events from ``events_queue_url``
+        (see :mod:`airflow_a2i.waiting.completion`).
+    :param events_queue_url: the SQS queue an EventBridge rule fills with A2I's status-change events.
+    :param reconcile_interval: seconds between two full looks of an event-driven wait.
     """
 
     on_loop_failure: str = "fail"
@@ -41,20 +52,29 @@ class WaitPolicy:
     review_timeout: float | None = None
     poll_interval: float = 30.0
     stop_on_kill: bool = False
+    completion: str = "poll"
+    events_queue_url: str | None = None
+    reconcile_interval: float = DEFAULT_RECONCILE_SECONDS
 
     def __post_init__(self) -> None:
         validate_policies(self.on_loop_failure, self.on_review_timeout, self.review_timeout)
+        validate_completion(self.completion, self.events_queue_url, self.reconcile_interval)
         if not isinstance(self.poll_interval, int | float):  # a rendered template is converted by of()
             raise A2IValidationError(f"poll_interval={self.poll_interval!r} must be a number of seconds, 0 or more")
         poll_seconds(self.poll_interval)
 
     @classmethod
     def of(cls, *, on_loop_failure: str, on_review_timeout: str, review_timeout: object, poll_interval: object,
-           stop_on_kill: bool = False) -> WaitPolicy:
-        """The policy of an operator's rendered arguments (``review_timeout`` and ``poll_interval`` may be
-        rendered templates)."""
+           stop_on_kill: bool = False, completion: str = "poll", events_queue_url: str | None = None,
+           reconcile_interval: object = DEFAULT_RECONCILE_SECONDS) -> WaitPolicy:
+        """The policy of an operator's rendered arguments (``review_timeout``, ``poll_interval`` and
+        ``reconcile_interval`` may be rendered templates)."""
         return cls(on_loop_failure, on_review_timeout, review_seconds(review_timeout), poll_seconds(poll_interval),
-                   bool(stop_on_kill))
+                   bool(stop_on_kill), completion, events_queue_url or None, reconcile_seconds(reconcile_interval))
+
+    @property
+    def by_events(self) -> bool:
+        return self.completion == "events" and bool(self.events_queue_url)
 
     @classmethod
     def from_dict(cls, value: WaitPolicy | Mapping[str, Any] | None) -> WaitPolicy:

@@ -1,0 +1,146 @@
+"""Event-driven completion: A2I's status-change events, routed by an EventBridge rule into SQS, as hints.
+
+SQS is a hint, ``DescribeHumanLoop``/``ListHumanLoops`` the authority. A wait reconciles (one full look) when
+it starts, since loops may have ended before it ran; then it takes the events of its own loops from the queue,
+confirms each with a describe before acting on it, and reconciles again every ``reconcile_interval`` seconds
+(an event may be lost) and whenever SQS fails, looking every ``poll_interval`` as a polling wait does until SQS
+works again. A2I and SQS deliver at least once and out of order: an event only says "describe this loop", so a
+duplicate, a late or a stale one changes nothing.
+
+Many waits may share one queue (one per flow definition is the natural set-up): a wait deletes the messages of
+its own loops once it has confirmed them, and makes every other message visible again at once for the wait it
+belongs to. A message of a loop nobody waits on stays in the queue until the queue's retention period drops it
+(:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one day); meanwhile a wait that
+receives only such messages pauses before it receives again, so they cost a few calls a second, not a busy loop.
+
+:class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits with
+the sync hook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
+RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage's maximum
+RECEIVE_WAIT_SECONDS = 20  # SQS's longest long poll
+# After a receive that brought none of the wait's own messages, so that other waits' messages are not received
+# again and again at once.
+IDLE_PAUSE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StatusHint:
+    """What a status-change event says: this loop reached this status (to confirm with a describe)."""
+
+    human_loop_name: str
+    status: str
+    flow_definition_arn: str | None = None
+
+
+def status_hint(body: str) -> StatusHint | None:
+    """The hint in an SQS message's body (the EventBridge event as the rule delivers it); None for anything else."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("humanLoopName"), str):
+        return None
+    arn = detail.get("flowDefinitionArn")
+    return StatusHint(detail["humanLoopName"], str(detail.get("humanLoopStatus")),
+                      arn if isinstance(arn, str) else None)
+
+
+def receipt(message: Mapping[str, Any]) -> dict[str, str]:
+    """The entry of a ``DeleteMessageBatch`` or ``ChangeMessageVisibilityBatch`` call for a received message."""
+    return {"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]}
+
+
+@dataclass
+class SortedMessages:
+    """One receive's messages: the wait's own loops to confirm, its messages to delete once they are confirmed,
+    and the others', to make visible again."""
+
+    to_confirm: set[str] = field(default_factory=set)
+    ours: list[dict[str, str]] = field(default_factory=list)
+    others: list[dict[str, str]] = field(default_factory=list)
+
+
+class EventWait:
+    """
+    An event-driven wait's bookkeeping, no I/O: when to reconcile, whether SQS works, and what each receive's
+    messages mean for the loops waited on.
+
+    :param queue_url: the SQS queue the EventBridge rule fills.
+    :param reconcile_interval: seconds between two full looks while SQS works.
+    :param now: the time the wait begins (epoch seconds): it reconciles first.
+    """
+
+    def __init__(self, queue_url: str, *, reconcile_interval: float, now: float) -> None:
+        self.queue_url = queue_url
+        self.reconcile_interval = reconcile_interval
+        self.last_reconcile: float | None = None
+        self.sqs_error: str | None = None
+        self.began = now
+        self.events_taken = 0
+        self.confirmed = 0
+
+    @property
+    def polling(self) -> bool:
+        """SQS failed at the last try: look every poll interval, as a polling wait does, until it works again."""
+        return self.sqs_error is not None
+
+    def due_for_reconcile(self, now: float) -> bool:
+        return self.polling or self.last_reconcile is None or now - self.last_reconcile >= self.reconcile_interval
+
+    def reconciled(self, now: float) -> None:
+        self.last_reconcile = now
+
+    def sqs_failed(self, error: object) -> bool:
+        """Note that SQS failed; True when it worked before (log it once)."""
+        first = self.sqs_error is None
+        self.sqs_error = str(error)
+        return first
+
+    def sqs_worked(self) -> bool:
+        """Note that SQS worked; True when it had failed before (log it once)."""
+        recovered = self.sqs_error is not None
+        self.sqs_error = None
+        return recovered
+
+    def receive_wait_seconds(self, now: float) -> int:
+        """The long poll of the next receive: at most SQS's 20 s, and not past the next reconcile."""
+        if self.last_reconcile is None:
+            return 0
+        left = self.last_reconcile + self.reconcile_interval - now
+        return max(0, min(RECEIVE_WAIT_SECONDS, int(left)))
+
+    def sort(self, messages: Iterable[Mapping[str, Any]], waited_on: Collection[str],
+             final: Collection[str]) -> SortedMessages:
+        """
+        Sort one receive's messages. ``waited_on``: every loop of this wait; ``final``: those already seen in a final
+        state, whose events (duplicates) need no describe. A message that is not an A2I status-change event belongs
+        to nobody here: it is made visible again, like other waits' messages.
+        """
+        result = SortedMessages()
+        for message in messages:
+            hint = status_hint(str(message.get("Body", "")))
+            if hint is None or hint.human_loop_name not in waited_on:
+                result.others.append(receipt(message))
+                continue
+            result.ours.append(receipt(message))
+            self.events_taken += 1
+            if hint.human_loop_name not in final:
+                result.to_confirm.add(hint.human_loop_name)
+        return result
+
+    def progress(self) -> str:
+        mode = f"polling while SQS fails ({self.sqs_error})" if self.polling else "events"
+        return f"completion by {mode}: {self.events_taken} event(s) taken, {self.confirmed} confirmed"

@@ -1,0 +1,318 @@
+"""Event-driven completion: A2I's status-change events through EventBridge and SQS as hints to the waits, with
+DescribeHumanLoop as the authority. Against the local service (EventBridge -> SQS -> trigger), with a poll interval
+of an hour wherever an end must come from an event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.hooks.a2i import A2IHook
+from airflow_a2i.hooks.events import POLICY_SID, A2IEventsHook, queue_policy, status_change_pattern
+from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.operators.events import A2ICreateEventQueueOperator
+from airflow_a2i.triggers.base import A2IBaseWaitTrigger
+from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
+from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE, EventWait, status_hint
+from airflow_a2i.waiting.policies import WaitPolicy
+from tests.conftest import unique
+
+HOUR = 3600.0
+ACCOUNT = "123456789012"
+
+
+def event_body(name: str, status: str = "Completed", flow: str = "arn:aws:sagemaker:us-east-1:1:flow-definition/f"
+               ) -> str:
+    return json.dumps({"source": SOURCE, "detail-type": DETAIL_TYPE, "detail": {
+        "humanLoopName": name, "humanLoopStatus": status, "flowDefinitionArn": flow}})
+
+
+def message(body: str, number: int = 0) -> dict[str, str]:
+    return {"MessageId": f"m{number}", "ReceiptHandle": f"r{number}", "Body": body}
+
+
+# --- the pure part --------------------------------------------------------------------------------------------
+
+def test_a_hint_is_read_only_from_a2is_status_change_events() -> None:
+    assert status_hint(event_body("loop-a", "Failed")).human_loop_name == "loop-a"  # type: ignore[union-attr]
+    assert status_hint(event_body("loop-a", "Failed")).status == "Failed"  # type: ignore[union-attr]
+    for body in ("not json", "[]", json.dumps({"source": "aws.s3", "detail-type": DETAIL_TYPE,
+                                               "detail": {"humanLoopName": "x"}}),
+                 json.dumps({"source": SOURCE, "detail-type": DETAIL_TYPE, "detail": {"humanLoopName": 7}})):
+        assert status_hint(body) is None
+
+
+def test_messages_are_sorted_into_ours_to_confirm_ours_known_and_others() -> None:
+    wait = EventWait("https://sqs.us-east-1.amazonaws.com/1/q", reconcile_interval=300, now=0)
+    received = wait.sort([message(event_body("open"), 1), message(event_body("done"), 2),
+                          message(event_body("someone-elses"), 3), message("garbage", 4),
+                          message(event_body("open", "Stopped"), 5)],
+                         waited_on={"open", "done"}, final={"done"})
+    assert received.to_confirm == {"open"}  # a duplicate of a loop already final needs no describe
+    assert [entry["Id"] for entry in received.ours] == ["m1", "m2", "m5"]
+    assert [entry["Id"] for entry in received.others] == ["m3", "m4"]
+    assert received.ours[0] == {"Id": "m1", "ReceiptHandle": "r1"}
+
+
+def test_the_wait_reconciles_first_then_on_its_interval_and_while_sqs_fails() -> None:
+    wait = EventWait("q", reconcile_interval=300, now=1000)
+    assert wait.due_for_reconcile(1000) and wait.receive_wait_seconds(1000) == 0
+    wait.reconciled(1000)
+    assert not wait.due_for_reconcile(1010)
+    assert wait.receive_wait_seconds(1010) == 20  # SQS's longest long poll
+    assert wait.receive_wait_seconds(1295) == 5  # never past the next reconcile
+    assert wait.due_for_reconcile(1300)
+    assert wait.sqs_failed("boom") is True and wait.sqs_failed("boom") is False  # logged once
+    assert wait.polling and wait.due_for_reconcile(1010)
+    assert wait.sqs_worked() is True and not wait.polling and wait.sqs_worked() is False
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"completion": "push"}, "is not one of \\['poll', 'events'\\]"),
+    ({"completion": "events"}, "needs events_queue_url"),
+    ({"completion": "events", "events_queue_url": "my-queue"}, "is not an SQS queue URL"),
+    ({"completion": "events", "events_queue_url": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/q",
+      "reconcile_interval": 0}, "reconcile_interval=0 must be a positive number"),
+])
+def test_bad_completion_arguments_are_refused_before_any_call(kwargs: dict, error: str) -> None:
+    with pytest.raises(A2IValidationError, match=error):
+        WaitPolicy(**kwargs)
+
+
+def test_the_policy_round_trips_with_its_completion() -> None:
+    policy = WaitPolicy(completion="events", events_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/a2i-events",
+                        reconcile_interval=60)
+    assert WaitPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
+    assert policy.by_events and not WaitPolicy().by_events
+    assert WaitPolicy.of(on_loop_failure="fail", on_review_timeout="fail", review_timeout=None, poll_interval="5",
+                         completion="events", events_queue_url=policy.events_queue_url,
+                         reconcile_interval="60") == WaitPolicy(poll_interval=5, completion="events",
+                                                                events_queue_url=policy.events_queue_url,
+                                                                reconcile_interval=60)
+
+
+def test_the_queue_policy_lets_only_the_rule_send_and_keeps_other_statements() -> None:
+    other = {"Sid": "Theirs", "Effect": "Allow", "Principal": "*", "Action": "sqs:GetQueueUrl", "Resource": "q"}
+    policy = json.loads(queue_policy(json.dumps({"Version": "2012-10-17", "Statement": [other]}), "arn:q", "arn:r"))
+    again = json.loads(queue_policy(json.dumps(policy), "arn:q", "arn:r"))
+    assert again == policy  # idempotent
+    ours = [statement for statement in policy["Statement"] if statement["Sid"] == POLICY_SID]
+    assert policy["Statement"][0] == other and len(ours) == 1
+    assert ours[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": "arn:r"}}
+    assert ours[0]["Action"] == "sqs:SendMessage" and ours[0]["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+def test_the_queue_operator_checks_literal_names_at_parse_time() -> None:
+    with pytest.raises(A2IValidationError, match="is not an SQS queue name"):
+        A2ICreateEventQueueOperator(task_id="q", queue_name="has spaces")
+    with pytest.raises(A2IValidationError, match="is not an EventBridge rule name"):
+        A2ICreateEventQueueOperator(task_id="q", queue_name="ok", rule_name="x" * 65)
+    A2ICreateEventQueueOperator(task_id="q", queue_name="{{ params.queue }}", flow_definition_arn="{{ x }}")
+
+
+# --- against the local service --------------------------------------------------------------------------------
+
+@pytest.fixture
+def events_queue(local_service: str, flow_definition_arn: str) -> dict[str, str]:
+    """A queue the flow definition's status changes reach through a rule, set up by the hook."""
+    return A2IEventsHook(aws_conn_id=None).create_status_change_queue(
+        unique("a2i-events"), flow_definition_arn=flow_definition_arn)
+
+
+def start_loops(flow: str, count: int) -> list[str]:
+    hook = A2IHook(aws_conn_id=None)
+    return [hook.start_human_loop(unique("ev"), flow, json.dumps({"n": n}))["HumanLoopName"] for n in range(count)]
+
+
+class Running:
+    """A trigger's run() on its own event loop in a thread: the test acts while it waits."""
+
+    def __init__(self, trigger: A2IBaseWaitTrigger) -> None:
+        self.trigger = trigger
+        self.events: list[dict] = []
+        self.loop = asyncio.new_event_loop()
+        self.task: asyncio.Task | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        async def run() -> None:
+            async for event in self.trigger.run():
+                self.events.append(event.payload)
+
+        self.task = self.loop.create_task(run())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+
+    def result(self, timeout: float = 60) -> dict:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the wait did not end"
+        [event] = self.events
+        return event
+
+    def kill(self) -> None:
+        """As a triggerer that dies: the task is cancelled where it is."""
+        self.loop.call_soon_threadsafe(lambda: self.task.cancel() if self.task else None)
+        self.thread.join(30)
+
+
+class WitnessedTrigger(A2IHumanLoopTrigger):
+    """The real trigger, counting its full looks (reconciles), so a test knows when what follows comes by events."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.full_looks = 0
+
+    async def look(self, client: Any) -> list:
+        states = await super().look(client)
+        self.full_looks += 1
+        return states
+
+
+def reconciled(*waits: Running) -> None:
+    """Wait until the triggers have made their first full look: what happens next comes through events."""
+    until(lambda: all(wait.trigger.full_looks >= 1 for wait in waits), "the first reconcile")  # type: ignore[attr-defined]
+
+
+def events_trigger(names: list[str], queue_url: str, **policy: Any) -> WitnessedTrigger:
+    return WitnessedTrigger(human_loop_names=names, aws_conn_id=None, policy=WaitPolicy(**{
+        "poll_interval": HOUR, "reconcile_interval": HOUR, "completion": "events", "events_queue_url": queue_url,
+        **policy}))
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def visible_messages(queue_url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    return sum(int(value) for value in attributes["Attributes"].values())
+
+
+def test_the_hook_sets_up_the_queue_the_rule_and_the_policy_idempotently(local_service, flow_definition_arn):
+    hook, name = A2IEventsHook(aws_conn_id=None), unique("a2i-events")
+    first = hook.create_status_change_queue(name, flow_definition_arn=flow_definition_arn,
+                                            message_retention_seconds=3600)
+    again = hook.create_status_change_queue(name, flow_definition_arn=flow_definition_arn,
+                                            message_retention_seconds=7200)
+    assert first == again
+    assert first["QueueUrl"].endswith(f"/{name}") and first["RuleArn"].endswith(f"rule/{name}")
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=first["QueueUrl"], AttributeNames=["All"])
+    assert attributes["Attributes"]["MessageRetentionPeriod"] == "7200"  # brought up to the second call's
+    statements = json.loads(attributes["Attributes"]["Policy"])["Statement"]
+    assert [statement["Condition"]["ArnEquals"]["aws:SourceArn"] for statement in statements] == [first["RuleArn"]]
+    events = boto3.client("events")
+    rule = events.describe_rule(Name=name)
+    assert json.loads(rule["EventPattern"]) == status_change_pattern(flow_definition_arn)
+    assert [target["Arn"] for target in events.list_targets_by_rule(Rule=name)["Targets"]] == [first["QueueArn"]]
+
+
+def test_only_the_flow_definitions_events_reach_its_queue(local_service, events_queue, make_flow_definition):
+    other_flow = make_flow_definition()
+    [other] = start_loops(other_flow, 1)
+    AdminClient(local_service).answer(other, {"ok": True})
+    until(lambda: boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=other)["HumanLoopStatus"]
+          == "Completed", "the other loop to complete")
+    assert visible_messages(events_queue["QueueUrl"]) == 0
+
+
+def test_an_event_ends_the_wait_long_before_any_poll(local_service, flow_definition_arn, events_queue):
+    names = start_loops(flow_definition_arn, 3)
+    running = Running(events_trigger(names, events_queue["QueueUrl"]))
+    reconciled(running)
+    admin = AdminClient(local_service)
+    for name in names:
+        admin.answer(name, {"ok": True})
+    event = running.result()
+    assert event["status"] == "success" and event["counts"] == {"Completed": 3}
+    until(lambda: visible_messages(events_queue["QueueUrl"]) == 0, "the wait's events to be deleted")
+
+
+def test_duplicate_stale_and_out_of_order_events_change_nothing(local_service, flow_definition_arn, events_queue):
+    sqs, queue = boto3.client("sqs"), events_queue["QueueUrl"]
+    [loop] = start_loops(flow_definition_arn, 1)
+    running = Running(events_trigger([loop], queue))
+    reconciled(running)
+    # Stale and out-of-order hints: the loop is still open, whatever they say; each is confirmed and dropped.
+    for status in ("Completed", "Failed", "Completed"):
+        sqs.send_message(QueueUrl=queue, MessageBody=event_body(loop, status, flow_definition_arn))
+    until(lambda: visible_messages(queue) == 0, "the stale events to be taken")
+    assert running.thread.is_alive() and not running.events
+    AdminClient(local_service).answer(loop, {"ok": True})
+    sqs.send_message(QueueUrl=queue, MessageBody=event_body(loop, "Failed", flow_definition_arn))  # out of order
+    event = running.result()
+    assert event["status"] == "success" and event["counts"] == {"Completed": 1}
+
+
+def test_a_lost_event_is_caught_by_the_reconcile(local_service, flow_definition_arn, events_queue):
+    [loop] = start_loops(flow_definition_arn, 1)
+    queue = events_queue["QueueUrl"]
+    running = Running(events_trigger([loop], queue, reconcile_interval=2))
+    reconciled(running)
+    boto3.client("events").disable_rule(Name=events_queue["RuleArn"].rsplit("/", 1)[1])  # the event never comes
+    try:
+        AdminClient(local_service).answer(loop, {"ok": True})
+        event = running.result()
+    finally:
+        boto3.client("events").enable_rule(Name=events_queue["RuleArn"].rsplit("/", 1)[1])
+    assert event["status"] == "success"
+    assert visible_messages(queue) == 0
+
+
+def test_a_queue_that_cannot_be_read_falls_back_to_polling(local_service, flow_definition_arn):
+    [loop] = start_loops(flow_definition_arn, 1)
+    gone = f"{local_service}/{ACCOUNT}/{unique('no-such-queue')}"
+    running = Running(events_trigger([loop], gone, poll_interval=0.2))
+    # With an hour between reconciles, more full looks than the first one mean it polls while SQS fails.
+    until(lambda: running.trigger.full_looks >= 3, "the wait to poll")
+    AdminClient(local_service).answer(loop, {"ok": True})
+    assert running.result()["status"] == "success"
+
+
+def test_two_waits_share_one_queue_and_take_only_their_own_events(local_service, flow_definition_arn,
+                                                                  events_queue):
+    queue = events_queue["QueueUrl"]
+    first, second = start_loops(flow_definition_arn, 2), start_loops(flow_definition_arn, 2)
+    waits = [Running(events_trigger(first, queue)), Running(events_trigger(second, queue))]
+    reconciled(*waits)
+    admin = AdminClient(local_service)
+    for name in first:
+        admin.answer(name, {"ok": True})
+    assert waits[0].result()["counts"] == {"Completed": 2}
+    assert waits[1].thread.is_alive()  # the first wait's events did not end the second
+    for name in second:
+        admin.answer(name, {"ok": True})
+    assert waits[1].result()["counts"] == {"Completed": 2}  # its events reached it, though both waits read them
+
+
+def test_a_wait_taken_over_by_another_triggerer_reconciles_and_ends_once(local_service, flow_definition_arn,
+                                                                           events_queue):
+    queue = events_queue["QueueUrl"]
+    names = start_loops(flow_definition_arn, 2)
+    old = Running(events_trigger(names, queue))
+    reconciled(old)
+    admin = AdminClient(local_service)
+    admin.answer(names[0], {"ok": True})
+    until(lambda: visible_messages(queue) == 0, "the first loop's event to be taken by the old triggerer")
+    old.kill()  # it dies holding what it knew; the new triggerer rebuilds the trigger from its arguments
+    assert not old.events
+    _path, kwargs = old.trigger.serialize()
+    new = Running(WitnessedTrigger(**kwargs))
+    reconciled(new)  # it starts with a full look: the first loop's end, whose event is gone, is seen there
+    admin.answer(names[1], {"ok": True})
+    event = new.result()
+    assert event["status"] == "success" and event["counts"] == {"Completed": 2}
+    assert len(new.events) == 1 and not old.events
