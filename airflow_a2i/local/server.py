@@ -48,11 +48,14 @@ from airflow_a2i.local.wire import (
     credential_scope,
     json_body,
     json_protocol_error,
+    json_protocol_response,
     json_response,
     loop_view,
     refusal_response,
     runtime_error,
+    runtime_response,
     s3_elsewhere,
+    with_aws_headers,
     worker_view,
 )
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
@@ -157,7 +160,7 @@ class LocalService:
             return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
         if service == "s3" and s3.is_external():  # never let a document land in moto's memory unnoticed
             return s3_elsewhere(str(s3.endpoint()))(environ, start_response)
-        result = self.moto(environ, start_response)
+        result = with_aws_headers(self.moto, environ, start_response, s3_request=service == "s3")
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
         return result
@@ -209,7 +212,7 @@ class LocalService:
             result = call()
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=self._portal_header())
+            return runtime_response(result, headers=self._portal_header())
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -238,7 +241,7 @@ class LocalService:
             result = self.sagemaker.handle(operation, region, params, base_url=request.host_url.rstrip("/"))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result)
+            return json_protocol_response(result)
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -251,7 +254,7 @@ class LocalService:
             result = self.built_in.handle(service, region, aws_params(request))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=self._portal_header())
+            return json_protocol_response(result, headers=self._portal_header())
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
