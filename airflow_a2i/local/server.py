@@ -30,6 +30,7 @@ from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.guard import Guard, Refusal, is_s3_request
+from airflow_a2i.local.outputs import identity_problem
 from airflow_a2i.local.portal.accounts import (
     DEFAULT_SESSION_SECONDS,
     AccountError,
@@ -104,6 +105,7 @@ class LocalService:
     def listen(self, api_guard: Guard, portal_guard: Guard, portal_url: str) -> None:
         """Take requests, checked by these guards; ``portal_url`` is where the portal's pages are."""
         self.api_guard, self.portal_guard, self.portal_url = api_guard, portal_guard, portal_url.rstrip("/")
+        self.workforce.issuer = f"{self.portal_url}/portal"  # the simulated workers sign in where people do
 
     # Start-up: S3 lives in memory, so recreate what the store remembers -------------------------
 
@@ -369,6 +371,9 @@ class LocalService:
         if metadata is not None and not isinstance(metadata, dict):
             raise ValueError("'workerMetadata' must be a JSON object such as {\"identityData\": {...}} (or left out), "
                              f"not {strict_json.shown(metadata)}")
+        problem = identity_problem(metadata or {})
+        if problem:
+            raise ValueError(problem)
         loop = self.runtime.answer(region, name, answer, worker_id, time_spent=time_spent, worker_metadata=metadata)
         return json_response(loop_view(loop))
 
