@@ -9,12 +9,15 @@ Rekognition, EventBridge) or the version the request was sent with (SQS: 1.0); S
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.builtin_analyses import EMPLOYMENT, FULL_NAME_BELOW_90, TEXTRACT, analyze
@@ -134,6 +137,26 @@ def test_s3_answers_carry_s3_s_request_id_pair(name: str, documents: str) -> Non
         assert headers["content-type"] == "application/xml"
     if name == "get object":
         assert headers["content-type"] == "binary/octet-stream"  # the object's, as S3 answers
+
+
+def test_s3_error_bodies_say_the_same_ids_as_the_headers(documents: str) -> None:
+    """S3's XML error names its RequestId and HostId: the ones of the headers (moto writes ids of its own)."""
+    signed = boto3.client("s3", config=Config(signature_version="s3v4"))
+    url = signed.generate_presigned_url("get_object", Params={"Bucket": documents, "Key": "absent"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(url)
+    headers, body = raised.value.headers, raised.value.read().decode()
+    assert (raised.value.code, headers["Content-Type"]) == (404, "application/xml")
+    assert f"<RequestId>{headers['x-amz-request-id']}</RequestId>" in body
+    assert f"<HostId>{headers['x-amz-id-2']}</HostId>" in body
+    assert int(headers["Content-Length"]) == len(body.encode())
+
+
+def test_anonymous_s3_requests_get_s3_s_pair_too(documents: str) -> None:
+    anonymous = boto3.client("s3", config=Config(signature_version=UNSIGNED))
+    metadata = metadata_of(lambda: anonymous.get_object(Bucket=documents, Key="absent"))
+    assert metadata["HTTPStatusCode"] in (403, 404)
+    assert metadata["RequestId"] == metadata["HTTPHeaders"]["x-amz-request-id"] and metadata["HostId"]
 
 
 def add_origin(request: Any, **_: Any) -> None:

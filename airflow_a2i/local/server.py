@@ -29,7 +29,7 @@ from airflow_a2i.local.credentials import Credentials
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
-from airflow_a2i.local.guard import Guard, Refusal, is_s3_request
+from airflow_a2i.local.guard import MOTO_API_PREFIX, Guard, Refusal, is_s3_request
 from airflow_a2i.local.outputs import identity_problem
 from airflow_a2i.local.portal.accounts import (
     DEFAULT_SESSION_SECONDS,
@@ -162,7 +162,9 @@ class LocalService:
             return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
         if service == "s3" and s3.is_external():  # never let a document land in moto's memory unnoticed
             return s3_elsewhere(str(s3.endpoint()))(environ, start_response)
-        result = with_aws_headers(self.moto, environ, start_response, s3_request=service == "s3")
+        # An unsigned request without X-Amz-Target is anonymous S3 (--no-sign-request), as moto routes it.
+        anonymous_s3 = service is None and not target and not path.startswith(MOTO_API_PREFIX)
+        result = with_aws_headers(self.moto, environ, start_response, s3_request=service == "s3" or anonymous_s3)
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
         return result

@@ -118,30 +118,64 @@ def json_protocol_content_type(environ: dict[str, Any]) -> str | None:
 
 def with_aws_headers(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Any, *,
                      s3_request: bool) -> Iterable[bytes]:
-    """Run ``app`` (moto) and give its answer the headers AWS's carries where moto's differ: for S3, the request id
-    pair (instead of moto's ``x-amzn-RequestId``, which botocore would read first) and XML errors; for the other
-    services ``x-amzn-RequestId`` and, for a JSON-protocol request, that protocol's content type (moto answers some
-    with text/html or application/json)."""
-    json_type = None if s3_request else json_protocol_content_type(environ)
+    """Run ``app`` (moto) and give its answer the headers AWS's carries where moto's differ: S3's are
+    :func:`_s3_answer`'s; the other services' get ``x-amzn-RequestId`` and, for a JSON-protocol request, that
+    protocol's content type (moto answers some with text/html or application/json)."""
+    if s3_request:
+        return _s3_answer(app, environ, start_response)
+    json_type = json_protocol_content_type(environ)
 
     def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        replaced: set[str] = set()
-        added: dict[str, str] = {}
-        if s3_request:
-            replaced = {REQUEST_ID_HEADER.lower(), S3_REQUEST_ID_HEADER, S3_HOST_ID_HEADER}
-            added = s3_request_ids()
-            if int(status.split()[0]) >= 400:  # moto answers some (a HEAD's) with text/html
-                replaced.add("content-type")
-                added["Content-Type"] = "application/xml"
-        elif not any(name.lower() == REQUEST_ID_HEADER.lower() for name, _ in headers):
-            added[REQUEST_ID_HEADER] = new_request_id()
+        added = {} if _has(headers, REQUEST_ID_HEADER) else {REQUEST_ID_HEADER: new_request_id()}
         if json_type is not None:
-            replaced.add("content-type")
+            headers = _without(headers, {"content-type"})
             added["Content-Type"] = json_type
-        kept = [(name, value) for name, value in headers if name.lower() not in replaced]
-        return start_response(status, [*kept, *added.items()], exc_info)
+        return start_response(status, [*headers, *added.items()], exc_info)
 
     return app(environ, start)
+
+
+def _s3_answer(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """S3's request id pair instead of moto's ``x-amzn-RequestId`` (which botocore would read first); an error also
+    says them in its XML body, as S3's do (moto writes ids of its own there), and is application/xml (moto answers a
+    HEAD's with text/html)."""
+    captured: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        captured[:] = [status, headers, exc_info]
+        return _no_write
+
+    chunks = app(environ, capture)
+    if not captured:  # a lazy start: the body decides (moto starts before it returns)
+        chunks = [b"".join(chunks)]
+    status, headers, exc_info = captured
+    ids = s3_request_ids()
+    headers = _without(headers, {REQUEST_ID_HEADER.lower(), S3_REQUEST_ID_HEADER, S3_HOST_ID_HEADER})
+    if int(status.split()[0]) < 400:
+        start_response(status, [*headers, *ids.items()], exc_info)
+        return chunks
+    body = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    for tag, value in (("RequestId", ids[S3_REQUEST_ID_HEADER]), ("HostId", ids[S3_HOST_ID_HEADER])):
+        body = re.sub(rf"<{tag}>[^<]*</{tag}>".encode(), f"<{tag}>{value}</{tag}>".encode(), body, count=1)
+    headers = _without(headers, {"content-type"})
+    if environ.get("REQUEST_METHOD") != "HEAD":  # a HEAD's Content-Length is the one a GET's body would have
+        headers = [*_without(headers, {"content-length"}), ("Content-Length", str(len(body)))]
+    start_response(status, [*headers, *ids.items(), ("Content-Type", "application/xml")], exc_info)
+    return [body]
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("moto wrote its body through WSGI's write(), which this wrapper does not pass on")
+
+
+def _has(headers: list[tuple[str, str]], name: str) -> bool:
+    return any(given.lower() == name.lower() for given, _ in headers)
+
+
+def _without(headers: list[tuple[str, str]], names: set[str]) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in headers if name.lower() not in names]
 
 
 def refusal_response(refusal: Refusal | SignatureError, environ: dict[str, Any]) -> Response:
