@@ -10,7 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from airflow_a2i.local import outputs
 from airflow_a2i.local.admin_client import AdminClient, AdminError
+from airflow_a2i.local.store import Answer
 from tests.conftest import unique
 
 INPUT = json.dumps({"prompt": "What is the answer?"})
@@ -262,6 +264,14 @@ def test_the_portal_s_former_provider_type_is_written_as_cognito(a2i, s3, flow_d
     [answer] = read_s3_json(s3, a2i.describe_human_loop(HumanLoopName=name)["HumanLoopOutput"]["OutputS3Uri"])[
         "humanAnswers"]
     assert answer["workerMetadata"] == {"identityData": {**identity, "identityProviderType": "Cognito"}}
+
+
+def test_answers_stored_with_the_former_provider_type_are_rewritten_as_cognito():
+    """Answers the portal gave before it took AWS's values: output.json (rewritten at start-up) says Cognito."""
+    identity = {"identityProviderType": "AirflowA2ILocalPortal", "issuer": "http://127.0.0.1:1/portal", "sub": "s"}
+    stored = Answer("7fe4cd6b55282093", {"answer": "42"}, 1.0, 2.0, 1.0, {"identityData": identity})
+    assert outputs.human_answer(stored)["workerMetadata"] == \
+        {"identityData": {**identity, "identityProviderType": "Cognito"}}
 
 
 @pytest.mark.parametrize("identity", [{"identityProviderType": "Google"}, {"identityProviderType": 1}, "Cognito"])
