@@ -200,7 +200,12 @@ def test_a_loop_starts_only_when_the_conditions_hold(airflow_dags, local_service
         assert result["Document"] == f"s3://{documents}/{key}"
         assert result["AnalysisS3Uri"].startswith(f"{analyses}/{task_id.replace('_', '-')}-")
         written = read_json(result["AnalysisS3Uri"])
-        assert "HumanLoopActivationOutput" not in written
+        if task_id == "confident":  # conditions evaluated, none held: the results without HumanLoopArn
+            assert json.loads(written["HumanLoopActivationOutput"].pop(
+                "HumanLoopActivationConditionsEvaluationResults")) == \
+                {"Conditions": [{**spec["conditions"][0], "EvaluationResult": False}]}
+            assert written.pop("HumanLoopActivationOutput") == {}
+        assert "HumanLoopActivationOutput" not in written  # no_flow: no HumanLoopConfig, no member
         assert ("Blocks" if service == "textract" else "ModerationLabels") in written
 
     # Every call is one the README's IAM table lists for the operator.

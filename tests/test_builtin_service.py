@@ -207,10 +207,15 @@ def test_the_loop_input_holds_the_four_keys_in_camel_case(local_service, textrac
 
 
 def test_conditions_that_do_not_hold_start_no_loop(textract, a2i, documents, output_bucket):
+    """The API reference: "If there is no HumanLoopArn, the input did not trigger human review": the member is
+    there with the evaluation results, without HumanLoopArn and without reasons (a list of at least one)."""
     flow = make_built_in_flow(TEXTRACT, output_bucket, [HOME_ADDRESS_BELOW_90])
     name = unique("loop")
     response = analyze(textract, documents, upload(documents, EMPLOYMENT), flow, name)
-    assert "HumanLoopActivationOutput" not in response
+    output = response["HumanLoopActivationOutput"]
+    assert set(output) == {"HumanLoopActivationConditionsEvaluationResults"}
+    assert json.loads(output["HumanLoopActivationConditionsEvaluationResults"]) == \
+        {"Conditions": [{**HOME_ADDRESS_BELOW_90, "EvaluationResult": False}]}
     assert response["Blocks"] == EMPLOYMENT["Blocks"]
     assert error_of(a2i.describe_human_loop, HumanLoopName=name)[0] == "ResourceNotFoundException"
     assert loop_names(a2i, flow) == []
@@ -318,7 +323,10 @@ def test_moderation_label_confidence_check_starts_a_loop(local_service, rekognit
 
     # MinConfidence 95 leaves only the swimwear label (99): no Suggestive label below 98, so no loop.
     quiet = unique("loop")
-    assert "HumanLoopActivationOutput" not in moderate(rekognition, documents, key, flow, quiet, MinConfidence=95)
+    unmet = moderate(rekognition, documents, key, flow, quiet, MinConfidence=95)["HumanLoopActivationOutput"]
+    assert set(unmet) == {"HumanLoopActivationConditionsEvaluationResults"}  # no HumanLoopArn: no loop
+    assert json.loads(unmet["HumanLoopActivationConditionsEvaluationResults"]) == \
+        {"Conditions": [{**SUGGESTIVE_BELOW_98, "EvaluationResult": False}]}
     assert error_of(a2i.describe_human_loop, HumanLoopName=quiet)[0] == "ResourceNotFoundException"
 
     name = unique("loop")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -92,7 +93,8 @@ def test_a_worker_answers_once_and_output_json_says_who_and_when(portal_endpoint
     assert 0.3 <= human_answer["timeSpentInSeconds"] < 30
     assert human_answer["acceptanceTime"] < human_answer["submissionTime"]
     identity = human_answer["workerMetadata"]["identityData"]
-    assert identity["issuer"] == f"{portal_endpoint}/portal" and identity["sub"]
+    assert identity["identityProviderType"] == "Cognito"  # one of A2I's values: the portal stands in for Cognito
+    assert identity["issuer"] == f"{portal_endpoint}/portal" and str(uuid.UUID(identity["sub"])) == identity["sub"]
     assert len(human_answer["workerId"]) == 16
 
     again = client.submit("us-east-1", name, {"verdict": "reject"})

@@ -124,10 +124,13 @@ def check(reply: Reply, api: str) -> Any:
     assert 200 <= reply.status < 300 or 400 <= reply.status < 500, reply.explain(f"unexpected status {reply.status}")
     if reply.method == "HEAD":
         return None
-    json_body = reply.headers.get_content_type() == "application/json"
+    expected = "application/x-amz-json-1.1" if api == "sagemaker" else "application/json"  # AWS's, per protocol
+    json_body = reply.headers.get_content_type() == expected
     if reply.status < 300 and not json_body:
         return reply.body  # the admin API's task UI template is text
-    assert json_body, reply.explain("the response is not application/json")
+    assert json_body, reply.explain(f"the response is not {expected}")
+    if api != "admin":  # every AWS API answer, error or not, has its request id (ResponseMetadata.RequestId)
+        assert reply.headers.get("x-amzn-RequestId"), reply.explain("the response has no x-amzn-RequestId")
     try:
         parsed = json.loads(reply.body, parse_constant=_reject_constant)
     except ValueError as error:

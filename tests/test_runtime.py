@@ -10,7 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.local import outputs
+from airflow_a2i.local.admin_client import AdminClient, AdminError
+from airflow_a2i.local.store import Answer
 from tests.conftest import unique
 
 INPUT = json.dumps({"prompt": "What is the answer?"})
@@ -238,6 +240,47 @@ def test_answer_completes_the_loop_and_writes_output_json(a2i, s3, flow_definiti
     submitted = datetime.strptime(answer["submissionTime"], "%Y-%m-%dT%H:%M:%S.%f%z")
     assert abs((submitted - accepted).total_seconds() - 12.5) < 0.01
     assert "workerMetadata" not in answer
+
+
+def answered_with_metadata(local_service: str, name: str, metadata: dict) -> dict:
+    return AdminClient(local_service).request("POST", f"human-loops/{name}/answers", {
+        "answer": {"answer": "42"}, "workerId": "7fe4cd6b55282093", "workerMetadata": metadata})
+
+
+@pytest.mark.parametrize("provider", ["Cognito", "Oidc"])
+def test_answers_carry_aws_s_worker_metadata(a2i, s3, flow_definition_arn, local_service, provider):
+    name = start(a2i, flow_definition_arn)
+    identity = {"identityProviderType": provider, "issuer": "https://idp.example", "sub": "a-worker"}
+    answered_with_metadata(local_service, name, {"identityData": identity})
+    [answer] = read_s3_json(s3, a2i.describe_human_loop(HumanLoopName=name)["HumanLoopOutput"]["OutputS3Uri"])[
+        "humanAnswers"]
+    assert answer["workerMetadata"] == {"identityData": identity}
+
+
+def test_the_portal_s_former_provider_type_is_written_as_cognito(a2i, s3, flow_definition_arn, local_service):
+    name = start(a2i, flow_definition_arn)
+    identity = {"identityProviderType": "AirflowA2ILocalPortal", "issuer": "http://127.0.0.1:1/portal", "sub": "s"}
+    answered_with_metadata(local_service, name, {"identityData": identity})
+    [answer] = read_s3_json(s3, a2i.describe_human_loop(HumanLoopName=name)["HumanLoopOutput"]["OutputS3Uri"])[
+        "humanAnswers"]
+    assert answer["workerMetadata"] == {"identityData": {**identity, "identityProviderType": "Cognito"}}
+
+
+def test_answers_stored_with_the_former_provider_type_are_rewritten_as_cognito():
+    """Answers the portal gave before it took AWS's values: output.json (rewritten at start-up) says Cognito."""
+    identity = {"identityProviderType": "AirflowA2ILocalPortal", "issuer": "http://127.0.0.1:1/portal", "sub": "s"}
+    stored = Answer("7fe4cd6b55282093", {"answer": "42"}, 1.0, 2.0, 1.0, {"identityData": identity})
+    assert outputs.human_answer(stored)["workerMetadata"] == \
+        {"identityData": {**identity, "identityProviderType": "Cognito"}}
+
+
+@pytest.mark.parametrize("identity", [{"identityProviderType": "Google"}, {"identityProviderType": 1}, "Cognito"])
+def test_worker_metadata_beyond_aws_s_values_is_refused(a2i, flow_definition_arn, local_service, identity):
+    name = start(a2i, flow_definition_arn)
+    with pytest.raises(AdminError, match="Cognito") as raised:
+        answered_with_metadata(local_service, name, {"identityData": identity})
+    assert "400" in str(raised.value)
+    assert a2i.describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] == "InProgress"
 
 
 def test_task_count_two_needs_two_different_workers(a2i, s3, make_flow_definition, local_service):

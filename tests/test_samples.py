@@ -449,4 +449,4 @@ def test_the_service_finds_every_analysis_when_both_folders_go_to_the_input_pref
                 HumanLoopConfig={"HumanLoopName": unique("page"), "FlowDefinitionArn": flow})
             assert response["Blocks"] == analysis_for_page(samples, record["document"], number)["Blocks"]
             low = [field for field in record["low_confidence_keys"] if record["page_of_field"][field] == number]
-            assert ("HumanLoopActivationOutput" in response) == bool(low)
+            assert ("HumanLoopArn" in response["HumanLoopActivationOutput"]) == bool(low)

@@ -35,6 +35,10 @@ def pdf(pages: int) -> bytes:
 
 @pytest.fixture
 def textract_flow(sagemaker, output_bucket) -> str:
+    return textract_flow_with(sagemaker, output_bucket, EVERY_KEY)
+
+
+def textract_flow_with(sagemaker, output_bucket: str, conditions: dict) -> str:
     ui = sagemaker.create_human_task_ui(HumanTaskUiName=unique("ui"), UiTemplate={"Content": "<crowd-form/>"})
     return sagemaker.create_flow_definition(
         FlowDefinitionName=unique("textract"), RoleArn=ROLE_ARN,
@@ -43,7 +47,7 @@ def textract_flow(sagemaker, output_bucket) -> str:
                          "TaskDescription": "d", "TaskCount": 1},
         HumanLoopRequestSource={"AwsManagedHumanLoopRequestSource": "AWS/Textract/AnalyzeDocument/Forms/V1"},
         HumanLoopActivationConfig={"HumanLoopActivationConditionsConfig": {
-            "HumanLoopActivationConditions": json.dumps(EVERY_KEY)}},
+            "HumanLoopActivationConditions": json.dumps(conditions)}},
     )["FlowDefinitionArn"]
 
 
@@ -94,6 +98,24 @@ def test_pdfs_are_split_into_pages_and_each_page_gets_its_loop(local_service, s3
     analysis = json.loads(s3.get_object(Bucket=documents, Key=records[f"s3://{documents}/in/form.png"]
                                         .analysis_s3_uri.split("/", 3)[3])["Body"].read())
     assert analysis["HumanLoopActivationOutput"]["HumanLoopActivationReasons"] == ["ConditionsEvaluation"]
+
+
+def test_conditions_that_do_not_hold_start_no_loop(local_service, s3, sagemaker, output_bucket, documents):
+    """Textract answers HumanLoopActivationOutput without HumanLoopArn then: the operator records no loop."""
+    never = {"Conditions": [{"ConditionType": "ImportantFormKeyConfidenceCheck",
+                             "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": 0}}]}
+    flow = textract_flow_with(sagemaker, output_bucket, never)
+    summary = run(TextractAnalyzeDocumentBatchOperator(
+        task_id="analyze", flow_definition_arn=flow, input_s3_uri=f"s3://{documents}/in",
+        work_s3_uri=f"s3://{documents}/work/run-4", manifest_s3_uri=f"s3://{documents}/work/run-4/manifest",
+        aws_conn_id=None), "run-4")
+    assert {key: summary[key] for key in ("items", "loops", "errors")} == {"items": 4, "loops": 0, "errors": 0}
+    records = read_manifest(S3Hook(aws_conn_id=None), summary["manifest_uri"])
+    assert [(record.human_loop_started, record.human_loop_name) for record in records.values()] == [(False, None)] * 4
+    analysis = json.loads(s3.get_object(Bucket=documents, Key=records[f"s3://{documents}/in/form.png"]
+                                        .analysis_s3_uri.split("/", 3)[3])["Body"].read())
+    assert set(analysis["HumanLoopActivationOutput"]) == {"HumanLoopActivationConditionsEvaluationResults"}
+    assert boto3.client("sagemaker-a2i-runtime").list_human_loops(FlowDefinitionArn=flow)["HumanLoopSummaries"] == []
 
 
 def test_a_retry_adopts_loops_started_but_not_recorded(local_service, s3, documents, textract_flow):

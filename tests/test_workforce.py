@@ -14,9 +14,10 @@ import pytest
 
 from airflow_a2i.local.admin_client import AdminClient, AdminError
 from airflow_a2i.local.store import HumanLoop
-from airflow_a2i.local.workforce import SimulatedWorkforce, WorkforcePolicy, worker_id
+from airflow_a2i.local.workforce import SimulatedWorkforce, WorkforcePolicy, worker_id, worker_subject
 from demo.service import ServiceProcess
 from tests.conftest import ROLE_ARN, unique, workteam_arn
+from tests.flows import create_flow
 from tests.loops import set_policy
 
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
@@ -65,7 +66,8 @@ def test_fixed_answer(local_service, a2i, s3, flow_definition_arn):
     assert output_of(s3, done)["humanAnswers"][0]["answerContent"] == {"ok": True}
 
 
-def test_a_registered_callable_answers_for_three_different_workers(local_service, a2i, s3, make_flow_definition):
+def test_a_registered_callable_answers_for_three_different_workers(local_service, portal_endpoint, a2i, s3,
+                                                                   make_flow_definition):
     flow = make_flow_definition(task_count=3)
     set_policy(local_service, flow, delaySeconds=QUICK, answer={"mode": "callable", "name": "label-by-worker"})
     done = wait_until_finished(a2i, start(a2i, flow, {"prefix": "tag"}))
@@ -73,6 +75,24 @@ def test_a_registered_callable_answers_for_three_different_workers(local_service
     assert [answer["answerContent"]["label"] for answer in answers] == ["tag-0", "tag-1", "tag-2"]
     assert [answer["workerId"] for answer in answers] == [worker_id(0), worker_id(1), worker_id(2)]
     assert len({answer["workerId"] for answer in answers}) == 3
+    # A private workforce's workerMetadata, as A2I writes it: the simulated workers sign in at the portal (Cognito's
+    # stand-in), each with a sub of its own that stays the same across loops.
+    assert [answer["workerMetadata"] for answer in answers] == [
+        {"identityData": {"identityProviderType": "Cognito", "issuer": f"{portal_endpoint}/portal",
+                          "sub": worker_subject(index)}} for index in range(3)]
+    assert len({worker_subject(index) for index in range(3)}) == 3
+
+
+def test_the_public_workforce_s_answers_carry_no_worker_metadata(local_service, a2i, s3, output_bucket):
+    public = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+    flow = create_flow(boto3.client("sagemaker"), output_path=f"s3://{output_bucket}/public", workteam_arn=public,
+                       PublicWorkforceTaskPrice={"AmountInUsd": {"Dollars": 0, "Cents": 1, "TenthFractionsOfACent": 2}})
+    set_policy(local_service, flow, delaySeconds=QUICK, answer={"mode": "fixed", "answer": {"ok": True}})
+    name = unique("loop")
+    a2i.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow, HumanLoopInput={"InputContent": "{}"},
+                         DataAttributes={"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]})
+    [answer] = output_of(s3, wait_until_finished(a2i, name))["humanAnswers"]
+    assert answer["answerContent"] == {"ok": True} and "workerMetadata" not in answer
 
 
 def test_a_callable_registered_by_entry_point(local_service, a2i, s3, flow_definition_arn):

@@ -4,6 +4,12 @@ The analysis itself comes from a pluggable analyzer: by default, a response stor
 (``<key>.textract.json``, ``<key>.rekognition.json``). A2I's part is real: the flow definition's
 activation conditions are evaluated with :mod:`airflow_a2i.activation`, and when they hold a loop
 starts whose input is what A2I gives workers.
+
+A request with ``HumanLoopConfig`` always gets ``HumanLoopActivationOutput`` back: the API reference says
+"If there is no HumanLoopArn, the input did not trigger human review", so when the conditions do not hold the
+member carries the evaluation results alone (no ``HumanLoopArn``, and no ``HumanLoopActivationReasons``: that
+list has at least one item and says why a loop started). No recorded AWS response without a loop was at hand
+to confirm it (the recorded Textract response was made without HumanLoopConfig): this is the documented reading.
 """
 
 from __future__ import annotations
@@ -98,6 +104,17 @@ def _shape_problem(service: str, analysis: Any) -> str | None:
     return None
 
 
+def evaluation_results(result: ActivationResult) -> str:
+    """HumanLoopActivationConditionsEvaluationResults: the conditions with their EvaluationResult, as a JSON string."""
+    return json.dumps(result.condition_results, separators=(",", ":"))
+
+
+def activation_output(result: ActivationResult, human_loop_arn: str) -> dict:
+    """HumanLoopActivationOutput of a started loop: its ARN, why it started and the evaluation results."""
+    return {"HumanLoopArn": human_loop_arn, "HumanLoopActivationReasons": list(result.reasons),
+            "HumanLoopActivationConditionsEvaluationResults": evaluation_results(result)}
+
+
 def camel_case(value: Any) -> Any:
     """A2I writes AI service requests and responses with camelCase keys (``BlockType`` -> ``blockType``)."""
     if isinstance(value, dict):
@@ -136,9 +153,8 @@ class BuiltInTasks:
         response = self._analysis(service, bucket, key, params)
         loop_config = params.get("HumanLoopConfig")
         if loop_config:
-            output = self._human_loop(service, region, s3.bucket_region(bucket), params, response, loop_config)
-            if output is not None:
-                response["HumanLoopActivationOutput"] = output
+            response["HumanLoopActivationOutput"] = self._human_loop(service, region, s3.bucket_region(bucket),
+                                                                     params, response, loop_config)
         return response
 
     @staticmethod
@@ -169,12 +185,14 @@ class BuiltInTasks:
     # A2I's part ------------------------------------------------------------------------------
 
     def _human_loop(self, service: Service, region: str, bucket_region: str, params: dict, response: dict,
-                    loop_config: dict) -> dict | None:
+                    loop_config: dict) -> dict:
+        """The response's HumanLoopActivationOutput: with the started (or retried) loop's ARN when the conditions
+        hold, else the evaluation results alone."""
         flow = self._flow_definition(service, region, loop_config["FlowDefinitionArn"], bucket_region)
         name = loop_config["HumanLoopName"]
         result = self._activation(flow, response, params, name)
         if not result.activated:
-            return None
+            return {"HumanLoopActivationConditionsEvaluationResults": evaluation_results(result)}
         request = camel_case(params)
         with self.runtime.store.transaction() as db:
             existing = self.runtime.store.get_loop(region, name)
@@ -185,7 +203,7 @@ class BuiltInTasks:
             arn = self.runtime.insert_loop(db, region, name, flow, json.dumps(content),
                                            loop_config.get("DataAttributes"))
         self.runtime.announce_start(region, name)
-        return result.activation_output(arn)
+        return activation_output(result, arn)
 
     def _flow_definition(self, service: Service, region: str, arn: str, bucket_region: str) -> NamedResource:
         try:
@@ -221,7 +239,7 @@ class BuiltInTasks:
         return content
 
     @staticmethod
-    def _replay(existing: HumanLoop, flow: NamedResource, request: dict, result: ActivationResult) -> dict | None:
+    def _replay(existing: HumanLoop, flow: NamedResource, request: dict, result: ActivationResult) -> dict:
         # A2I says a finished loop's name is taken. UNCONFIRMED AWS behaviour, chosen reading: an open loop
         # of the same flow definition and request is the client's retry after a lost response, so it gets
         # that loop's activation output again instead of an error.
@@ -231,4 +249,4 @@ class BuiltInTasks:
         if existing.flow_definition_arn != flow.arn or not same_request:
             raise invalid(f"HumanLoop '{existing.name}' already exists for another request; choose another "
                           "HumanLoopName")
-        return result.activation_output(existing.arn)
+        return activation_output(result, existing.arn)

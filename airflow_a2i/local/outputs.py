@@ -8,6 +8,15 @@ from datetime import UTC, datetime
 from airflow_a2i.local import s3
 from airflow_a2i.local.store import Answer, HumanLoop, NamedResource
 
+# workerMetadata.identityData.identityProviderType: A2I writes "Cognito" (a Cognito user pool workforce) or "Oidc"
+# (a workforce of your own OIDC identity provider). The local service's workers (the portal's accounts, the
+# simulated workforce) sign in at the service itself, which stands in for the Cognito user pool: "Cognito", with
+# the portal's URL as issuer and a stable per-worker id as sub.
+IDENTITY_PROVIDER_TYPES = ("Cognito", "Oidc")
+LOCAL_IDENTITY_PROVIDER_TYPE = "Cognito"
+# What the portal wrote before it took AWS's values; answers stored then are written with AWS's value.
+FORMER_PORTAL_PROVIDER_TYPE = "AirflowA2ILocalPortal"
+
 
 def a2i_time(epoch: float) -> str:
     """A2I's timestamp form in output.json: ``2026-11-25T12:00:00.123Z``."""
@@ -23,6 +32,36 @@ def output_uri(flow: NamedResource, loop: HumanLoop) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def local_worker_metadata(issuer: str, subject: str) -> dict:
+    """workerMetadata of a worker who signed in at the local service (``issuer``: the portal's URL)."""
+    return {"identityData": {"identityProviderType": LOCAL_IDENTITY_PROVIDER_TYPE, "issuer": issuer,
+                             "sub": subject}}
+
+
+def identity_problem(metadata: dict) -> str | None:
+    """What is wrong with a workerMetadata given to the service, in words; None when A2I could have written it."""
+    identity = metadata.get("identityData")
+    if identity is None:
+        return None
+    if not isinstance(identity, dict):
+        return "'workerMetadata.identityData' must be a JSON object such as {\"identityProviderType\": \"Cognito\", " \
+            "\"issuer\": \"...\", \"sub\": \"...\"}"
+    provider = identity.get("identityProviderType")
+    if provider is not None and provider not in (*IDENTITY_PROVIDER_TYPES, FORMER_PORTAL_PROVIDER_TYPE):
+        return (f"'workerMetadata.identityData.identityProviderType' must be one of A2I's values "
+                f"{', '.join(IDENTITY_PROVIDER_TYPES)} (or left out), not {json.dumps(provider)[:100]}")
+    return None
+
+
+def aws_worker_metadata(metadata: dict | None) -> dict | None:
+    """``metadata`` as A2I writes it: the portal's former provider type becomes the local one (Cognito)."""
+    identity = None if metadata is None else metadata.get("identityData")
+    if metadata is None or not isinstance(identity, dict) \
+            or identity.get("identityProviderType") != FORMER_PORTAL_PROVIDER_TYPE:
+        return metadata
+    return {**metadata, "identityData": {**identity, "identityProviderType": LOCAL_IDENTITY_PROVIDER_TYPE}}
+
+
 def human_answer(answer: Answer) -> dict:
     entry = {
         "acceptanceTime": a2i_time(answer.acceptance_time),
@@ -32,7 +71,7 @@ def human_answer(answer: Answer) -> dict:
         "workerId": answer.worker_id,
     }
     if answer.worker_metadata:  # only private workforces carry it
-        entry["workerMetadata"] = answer.worker_metadata
+        entry["workerMetadata"] = aws_worker_metadata(answer.worker_metadata)
     return entry
 
 

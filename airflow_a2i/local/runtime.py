@@ -268,7 +268,7 @@ class A2IRuntime:
                                    f"'{name}'; each of its TaskCount answers comes from a different worker", 409)
             accepted = now - time_spent if acceptance_time is None else acceptance_time
             self.store.add_answer(db, current.id, Answer(worker_id, keyed_by_source(flow, answer), accepted, now,
-                                                         time_spent, worker_metadata))
+                                                         time_spent, outputs.aws_worker_metadata(worker_metadata)))
             answers = self.store.answers(current.id, db)
             if len(answers) >= task_count:
                 self._complete(db, flow, current, answers, now)

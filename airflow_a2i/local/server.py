@@ -29,7 +29,8 @@ from airflow_a2i.local.credentials import Credentials
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.events import publish_status_change
 from airflow_a2i.local.faults import Faults, lost_response
-from airflow_a2i.local.guard import Guard, Refusal, is_s3_request
+from airflow_a2i.local.guard import MOTO_API_PREFIX, Guard, Refusal, is_s3_request
+from airflow_a2i.local.outputs import identity_problem
 from airflow_a2i.local.portal.accounts import (
     DEFAULT_SESSION_SECONDS,
     AccountError,
@@ -48,11 +49,14 @@ from airflow_a2i.local.wire import (
     credential_scope,
     json_body,
     json_protocol_error,
+    json_protocol_response,
     json_response,
     loop_view,
     refusal_response,
     runtime_error,
+    runtime_response,
     s3_elsewhere,
+    with_aws_headers,
     worker_view,
 )
 from airflow_a2i.local.workforce import AnswerCallable, SimulatedWorkforce, WorkforcePolicy
@@ -101,6 +105,7 @@ class LocalService:
     def listen(self, api_guard: Guard, portal_guard: Guard, portal_url: str) -> None:
         """Take requests, checked by these guards; ``portal_url`` is where the portal's pages are."""
         self.api_guard, self.portal_guard, self.portal_url = api_guard, portal_guard, portal_url.rstrip("/")
+        self.workforce.issuer = f"{self.portal_url}/portal"  # the simulated workers sign in where people do
 
     # Start-up: S3 lives in memory, so recreate what the store remembers -------------------------
 
@@ -157,7 +162,9 @@ class LocalService:
             return self._built_in(request, *BUILT_IN_OPERATIONS[target], region)(environ, start_response)
         if service == "s3" and s3.is_external():  # never let a document land in moto's memory unnoticed
             return s3_elsewhere(str(s3.endpoint()))(environ, start_response)
-        result = self.moto(environ, start_response)
+        # An unsigned request without X-Amz-Target is anonymous S3 (--no-sign-request), as moto routes it.
+        anonymous_s3 = service is None and not target and not path.startswith(MOTO_API_PREFIX)
+        result = with_aws_headers(self.moto, environ, start_response, s3_request=service == "s3" or anonymous_s3)
         if service == "s3" and request.method in ("PUT", "DELETE", "POST"):
             self._record_buckets()
         return result
@@ -209,7 +216,7 @@ class LocalService:
             result = call()
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=self._portal_header())
+            return runtime_response(result, headers=self._portal_header())
         except ServiceError as error:
             return runtime_error(error)
         except Exception as error:  # never a crash: an InternalServerException the client can retry
@@ -238,7 +245,7 @@ class LocalService:
             result = self.sagemaker.handle(operation, region, params, base_url=request.host_url.rstrip("/"))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result)
+            return json_protocol_response(result)
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -251,7 +258,7 @@ class LocalService:
             result = self.built_in.handle(service, region, aws_params(request))
             if self.faults.lose_response(operation):
                 raise lost_response(operation)
-            return json_response(result, headers=self._portal_header())
+            return json_protocol_response(result, headers=self._portal_header())
         except ServiceError as error:
             return json_protocol_error(error)
         except Exception as error:
@@ -366,6 +373,9 @@ class LocalService:
         if metadata is not None and not isinstance(metadata, dict):
             raise ValueError("'workerMetadata' must be a JSON object such as {\"identityData\": {...}} (or left out), "
                              f"not {strict_json.shown(metadata)}")
+        problem = identity_problem(metadata or {})
+        if problem:
+            raise ValueError(problem)
         loop = self.runtime.answer(region, name, answer, worker_id, time_spent=time_spent, worker_metadata=metadata)
         return json_response(loop_view(loop))
 

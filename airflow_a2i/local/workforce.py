@@ -13,15 +13,18 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
 from airflow_a2i.local.errors import ServiceError
+from airflow_a2i.local.outputs import local_worker_metadata
 from airflow_a2i.local.runtime import A2IRuntime
 from airflow_a2i.local.store import HumanLoop, Store
 from airflow_a2i.local.strict_json import finite_float, shown
+from airflow_a2i.preflight import PUBLIC_WORKFORCE
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,11 @@ def worker_id(index: int) -> str:
     return hashlib.sha256(f"simulated-worker-{index}".encode()).hexdigest()[:16]
 
 
+def worker_subject(index: int) -> str:
+    """The ``sub`` of simulated worker N in workerMetadata: a UUID like a Cognito user's, the same across loops."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-a2i:simulated-worker-{index}"))
+
+
 def echo_answer(task_input: dict) -> dict:
     """The answer of a worker who accepts what the task shows.
 
@@ -164,6 +172,9 @@ class SimulatedWorkforce:
         self.seed = seed
         self.default_policy = default_policy or WorkforcePolicy()
         self.callables = callables or {}
+        # Where the simulated workers sign in, as the portal's workers do (workerMetadata's issuer); set once the
+        # service listens. None: its answers carry no workerMetadata.
+        self.issuer: str | None = None
         runtime.start_listeners.append(self.plan_loop)
 
     # Policies ---------------------------------------------------------------------------------
@@ -230,6 +241,10 @@ class SimulatedWorkforce:
         flow = self.runtime.flow_definition(loop.region, loop.flow_definition_arn)
         return int(flow.body["HumanLoopConfig"]["TaskCount"])
 
+    def _workteam(self, loop: HumanLoop) -> str:
+        flow = self.runtime.flow_definition(loop.region, loop.flow_definition_arn)
+        return str(flow.body["HumanLoopConfig"]["WorkteamArn"])
+
     # Carrying plans out -----------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> int:
@@ -259,6 +274,7 @@ class SimulatedWorkforce:
             return
         task_count = self._task_count(loop)
         plan = self.plan(loop, policy, task_count)
+        private = PUBLIC_WORKFORCE not in self._workteam(loop)  # A2I writes workerMetadata for private ones only
         task_input = json.loads(loop.input_content)
         answered = {answer.worker_id for answer in self.store.answers(loop.id)}
         for index in range(task_count):
@@ -272,8 +288,10 @@ class SimulatedWorkforce:
                 self.runtime.fail(loop, "InternalError", f"The simulated workforce's answer callable "
                                   f"{policy.callable_name!r} failed: {error!r}")
                 return
+            metadata = local_worker_metadata(self.issuer, worker_subject(index)) if private and self.issuer else None
             try:
-                self.runtime.answer(loop.region, loop.name, content, worker, time_spent=plan.time_spent[index])
+                self.runtime.answer(loop.region, loop.name, content, worker, time_spent=plan.time_spent[index],
+                                    worker_metadata=metadata)
             except ServiceError as error:  # the loop moved on meanwhile (stopped, answered by a person)
                 log.info("simulated answer to %s not taken: %s", loop.name, error.message)
                 return

@@ -33,6 +33,15 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+def started_loop_activation(response: dict[str, Any]) -> dict[str, Any] | None:
+    """A Textract/Rekognition response's HumanLoopActivationOutput when A2I started a loop, else None.
+
+    The member comes back whenever the request had HumanLoopConfig; only its HumanLoopArn says a loop started
+    ("If there is no HumanLoopArn, the input did not trigger human review")."""
+    activation = response.get("HumanLoopActivationOutput") or {}
+    return activation if activation.get("HumanLoopArn") else None
+
+
 
 class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[Any]):
     """
@@ -137,12 +146,12 @@ class BuiltInAnalysisOperator(HumanLoopWaitMixin, S3HookMixin, AwsBaseOperator[A
                 return self._maybe_wait(result)
         loop_config = self._loop_config(name, classifiers) if self.flow_definition_arn else None
         response = self.analyze(loop_config)
-        activation = response.get("HumanLoopActivationOutput")
+        activation = started_loop_activation(response)
         self._write(analysis_uri, response)
         if activation:
             self._link_portal(context, name, response)
             result.update({"HumanLoopStarted": True, "HumanLoopName": name,
-                           "HumanLoopArn": activation.get("HumanLoopArn"),
+                           "HumanLoopArn": activation["HumanLoopArn"],
                            "HumanLoopActivationReasons": activation.get("HumanLoopActivationReasons", [])})
             self.log.info("A2I started human loop %s for %s: %s", name, result["Document"],
                           result["HumanLoopActivationReasons"])

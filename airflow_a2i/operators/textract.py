@@ -29,7 +29,7 @@ from airflow_a2i.manifest import (
 from airflow_a2i.mixins import S3HookMixin
 from airflow_a2i.names import deterministic_loop_name, run_hash
 from airflow_a2i.operators.batch import CREATION_SKEW_SECONDS
-from airflow_a2i.operators.built_in import BuiltInAnalysisOperator
+from airflow_a2i.operators.built_in import BuiltInAnalysisOperator, started_loop_activation
 from airflow_a2i.preflight import check_cors, check_flow_definition, check_region
 from airflow_a2i.request_sources import TEXTRACT_SOURCE
 from airflow_a2i.s3_uris import split_s3_uri
@@ -269,7 +269,7 @@ class TextractAnalyzeDocumentBatchOperator(S3HookMixin, AwsBaseOperator[Textract
         except ClientError as error:
             record.error = str(error)
             return record
-        activation = response.get("HumanLoopActivationOutput")
+        activation = started_loop_activation(response)
         work_bucket, work_prefix = split_s3_uri(self.work_s3_uri)
         record.analysis_s3_uri = f"s3://{work_bucket}/{work_prefix}/analyses/{name}.json"
         body = {field: value for field, value in response.items() if field != "ResponseMetadata"}
