@@ -417,17 +417,19 @@ def test_merging_the_recorded_textract_loop():
                             "Total", "Policy Number:", "Device ID:"]
     assert fields["Total"] == {"key": "Total", "machine_value": "$148.99",
                                "machine_confidence": pytest.approx(41.29178), "human_value": "$148.99",
-                               "reviewed": True, "corrected": False}
+                               "reviewed": True, "corrected": False, "added_by_reviewer": False}
+    # The key A2I found missing (MissingImportantFormKey "Policy Number:"), added by the worker.
     assert fields["Policy Number:"] == {"key": "Policy Number:", "machine_value": None, "machine_confidence": None,
-                                        "human_value": "AG133441", "reviewed": True, "corrected": True}
-    assert fields["Device ID:"]["human_value"] == "424403233" and fields["Device ID:"]["corrected"]
+                                        "human_value": "AG133441", "reviewed": True, "corrected": True,
+                                        "added_by_reviewer": True}
+    assert fields["Device ID:"]["human_value"] == "424403233" and fields["Device ID:"]["added_by_reviewer"]
     assert fields["Policy:"] == {"key": "Policy:", "machine_value": "AG133441",
                                  "machine_confidence": pytest.approx(46.362053), "human_value": None,
-                                 "reviewed": False, "corrected": False}
+                                 "reviewed": False, "corrected": False, "added_by_reviewer": False}
     # Without an answer nothing is reviewed, and the machine's pairs are all there is.
     unreviewed = textract_fields(recorded.ai_service_response, None)
     assert [field["key"] for field in unreviewed] == list(fields)[:7]
-    assert not any(field["reviewed"] or field["corrected"] for field in unreviewed)
+    assert not any(field["reviewed"] or field["corrected"] or field["added_by_reviewer"] for field in unreviewed)
 
 
 def test_merging_replaces_blocks_by_id_and_reads_either_spelling():
@@ -440,7 +442,8 @@ def test_merging_replaces_blocks_by_id_and_reads_either_spelling():
     assert merged == [{"id": "a", "text": "x"}, corrected[0], {"id": "new", "text": "y"}]
     fields = {field["key"]: field for field in textract_fields(EMPLOYMENT, {"blocks": corrected})}
     assert fields["Full Name:"] == {"key": "Full Name:", "machine_value": "Jane Doe", "machine_confidence": 87.0,
-                                    "human_value": "Janet Doe", "reviewed": True, "corrected": True}
+                                    "human_value": "Janet Doe", "reviewed": True, "corrected": True,
+                                    "added_by_reviewer": False}
     assert [field["reviewed"] for field in fields.values()] == [False, False, False, True]
 
 
@@ -520,7 +523,7 @@ def test_results_merge_service_written_outputs(airflow_dags, local_service, docu
         "Home Address:": None, "Mailing Address:": None, "Phone Number:": None, "Full Name:": "Janet Doe"}
     assert [field for field in form["fields"] if field["corrected"]] == [
         {"key": "Full Name:", "machine_value": "Jane Doe", "machine_confidence": 87.0, "human_value": "Janet Doe",
-         "reviewed": True, "corrected": True}]
+         "reviewed": True, "corrected": True, "added_by_reviewer": False}]
     assert form["labels"] is None and form["final_labels"] is None
 
     # No loop: the machine's result, read from the operator's AnalysisS3Uri.
