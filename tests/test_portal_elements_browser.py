@@ -635,7 +635,7 @@ def test_textract_values_corrected(worker: Worker) -> None:
     name_row = rows.filter(has_text="Name:")
     assert name_row.locator(".a2i-confidence").all_text_contents() == ["95.5%", "61.3% low"]
     assert name_row.locator(".a2i-low").count() == 1
-    assert "Not found on this document by the machine: Phone." in page.text_content("crowd-textract-analyze-document")
+    assert "The machine did not find “Phone”." in page.text_content("crowd-textract-analyze-document")
     assert page.get_by_label("Value for Phone").input_value() == ""  # its row, to add it: left empty, not posted
     assert page.get_by_text("Correct the values that differ.").is_visible()
     page.get_by_label("Value for Name:").focus()

@@ -109,7 +109,7 @@
       ]);
       const missing = this.rows.filter((row) => row.kind === 'missing');
       const note = missing.length ? h('p', {class: 'a2i-hint a2i-kv-missing-note',
-        text: `Not found on this document by the machine: ${missing.map((row) => row.key).join(', ')}. `
+        text: `The machine did not find ${missing.map((row) => `“${row.key}”`).join(', ')}. `
           + 'If the document shows it, type its value in its row.'}) : null;
       const empty = found.length ? null
         : h('p', {class: 'a2i-hint', text: 'There are no key-value pairs to review.'});
@@ -151,7 +151,7 @@
         'aria-label': row.kind === 'new' ? `Value of ${label}` : `Value for ${label}`,
         oninput: (event) => { row.value = event.target.value; this.update(); }});
       row.keyInput = row.keyEditable ? keyCell : null;
-      const chip = {found: row.important ? 'important' : null, missing: 'important · not found', new: 'added'}[row.kind];
+      const chip = {found: row.important ? 'important' : null, missing: 'not found', new: 'added'}[row.kind];
       row.node = h('tr', {class: [row.important ? 'a2i-important' : '', isAddedPair(row) ? `a2i-kv-${row.kind}` : '']
         .filter(Boolean).join(' ') || null}, [
         h('td', {}, [keyCell, chip ? h('span', {class: 'a2i-chip', text: chip}) : null]),
