@@ -25,6 +25,7 @@ from airflow.sdk import DAG
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.local.portal.elements import find_elements, shape_answer
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentOperator
@@ -422,17 +423,19 @@ def test_merging_the_recorded_textract_loop():
                             "Total", "Policy Number:", "Device ID:"]
     assert fields["Total"] == {"key": "Total", "machine_value": "$148.99",
                                "machine_confidence": pytest.approx(41.29178), "human_value": "$148.99",
-                               "reviewed": True, "corrected": False}
+                               "reviewed": True, "corrected": False, "added_by_reviewer": False}
+    # The key A2I found missing (MissingImportantFormKey "Policy Number:"), added by the worker.
     assert fields["Policy Number:"] == {"key": "Policy Number:", "machine_value": None, "machine_confidence": None,
-                                        "human_value": "AG133441", "reviewed": True, "corrected": True}
-    assert fields["Device ID:"]["human_value"] == "424403233" and fields["Device ID:"]["corrected"]
+                                        "human_value": "AG133441", "reviewed": True, "corrected": True,
+                                        "added_by_reviewer": True}
+    assert fields["Device ID:"]["human_value"] == "424403233" and fields["Device ID:"]["added_by_reviewer"]
     assert fields["Policy:"] == {"key": "Policy:", "machine_value": "AG133441",
                                  "machine_confidence": pytest.approx(46.362053), "human_value": None,
-                                 "reviewed": False, "corrected": False}
+                                 "reviewed": False, "corrected": False, "added_by_reviewer": False}
     # Without an answer nothing is reviewed, and the machine's pairs are all there is.
     unreviewed = textract_fields(recorded.ai_service_response, None)
     assert [field["key"] for field in unreviewed] == list(fields)[:7]
-    assert not any(field["reviewed"] or field["corrected"] for field in unreviewed)
+    assert not any(field["reviewed"] or field["corrected"] or field["added_by_reviewer"] for field in unreviewed)
 
 
 def test_merging_replaces_blocks_by_id_and_reads_either_spelling():
@@ -445,7 +448,8 @@ def test_merging_replaces_blocks_by_id_and_reads_either_spelling():
     assert merged == [{"id": "a", "text": "x"}, corrected[0], {"id": "new", "text": "y"}]
     fields = {field["key"]: field for field in textract_fields(EMPLOYMENT, {"blocks": corrected})}
     assert fields["Full Name:"] == {"key": "Full Name:", "machine_value": "Jane Doe", "machine_confidence": 87.0,
-                                    "human_value": "Janet Doe", "reviewed": True, "corrected": True}
+                                    "human_value": "Janet Doe", "reviewed": True, "corrected": True,
+                                    "added_by_reviewer": False}
     assert [field["reviewed"] for field in fields.values()] == [False, False, False, True]
 
 
@@ -487,12 +491,22 @@ def test_the_built_in_operators_xcom_are_result_items():
         parse_human_loops([{"HumanLoopName": None}])
 
 
+def added_pair_blocks(blocks: list[dict], key: str, value: str) -> list[dict]:
+    """The blocks the worker portal answers for a pair the worker added (airflow_a2i.local.portal.elements)."""
+    literal = json.dumps(blocks).replace("&", "&amp;").replace('"', "&quot;")
+    page = f'<crowd-textract-analyze-document initial-value="{literal}"></crowd-textract-analyze-document>'
+    posted = {"__a2i_textract": [json.dumps([{"key": key, "value": value}])]}
+    return shape_answer(find_elements(page), posted)[TEXTRACT]["blocks"]
+
+
 def test_results_merge_service_written_outputs(airflow_dags, local_service, documents, output_bucket):
     jane = next(block for block in EMPLOYMENT["Blocks"] if block.get("Text") == "Jane")
     textract_flow = make_flow(TEXTRACT, output_bucket, [FULL_NAME_BELOW_90])
+    # The reviewer corrects a word and adds a key the machine did not find.
+    added = added_pair_blocks(EMPLOYMENT["Blocks"], "Date of Birth:", "1990-05-06")
     set_policy(local_service, textract_flow, delaySeconds=[0.1, 0.2],
                answer={"mode": "fixed", "answer": {"blocks": [{"blockType": "WORD", "id": jane["Id"],
-                                                               "text": "Janet"}]}})
+                                                               "text": "Janet"}, *added]}})
     rekognition_flow = make_flow(REKOGNITION, output_bucket, [ANY_LABEL_BELOW_95])
     set_policy(local_service, rekognition_flow, delaySeconds=[0.1, 0.2],
                answer={"mode": "fixed", "answer": {"moderationLabels": []}})  # "Suggestive" does not apply
@@ -522,11 +536,18 @@ def test_results_merge_service_written_outputs(airflow_dags, local_service, docu
     assert (form["status"], form["request_source"]) == ("Completed", TEXTRACT)
     assert form["machine_result_s3_uri"] == airflow_dags.xcom(run, "form")["AnalysisS3Uri"]
     assert {field["key"]: field["human_value"] for field in form["fields"]} == {
-        "Home Address:": None, "Mailing Address:": None, "Phone Number:": None, "Full Name:": "Janet Doe"}
+        "Home Address:": None, "Mailing Address:": None, "Phone Number:": None, "Full Name:": "Janet Doe",
+        "Date of Birth:": "1990-05-06"}
     assert [field for field in form["fields"] if field["corrected"]] == [
         {"key": "Full Name:", "machine_value": "Jane Doe", "machine_confidence": 87.0, "human_value": "Janet Doe",
-         "reviewed": True, "corrected": True}]
+         "reviewed": True, "corrected": True, "added_by_reviewer": False},
+        {"key": "Date of Birth:", "machine_value": None, "machine_confidence": None, "human_value": "1990-05-06",
+         "reviewed": True, "corrected": True, "added_by_reviewer": True}]
     assert form["labels"] is None and form["final_labels"] is None
+    summary = json.loads(boto3.client("s3").get_object(
+        Bucket=output_bucket, Key=f"{results_uri.split('/', 3)[3]}/summary.json")["Body"].read())
+    assert (summary["fields"], summary["fields_reviewed"], summary["fields_corrected"], summary["fields_added"]) == \
+        (5 + 4, 2, 2, 1)  # the reviewed form's 5 fields and the clean form's 4
 
     # No loop: the machine's result, read from the operator's AnalysisS3Uri.
     assert (clean_form["human_loop_name"], clean_form["status"], clean_form["request_source"]) == \

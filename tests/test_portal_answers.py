@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from airflow_a2i.local.portal.elements import AnswerError, find_elements, parse_attribute_literal, shape_answer
 from airflow_a2i.request_sources import REKOGNITION_SOURCE, TEXTRACT_SOURCE
 from airflow_a2i.results.built_in import merge_blocks, moderation_labels, textract_fields
+from airflow_a2i.results.summary import summarize, summary_facts
 
 FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures, recorded by AWS
 
@@ -371,7 +373,7 @@ def test_textract_key_with_no_value_gets_a_value_block() -> None:
     result = answer(html, post_pairs({"keyBlockId": "k", "value": "Jane Doe"}))[TEXTRACT_SOURCE]
     fields = textract_fields({"Blocks": blocks}, result)
     assert fields == [{"key": "Name:", "machine_value": "", "machine_confidence": 50.5, "human_value": "Jane Doe",
-                       "reviewed": True, "corrected": True}]
+                       "reviewed": True, "corrected": True, "added_by_reviewer": False}]
     assert answer(html, post_pairs({"keyBlockId": "k", "value": ""}))[TEXTRACT_SOURCE]["blocks"] == [
         {"blockType": "WORD", "id": "w", "text": "Name:"},
         {"blockType": "KEY_VALUE_SET", "confidence": 50.5, "entityTypes": ["KEY"], "id": "k",
@@ -397,6 +399,81 @@ def test_textract_key_null_leaves_the_key_as_it_is(recorded: dict[str, Any]) -> 
 
     recorded_blocks = recorded["humanAnswers"][0]["answerContent"][TEXTRACT_SOURCE]["blocks"]
     assert answer(html, form)[TEXTRACT_SOURCE]["blocks"] == recorded_blocks[-4:]
+
+
+def _ids_renamed(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks with each id replaced by its rank of first appearance (#0, #1, ...): their shape and links."""
+    names: dict[str, str] = {}
+    for block in blocks:
+        names.setdefault(block["id"], f"#{len(names)}")
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: renamed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [renamed(item) for item in value]
+        return names.get(value, value) if isinstance(value, str) else value
+
+    return [renamed(block) for block in blocks]
+
+
+def test_textract_pairs_the_worker_adds_are_what_a2i_wrote(recorded: dict[str, Any]) -> None:
+    # In the recorded loop A2I found "Policy Number:" missing (MissingImportantFormKey); the worker added it
+    # and "Device ID:" with their values, and kept "Total". The same post gives the same blocks: new WORD,
+    # KEY and VALUE blocks (new ids; relationships, no geometry, no confidence), then the Total pair as it was.
+    html = textract_page(recorded["selectedAiServiceResponse"]["blocks"])
+    result = answer(html, post_pairs({"key": "Policy Number:", "value": "AG133441"},
+                                     {"key": " Device   ID: ", "value": "424403233"},
+                                     {"keyBlockId": TOTAL_KEY, "value": "$148.99"}))[TEXTRACT_SOURCE]
+    recorded_answer = recorded["humanAnswers"][0]["answerContent"][TEXTRACT_SOURCE]
+
+    assert _ids_renamed(result["blocks"]) == _ids_renamed(recorded_answer["blocks"])
+    added_ids = [block["id"] for block in result["blocks"][:10]]
+    machine_ids = {block["id"] for block in recorded["aiServiceResponse"]["blocks"]}
+    assert len(set(added_ids)) == 10 and not set(added_ids) & machine_ids
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", block_id)
+               for block_id in added_ids)
+    assert result["blocks"][10:] == recorded_answer["blocks"][10:]
+
+    # Merged into the machine's result: added fields, marked as added by a person and counted so.
+    fields = textract_fields(recorded["aiServiceResponse"], result)
+    assert fields == textract_fields(recorded["aiServiceResponse"], recorded_answer)
+    added = [field for field in fields if field["added_by_reviewer"]]
+    assert added == [
+        {"key": "Policy Number:", "machine_value": None, "machine_confidence": None, "human_value": "AG133441",
+         "reviewed": True, "corrected": True, "added_by_reviewer": True},
+        {"key": "Device ID:", "machine_value": None, "machine_confidence": None, "human_value": "424403233",
+         "reviewed": True, "corrected": True, "added_by_reviewer": True}]
+    row = {"human_loop_name": "loop", "status": "Completed", "output_error": None, "agreement": 1.0, "ties": [],
+           "answers": [{"worker_id": "w", "time_spent_in_seconds": 5.0}], "fields": fields}
+    summary = summarize([summary_facts(row)], "s3://out/results.jsonl")
+    assert (summary["fields"], summary["fields_reviewed"], summary["fields_corrected"], summary["fields_added"]) == \
+        (9, 3, 2, 2)
+
+
+def test_textract_pair_added_without_a_value(recorded: dict[str, Any]) -> None:
+    html = textract_page(recorded["selectedAiServiceResponse"]["blocks"])
+    blocks = answer(html, post_pairs({"key": "Policy Number:", "value": " "}))[TEXTRACT_SOURCE]["blocks"]
+
+    words, key, value = blocks[:2], blocks[2], blocks[3]
+    assert len(blocks) == 4 and [word["text"] for word in words] == ["Policy", "Number:"]
+    assert key["relationships"] == [{"ids": [value["id"]], "type": "VALUE"},
+                                    {"ids": [word["id"] for word in words], "type": "CHILD"}]
+    assert value == {"blockType": "KEY_VALUE_SET", "entityTypes": ["VALUE"], "id": value["id"], "relationships": []}
+    [field] = [field for field in textract_fields(recorded["aiServiceResponse"], {"blocks": blocks})
+               if field["added_by_reviewer"]]
+    assert (field["key"], field["human_value"]) == ("Policy Number:", "")
+
+
+@pytest.mark.parametrize(("pair", "says"), [
+    ({"key": "  ", "value": "AG133441"}, "has no key: post"),
+    ({"value": "AG133441"}, "post that JSON"),
+    ({"key": 7, "value": "AG133441"}, "post that JSON"),
+    ({"keyBlockId": None, "key": "Policy Number:"}, "post that JSON"),
+])
+def test_textract_added_pairs_that_are_refused(recorded: dict[str, Any], pair: dict[str, Any], says: str) -> None:
+    html = textract_page(recorded["selectedAiServiceResponse"]["blocks"])
+    assert says in refused(html, {"__a2i_textract": [json.dumps([pair])]})
 
 
 def test_textract_initial_value_that_is_not_blocks_is_refused() -> None:

@@ -626,18 +626,20 @@ def textract_template(*, key_edit: bool) -> str:
 def test_textract_values_corrected(worker: Worker) -> None:
     page = worker.open(textract_template(key_edit=False))
     rows = page.locator(".a2i-kv-table tbody tr")
-    assert rows.count() == 3
+    assert rows.count() == 4  # the three pairs and a row for the important key not found ("Phone")
     assert rows.nth(0).locator(".a2i-kv-key").text_content() == "Mail Address:"  # an important key comes first
     assert "important" in rows.nth(0).text_content()
+    assert "not found" in rows.nth(1).text_content()
     assert page.get_by_label("Value for Name:").input_value() == "Jane Doe"
     assert page.get_by_role("textbox", name="Key Name:").count() == 0  # no-key-edit
     name_row = rows.filter(has_text="Name:")
     assert name_row.locator(".a2i-confidence").all_text_contents() == ["95.5%", "61.3% low"]
     assert name_row.locator(".a2i-low").count() == 1
-    assert "Not found on this document: Phone." in page.text_content("crowd-textract-analyze-document")
+    assert "The machine did not find “Phone”." in page.text_content("crowd-textract-analyze-document")
+    assert page.get_by_label("Value for Phone").input_value() == ""  # its row, to add it: left empty, not posted
     assert page.get_by_text("Correct the values that differ.").is_visible()
     page.get_by_label("Value for Name:").focus()
-    assert page.locator(".a2i-region.a2i-active").count() == 2  # the pair is outlined on the document
+    assert page.locator(".a2i-region.a2i-selected").count() == 2  # the pair is outlined on the document
 
     page.get_by_label("Value for Name:").fill("Jane Q. Doe")
     save_screenshot(page, "portal-textract-element")

@@ -393,7 +393,7 @@ def test_the_operator_reads_the_local_services_outputs_in_a_dag(airflow_dags, re
         "time_spent_in_seconds": 10.0 + 20.0 + 30.5 + 3 * 1.0 + 4.0,
         # nearest-rank percentiles of [1, 1, 1, 4, 10, 20, 30.5]
         "time_spent_percentiles": {"p50": 4.0, "p90": 30.5, "p99": 30.5},
-        "fields": 0, "fields_reviewed": 0, "fields_corrected": 0,  # custom tasks have no form fields
+        "fields": 0, "fields_reviewed": 0, "fields_corrected": 0, "fields_added": 0,  # custom tasks: no form fields
         "documents": 0, "documents_reviewed": 0,  # nor documents of a batch
     }
 

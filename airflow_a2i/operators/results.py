@@ -85,7 +85,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     ``request_source`` (the loop's ``awsManagedHumanLoopRequestSource``, or the analysis' kind),
     ``machine_result_s3_uri`` (the item's ``AnalysisS3Uri``), for Textract ``fields`` (see
     :func:`airflow_a2i.results.built_in.textract_fields`: ``key``, ``machine_value``, ``machine_confidence``,
-    ``human_value``, ``reviewed``, ``corrected``), for Rekognition ``labels`` (see
+    ``human_value``, ``reviewed``, ``corrected``, ``added_by_reviewer``), for Rekognition ``labels`` (see
     :func:`airflow_a2i.results.built_in.moderation_labels`: ``name``, ``parent_name``, ``machine_confidence``,
     ``kept_by_reviewer``) and ``final_labels`` (the names that stand). The machine's result is the
     loop's ``aiServiceResponse``, or, for items without a (completed) loop, the JSON at

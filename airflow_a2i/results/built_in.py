@@ -115,8 +115,9 @@ def textract_fields(machine_response: dict[str, Any], answer: dict[str, Any] | N
     ``{"blocks": [...]}``, or None when nobody reviewed. One entry per key-value pair:
     ``key`` (its CHILD words joined by spaces, as corrected), ``machine_value``, ``machine_confidence``
     (the KEY block's), ``human_value`` (null unless reviewed), ``reviewed`` (a block of the pair is in the
-    answer) and ``corrected`` (reviewed, and the key or value text changed). Pairs the reviewer added come
-    last, with a null ``machine_value`` and ``machine_confidence``.
+    answer), ``corrected`` (reviewed, and the key or value text changed) and ``added_by_reviewer`` (a
+    pair the machine did not find, whose KEY block a person added: a missing important key, say). Pairs
+    the reviewer added come last, with a null ``machine_value`` and ``machine_confidence``.
     """
     machine_blocks = [block for block in camel_keys(machine_response).get("blocks") or [] if isinstance(block, dict)]
     corrected = [block for block in (answer or {}).get("blocks") or [] if isinstance(block, dict)]
@@ -138,6 +139,7 @@ def textract_fields(machine_response: dict[str, Any], answer: dict[str, Any] | N
             "reviewed": reviewed,
             "corrected": reviewed and (before is None or after is None or (before.key, before.value) !=
                                        (after.key, after.value)),
+            "added_by_reviewer": before is None,
         })
     return fields
 

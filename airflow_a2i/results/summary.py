@@ -25,6 +25,7 @@ def summary_facts(row: dict[str, Any]) -> dict[str, Any]:
         "fields": len(row.get("fields") or []),
         "fields_corrected": sum(1 for field in row.get("fields") or [] if field.get("corrected")),
         "fields_reviewed": sum(1 for field in row.get("fields") or [] if field.get("reviewed")),
+        "fields_added": sum(1 for field in row.get("fields") or [] if field.get("added_by_reviewer")),
         "lacks_output": row["human_loop_name"] is not None and (
             status == MISSING or status in OPEN_STATES or (status == "Completed" and row["answers"] is None)),
     }
@@ -58,6 +59,7 @@ def summarize(rows: list[dict[str, Any]], results_uri: str) -> dict[str, Any]:
         "fields": sum(row.get("fields", 0) for row in rows),
         "fields_reviewed": sum(row.get("fields_reviewed", 0) for row in rows),
         "fields_corrected": sum(row.get("fields_corrected", 0) for row in rows),
+        "fields_added": sum(row.get("fields_added", 0) for row in rows),  # pairs people added
     }
 
 

@@ -29,9 +29,11 @@ answer under the element's ``name`` N.
 11. crowd-entity-annotation [labels?, text?]: ``N=JSON`` ``{"entities": [{label, startOffset, endOffset}]}``
     -> the same; offsets count Unicode code points (not UTF-16 units), 0 <= start < end <= len(text).
 12. crowd-textract-analyze-document [initial-value = the Textract blocks] (required):
-    ``__a2i_textract=JSON`` ``[{"keyBlockId", "value", "key"?}]``, one entry per key-value pair shown ->
-    ``"AWS/Textract/AnalyzeDocument/Forms/V1": {"blocks": [...]}``: per pair, its WORD blocks and its KEY
-    and VALUE blocks as A2I writes them; an edited text gets new WORD blocks (uuid4 ids).
+    ``__a2i_textract=JSON`` ``[{"keyBlockId", "value", "key"?}]``, one entry per key-value pair shown, then
+    ``{"key", "value"}`` (no keyBlockId; key not blank) per pair the worker added (a missing important key,
+    or any other) -> ``"AWS/Textract/AnalyzeDocument/Forms/V1": {"blocks": [...]}``: per pair, its WORD
+    blocks and its KEY and VALUE blocks as A2I writes them; an edited text gets new WORD blocks, an added
+    pair new WORD, KEY and VALUE blocks (uuid4 ids; relationships, no geometry, no confidence).
 13. crowd-rekognition-detect-moderation-labels [categories = [{name, parentName}]]: checkboxes
     ``__a2i_moderation=label name`` or ``__a2i_moderation_none=on`` ->
     ``"AWS/Rekognition/DetectModerationLabels/Image/V3": {"moderationLabels": [{name, parentName}]}``

@@ -16,7 +16,8 @@ from airflow_a2i.local.portal.elements.literals import (
 )
 from airflow_a2i.results.built_in import camel_keys, related_ids
 
-_TEXTRACT_POST = '[{"keyBlockId": "...", "value": "...", "key"?: "..."}]'
+_TEXTRACT_POST = ('[{"keyBlockId": "...", "value": "...", "key"?: "..."}, ...] (a pair the worker adds: '
+                  '{"key": "...", "value": "..."}, without keyBlockId)')
 
 
 def _initial_blocks(element: Element) -> dict[str, dict[str, Any]]:
@@ -38,11 +39,18 @@ def _posted_pairs(form: Mapping[str, list[str]], element: Element) -> list[dict[
         pairs = json.loads(text)
     except (ValueError, RecursionError):
         pairs = None
-    if not isinstance(pairs, list) or not all(
-            isinstance(pair, dict) and isinstance(pair.get("keyBlockId"), str) and isinstance(pair.get("value"), str)
-            and (pair.get("key") is None or isinstance(pair["key"], str)) for pair in pairs):
+    if not isinstance(pairs, list) or not all(_is_posted_pair(pair) for pair in pairs):
         raise AnswerError(f"{TEXTRACT_FIELD} is not {_TEXTRACT_POST}: post that JSON")
     return pairs
+
+
+def _is_posted_pair(pair: object) -> bool:
+    if not isinstance(pair, dict) or not isinstance(pair.get("value"), str):
+        return False
+    key, key_block_id = pair.get("key"), pair.get("keyBlockId")
+    if key_block_id is None:  # added by the worker: the key's text is all there is
+        return isinstance(key, str)
+    return isinstance(key_block_id, str) and (key is None or isinstance(key, str))
 
 
 def _reduced(block: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +97,7 @@ class _TextractAnswer:
         current, children = self.child_words(block)
         if text is None or " ".join(text.split()) == current:
             return reduced, children
-        words = [{"blockType": "WORD", "id": str(uuid.uuid4()), "text": token} for token in text.split()]
+        words = _new_words(text)
         relationships = [relationship for relationship in reduced["relationships"] if relationship["type"] != "CHILD"]
         if words:
             relationships.append({"ids": [word["id"] for word in words], "type": "CHILD"})
@@ -118,22 +126,50 @@ class _TextractAnswer:
         else:
             value_block, value_words = self.with_text(self.value_block(key), value)
             blocks = [*key_words, *value_words, key, value_block]
+        self.write(blocks)
+
+    def add_new_pair(self, key_text: str, value: str) -> None:
+        """A pair the worker added (a key the machine did not find), as A2I writes one: new WORD blocks for
+        the key's and the value's words, a KEY and a VALUE block with new ids, relationships but no geometry
+        and no confidence."""
+        if not key_text.strip():
+            raise AnswerError(f"a pair added in {TEXTRACT_FIELD} for {self.element.describe()} has no key: post "
+                              f'{{"key": "the key\'s text", "value": "..."}}, or leave the pair out')
+        key_words, value_words = _new_words(key_text), _new_words(value)
+        value_block = _new_key_value_set("VALUE", [])
+        if value_words:
+            value_block["relationships"] = [{"ids": [word["id"] for word in value_words], "type": "CHILD"}]
+        key = _new_key_value_set("KEY", [{"ids": [value_block["id"]], "type": "VALUE"},
+                                         {"ids": [word["id"] for word in key_words], "type": "CHILD"}])
+        self.write([*key_words, *value_words, key, value_block])
+
+    def write(self, blocks: list[dict[str, Any]]) -> None:
         for block in blocks:
             self.answer.setdefault(str(block["id"]), block)
+
+
+def _new_words(text: str) -> list[dict[str, Any]]:
+    return [{"blockType": "WORD", "id": str(uuid.uuid4()), "text": token} for token in text.split()]
+
+
+def _new_key_value_set(entity_type: str, relationships: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"blockType": "KEY_VALUE_SET", "entityTypes": [entity_type], "id": str(uuid.uuid4()),
+            "relationships": relationships}
 
 
 def _textract(element: Element, form: Mapping[str, list[str]]) -> Any:
     answer = _TextractAnswer(element, _initial_blocks(element))
     seen: set[str] = set()
     for pair in _posted_pairs(form, element):
+        if pair.get("keyBlockId") is None:
+            answer.add_new_pair(pair["key"], pair["value"])
+            continue
         if pair["keyBlockId"] in seen:
             raise AnswerError(f"keyBlockId {pair['keyBlockId']!r} is posted twice in {TEXTRACT_FIELD}: "
                               f"post each key-value pair once")
         seen.add(pair["keyBlockId"])
         answer.add_pair(pair["keyBlockId"], pair["value"], pair.get("key"))
     return {"blocks": list(answer.answer.values())}
-
-
 
 
 def _moderation_categories(element: Element) -> dict[str, str]:
