@@ -311,12 +311,15 @@ class Portal:
 
     def _submit(self, request: Request, session: PortalSession, flow: NamedResource, loop: HumanLoop,
                 rendered: str, accepted: float, base_url: str) -> Response:
-        from airflow_a2i.local.portal.elements import AnswerError, find_elements, shape_answer
+        from airflow_a2i.local.portal.elements import AnswerError, UnsupportedElements, find_elements, shape_answer
 
         worker = session.worker
         form = {name: request.form.getlist(name) for name in request.form}
         try:
             answer = shape_answer(find_elements(rendered), form)
+        except UnsupportedElements as error:  # nothing the worker can change: the task UI is the problem
+            return _html(views.message_page("This task cannot be answered here", f"{error}.", worker=worker,
+                                            csrf_token=session.csrf_token, error=True), 422)
         except AnswerError as error:
             return _html(views.message_page("The answer was not accepted", f"{error}. Go back, change it and submit "
                                             "again.", worker=worker, csrf_token=session.csrf_token, error=True), 400)

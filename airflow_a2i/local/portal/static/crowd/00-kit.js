@@ -400,6 +400,10 @@
     ]);
   }
 
+  // Set (90-register.js) when the page has a crowd element the portal lacks: no answer from it would be whole, so
+  // nothing submits; the server refuses such a post as well.
+  let submissionRefusal = '';
+
   class CrowdForm extends HTMLElement {
     connectedCallback() {
       if (this.a2iForm) return;
@@ -424,11 +428,33 @@
       event.preventDefault();
       event.stopPropagation(); // templates listen on crowd-form: they get the event dispatched below instead
       if (this.a2iSubmitting) return;
+      if (submissionRefusal) {
+        this.showRefusal();
+        return;
+      }
       const crowdEvent = new Event('submit', {bubbles: true, cancelable: true});
       if (!this.dispatchEvent(crowdEvent)) return;
       this.a2iSubmitting = true;
       for (const button of this.a2iForm.querySelectorAll('button[type="submit"]')) button.disabled = true;
       HTMLFormElement.prototype.submit.call(this.a2iForm);
+    }
+
+    // Submit buttons off, and the reason beside them (once).
+    showRefusal() {
+      if (!this.a2iForm) return;
+      if (!this.a2iRefusal) {
+        this.a2iRefusal = h('p', {class: 'a2i-problem a2i-refusal', role: 'alert', id: uid('refusal')});
+        const row = this.a2iForm.querySelector('.a2i-submit-row');
+        if (row) row.before(this.a2iRefusal);
+        else this.a2iForm.append(this.a2iRefusal);
+      }
+      this.a2iRefusal.textContent = submissionRefusal;
+      const buttons = this.a2iForm.querySelectorAll('button[type="submit"], crowd-button[form-action="submit"] button');
+      for (const button of buttons) {
+        button.disabled = true;
+        button.title = submissionRefusal;
+        button.setAttribute('aria-describedby', this.a2iRefusal.id);
+      }
     }
   }
 
@@ -458,6 +484,23 @@
     }
 
     render() {}
+
+    // The real elements that submit alone render into a shadow root holding their own crowd-form, and templates
+    // reach that form through it to add questions (shadowRoot.querySelector('crowd-form').form.appendChild(...)).
+    // Here everything is light DOM: a stand-in whose crowd-form is the one the element posts with.
+    get shadowRoot() {
+      return this.constructor.submitsAlone ? formRootStandIn(this) : null;
+    }
+  }
+
+  function formRootStandIn(element) {
+    const isForm = (selector) => String(selector).trim().toLowerCase() === 'crowd-form';
+    return {
+      host: element,
+      querySelector: (selector) => (isForm(selector) ? element.closest('crowd-form') : element.querySelector(selector)),
+      querySelectorAll: (selector) => (isForm(selector)
+        ? [element.closest('crowd-form')].filter(Boolean) : element.querySelectorAll(selector)),
+    };
   }
 
   ELEMENTS.push(['crowd-form', CrowdForm]);
