@@ -241,3 +241,18 @@ def test_element_values_round_trip(worker: Worker) -> None:
     page.evaluate("document.querySelector('crowd-input').value = null")  # as AWS's samples clear a field
     page.evaluate("document.querySelector('crowd-slider').value = 7")
     assert worker.submit() == {"i": [""], "s": ["7"]}
+
+
+def test_controls_an_element_does_not_place_are_still_shown(worker: Worker) -> None:
+    page = worker.open("""
+      <crowd-form>
+        <crowd-image-classifier name="animal" src="/img/40x30.png" categories="['cat', 'dog']" header="Which?">
+          <div class="extra"><crowd-checkbox name="unsure">Not sure</crowd-checkbox></div>
+          <p>Text alone stays out, as on AWS.</p>
+        </crowd-image-classifier>
+      </crowd-form>""")
+    assert page.get_by_label("Not sure").is_visible()
+    assert page.get_by_text("Text alone stays out").count() == 0
+    page.get_by_label("cat").check()
+    form = worker.submit()
+    assert worker.answer(form) == {"animal": {"label": "cat"}, "unsure": {"on": False}}  # a box the worker saw

@@ -474,12 +474,33 @@
     if (crowdForm && typeof crowdForm.submit === 'function') crowdForm.submit();
   }
 
+  // A control the server reads an answer from (a named input, select, textarea or crowd element).
+  function isControl(node) {
+    return node.hasAttribute('name') && (['input', 'select', 'textarea'].includes(node.localName)
+      || node.localName.startsWith('crowd-'));
+  }
+
+  function holdsControl(node) {
+    return node.nodeType === Node.ELEMENT_NODE
+      && (isControl(node) || Array.from(node.querySelectorAll('[name]')).some(isControl));
+  }
+
+  // The server makes an answer from every control the page declares (an unchecked box records false): one that an
+  // element's rendering left out would put a value in the answer for something the worker never saw. So children
+  // holding controls that render() did not place are shown after it.
+  function keepControls(element, children) {
+    const left = children.filter((node) => !node.isConnected && holdsControl(node));
+    if (left.length) element.append(h('div', {class: 'a2i-kept-controls'}, left));
+  }
+
   // Base class: render once, when first connected, from the attributes and children the template gave.
   class CrowdElement extends HTMLElement {
     connectedCallback() {
       if (this.a2iRendered) return;
       this.a2iRendered = true;
-      this.render(takeChildren(this));
+      const children = takeChildren(this);
+      this.render(children);
+      keepControls(this, children);
       if (this.constructor.submitsAlone) ensureOwnForm(this);
     }
 
