@@ -1,6 +1,6 @@
 """The portal service with real S3 objects and Chromium: a PDF from grant_read_access shows in the template's
-<iframe> (the portal frames its own document links, nobody else may), and a page with a crowd element the portal
-lacks takes no answer (the loop stays open)."""
+<iframe> (the portal frames its own document links, nobody else may), a page with a crowd element the portal
+lacks takes no answer (the loop stays open), and ``local serve --portal-allow-origin`` reaches the task pages."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +18,7 @@ from pypdf import PdfWriter
 
 from tests.conftest import unique
 from tests.loops import start_loop
-from tests.portal_client import add_worker
+from tests.portal_client import PortalClient, add_worker
 from tests.test_portal import team_flow, worker
 from tests.test_portal_browser import log_in
 
@@ -144,3 +145,17 @@ def test_a_post_from_a_page_with_an_unsupported_element_is_refused_and_the_loop_
     described = boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)
     assert described["HumanLoopStatus"] == "InProgress"
     assert name in reviewer.task_list().text  # still the worker's to answer once the portal supports it
+
+
+def test_local_serve_lets_the_allowed_origins_into_task_pages(tmp_path: Path, output_bucket: str) -> None:
+    from demo.service import ServiceProcess
+
+    allowed = ("--portal-allow-origin", "https://cdnjs.cloudflare.com/", "--portal-allow-origin", "https://cdn.example")
+    with ServiceProcess(tmp_path / "service", "--no-login", *allowed) as service:
+        boto3.client("s3", endpoint_url=service.endpoint).create_bucket(Bucket=output_bucket)
+        flow_arn = team_flow(output_bucket, "any", endpoint=service.endpoint)
+        boto3.client("sagemaker-a2i-runtime", endpoint_url=service.endpoint).start_human_loop(
+            HumanLoopName="cdn-loop", FlowDefinitionArn=flow_arn, HumanLoopInput={"InputContent": "{}"})
+        policy = PortalClient(service.portal).open_task("us-east-1", "cdn-loop").headers["Content-Security-Policy"]
+    script_src = next(part.strip() for part in policy.split(";") if part.strip().startswith("script-src "))
+    assert script_src.endswith(" https://cdnjs.cloudflare.com https://cdn.example"), policy
