@@ -98,6 +98,8 @@ ENTITY_WITH_QUESTION = f"""
 def test_entity_annotation_shows_and_posts_the_templates_extra_question(worker: Worker) -> None:
     page = worker.open(ENTITY_WITH_QUESTION)
     assert page.evaluate("window.movedInto") == "form"
+    # The question moved to the end of the form; the Submit row stays after it.
+    assert page.evaluate("document.querySelector('form').lastElementChild.className") == "a2i-submit-row"
     assert page.get_by_role("heading", name="What is the text about?").is_visible()
     select_text(page, ".a2i-entity-text", "Ada")
     page.get_by_role("button", name="Person", exact=True).click()

@@ -404,12 +404,26 @@
   // nothing submits; the server refuses such a post as well.
   let submissionRefusal = '';
 
+  // Templates append questions to crowd-form's form (form.appendChild): the Submit row the portal added stays
+  // last, with the reason it is off, if any, right above it.
+  function keepLast(form, row) {
+    new MutationObserver(() => {
+      if (row.parentNode !== form || !row.nextSibling) return;
+      const refusal = row.previousElementSibling;
+      form.append(...(refusal && refusal.classList.contains('a2i-refusal') ? [refusal, row] : [row]));
+    }).observe(form, {childList: true});
+  }
+
   class CrowdForm extends HTMLElement {
     connectedCallback() {
       if (this.a2iForm) return;
       const form = nativeForm();
       form.append(...takeChildren(this));
-      if (!form.querySelector('crowd-button[form-action="submit"]')) form.append(submitRow());
+      if (!form.querySelector('crowd-button[form-action="submit"]')) {
+        const row = submitRow();
+        form.append(row);
+        keepLast(form, row);
+      }
       form.addEventListener('submit', (event) => this.onNativeSubmit(event));
       this.a2iForm = form;
       this.append(form);
