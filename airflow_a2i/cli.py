@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                             "(loopback only)")
     serve.add_argument("--session-hours", type=_positive_hours, default=8.0,
                        help="hours a portal login lasts (default 8)")
+    serve.add_argument("--portal-allow-origin", action="append", default=[], type=_allowed_origin, metavar="ORIGIN",
+                       help="an outside origin task pages may load scripts, styles, images, media and frames from, "
+                            "such as a sample template's CDN https://cdnjs.cloudflare.com (repeatable; default: "
+                            "none, everything stays on the service)")
 
     workforce = local_commands.add_parser("workforce", help="the simulated workforce's policy per flow definition")
     workforce_commands = workforce.add_subparsers(dest="workforce_command", required=True)
@@ -194,7 +198,7 @@ def _serve(args: argparse.Namespace) -> int:
           login_required=not args.no_login, admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
           session_seconds=args.session_hours * 3600, portal_port=args.portal_port,
           allowed_hosts=tuple(args.allowed_host), moto_api=args.moto_api, credentials=credentials,
-          behind_proxy=args.behind_proxy)
+          behind_proxy=args.behind_proxy, portal_allowed_origins=tuple(dict.fromkeys(args.portal_allow_origin)))
     return 0
 
 
@@ -217,6 +221,16 @@ def _positive_hours(value: str) -> float:
     if not 0 < hours <= 24 * 30:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours from above 0 to 720")
     return hours
+
+
+def _allowed_origin(value: str) -> str:
+    """``--portal-allow-origin``: a scheme and a host (and port), nothing after: https://cdn.example."""
+    from airflow_a2i.local.portal.page import allowed_origin
+
+    try:
+        return allowed_origin(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _s3_endpoint_url(value: str) -> str:

@@ -61,7 +61,7 @@ def test_find_elements_in_document_order_with_decoded_attributes() -> None:
       <input value="no name">
       <select name="s" multiple><option>1</option></select>
       <crowd-rekognition-detect-moderation-labels categories="[]"></crowd-rekognition-detect-moderation-labels>
-      <crowd-polygon name="not-supported"></crowd-polygon>
+      <crowd-made-up name="not-supported"></crowd-made-up>
     </crowd-form>"""
     found = [(element.tag, element.name, element.radio_group) for element in find_elements(html)]
 
@@ -69,7 +69,8 @@ def test_find_elements_in_document_order_with_decoded_attributes() -> None:
                      ("crowd-radio-button", "r1", 0), ("crowd-radio-button", "r2", 2),
                      ("crowd-radio-button", "r3", 2), ("crowd-radio-button", "lonely", None),
                      ("input", "Upper", None), ("select", "s", None),
-                     ("crowd-rekognition-detect-moderation-labels", REKOGNITION_SOURCE, None)]
+                     ("crowd-rekognition-detect-moderation-labels", REKOGNITION_SOURCE, None),
+                     ("crowd-made-up", "not-supported", None)]  # found to be refused: Element.supported
     elements = find_elements(html)
     assert parse_attribute_literal(elements[1].attributes["categories"]) == ["a & b", "c"]
     assert elements[6].attributes == {"name": "Upper", "required": ""}

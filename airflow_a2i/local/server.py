@@ -79,14 +79,15 @@ class LocalService:
                  answer_callables: dict[str, AnswerCallable] | None = None, analyzer: Analyzer | None = None,
                  login_required: bool = True, admin_token: str | None = None,
                  session_seconds: float = DEFAULT_SESSION_SECONDS, credentials: Credentials | None = None,
-                 behind_proxy: bool = False) -> None:
+                 behind_proxy: bool = False, portal_allowed_origins: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.credentials = credentials  # given: every AWS API request must be signed with one of these keys
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.accounts = Accounts(self.store, session_seconds=session_seconds)
         self.portal = Portal(self.store, self.runtime, self.accounts, UrlSigner.in_directory(data_dir),
-                             login_required=login_required, trusted_proxy=behind_proxy)
+                             login_required=login_required, trusted_proxy=behind_proxy,
+                             allowed_origins=portal_allowed_origins)
         self.admin_token = admin_token
         self.sagemaker = SageMakerA2I(self.store)
         self.built_in = BuiltInTasks(self.runtime, analyzer)

@@ -123,7 +123,8 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
           analyzer: Analyzer | None = None, s3_endpoint: str | None = None, login_required: bool = True,
           admin_token: str | None = None, session_seconds: float = DEFAULT_SESSION_SECONDS,
           portal_port: int | None = None, allowed_hosts: tuple[str, ...] = (), moto_api: bool = False,
-          credentials: Credentials | None = None, behind_proxy: bool = False) -> None:
+          credentials: Credentials | None = None, behind_proxy: bool = False,
+          portal_allowed_origins: tuple[str, ...] = ()) -> None:
     """Run the service until SIGTERM or SIGINT; ``s3_endpoint``: self-hosted mode, S3 in that external store.
 
     The worker portal listens on ``portal_port`` (default: the next port; a free one with ``port=0``).
@@ -132,6 +133,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
     names a proxy in front forwards as ``Host``. ``moto_api``: serve moto's management routes (loopback only).
     ``credentials``: the key pairs AWS API requests must be signed with (SigV4); required beyond loopback.
     ``behind_proxy``: a TLS proxy is in front: the portal believes its X-Forwarded-Proto and X-Forwarded-For.
+    ``portal_allowed_origins``: outside origins task pages may load scripts, styles, images, media and frames from.
     """
     data_dir = (data_dir or Path(".a2i-local")).resolve()
     beyond_loopback = not is_loopback(host)
@@ -144,7 +146,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, data_dir: Path | None = Non
                            workforce_auto=workforce_auto, workforce_default=workforce_default, analyzer=analyzer,
                            answer_callables=answer_callables, login_required=login_required,
                            admin_token=admin_token, session_seconds=session_seconds, credentials=credentials,
-                           behind_proxy=behind_proxy)
+                           behind_proxy=behind_proxy, portal_allowed_origins=portal_allowed_origins)
     if faults is not None:
         service.faults.load(faults)  # in force before the first request
     buckets, outputs = service.restore()

@@ -68,8 +68,11 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "sam
 PAGE_POLICY = ("default-src 'self'; script-src 'none'; object-src 'none'; style-src 'unsafe-inline'; "
                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # A document is its own opaque origin (sandbox without allow-same-origin) that loads nothing: even an HTML file
-# could run nothing on the portal's origin.
-OBJECT_POLICY = "sandbox; default-src 'none'"
+# could run nothing on the portal's origin. Task pages may frame it (a PDF in the template's <iframe>); no other
+# site may.
+OBJECT_POLICY = "sandbox; default-src 'none'; frame-ancestors 'self'"
+OBJECT_FRAMING = {"X-Frame-Options": "SAMEORIGIN"}
+PDF_POLICY = "frame-ancestors 'self'"  # a sandboxed PDF would not open in the browser's viewer
 
 
 class Portal:
@@ -78,12 +81,14 @@ class Portal:
     ``secure_cookies``: mark cookies ``Secure`` always (True), never (False), or when the request came over HTTPS
     (None). ``trusted_proxy``: the service sits behind a reverse proxy that sets ``X-Forwarded-Proto`` and
     ``X-Forwarded-For`` (its last entry is the client): only then are those headers believed, for the scheme (cookies,
-    links) and the client's address (login limits). ``login_throttle`` and ``clock`` are injectable for tests.
+    links) and the client's address (login limits). ``allowed_origins``: outside origins task pages may load scripts,
+    styles, images, media and frames from (none by default). ``login_throttle`` and ``clock`` are injectable for tests.
     """
 
     def __init__(self, store: Store, runtime: A2IRuntime, accounts: Accounts, signer: UrlSigner, *,
                  login_required: bool = True, secure_cookies: bool | None = None, trusted_proxy: bool = False,
-                 login_throttle: LoginThrottle | None = None, clock: Callable[[], float] = time.time) -> None:
+                 allowed_origins: tuple[str, ...] = (), login_throttle: LoginThrottle | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.runtime = runtime
         self.accounts = accounts
@@ -91,6 +96,7 @@ class Portal:
         self.login_required = login_required
         self.secure_cookies = secure_cookies
         self.trusted_proxy = trusted_proxy
+        self.allowed_origins = allowed_origins
         self.login_throttle = login_throttle or LoginThrottle()
         self.clock = clock
         # Login off: each browser's worker lives in a signed cookie; with login on, such a cookie is worth nothing.
@@ -307,16 +313,19 @@ class Portal:
         header = views.task_bar(session.worker, session.csrf_token, context=context)
         page = task_page(rendered, title=f"{loop.name} · A2I worker portal", csrf_token=session.csrf_token,
                          submit_url=path, nonce=nonce, header_html=header)
-        return _html(page, headers={"Content-Security-Policy": content_security_policy(nonce)})
+        return _html(page, headers={"Content-Security-Policy": content_security_policy(nonce, self.allowed_origins)})
 
     def _submit(self, request: Request, session: PortalSession, flow: NamedResource, loop: HumanLoop,
                 rendered: str, accepted: float, base_url: str) -> Response:
-        from airflow_a2i.local.portal.elements import AnswerError, find_elements, shape_answer
+        from airflow_a2i.local.portal.elements import AnswerError, UnsupportedElements, find_elements, shape_answer
 
         worker = session.worker
         form = {name: request.form.getlist(name) for name in request.form}
         try:
             answer = shape_answer(find_elements(rendered), form)
+        except UnsupportedElements as error:  # nothing the worker can change: the task UI is the problem
+            return _html(views.message_page("This task cannot be answered here", f"{error}.", worker=worker,
+                                            csrf_token=session.csrf_token, error=True), 422)
         except AnswerError as error:
             return _html(views.message_page("The answer was not accepted", f"{error}. Go back, change it and submit "
                                             "again.", worker=worker, csrf_token=session.csrf_token, error=True), 400)
@@ -346,9 +355,8 @@ class Portal:
                             content_type="text/plain; charset=utf-8")
         body, content_type = stored
         content_type = _shown_type(content_type, key)
-        headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=300"}
-        if content_type != "application/pdf":  # a sandboxed PDF would not open in the browser's viewer
-            headers["Content-Security-Policy"] = OBJECT_POLICY
+        headers = {**SECURITY_HEADERS, **OBJECT_FRAMING, "Cache-Control": "private, max-age=300",
+                   "Content-Security-Policy": PDF_POLICY if content_type == "application/pdf" else OBJECT_POLICY}
         if content_type not in INLINE_TYPES:
             # Downloaded, never shown; and as application/octet-stream, which (nosniff) no page can load as a
             # script or a stylesheet either: a bucket's .js or .css is not code of the portal's origin.

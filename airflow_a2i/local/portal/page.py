@@ -13,28 +13,56 @@ import re
 from importlib import resources
 
 
-# Only the scripts the page is built with run: the portal's crowd elements and the template's own <script>
+# Only the scripts the page is built with run: the portal's crowd elements and the template's own inline <script>
 # elements, each given the page's one-time nonce before the template is rendered, so no value of the task's input
 # can add a script, an event handler attribute or a javascript: URL that runs. Templates bring their own styles
-# ('unsafe-inline'); everything else (images, requests, form posts) is kept on the service itself, and there are
-# no plugins. The page cannot be sandboxed itself: its form must post with the worker's session cookie, which an
-# opaque origin would not send.
-def content_security_policy(nonce: str) -> str:
-    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+# ('unsafe-inline'); everything else (scripts from elsewhere, images, media, frames, requests, form posts) is kept
+# on the service itself, and there are no plugins. Frames show the portal's own document links (grant_read_access:
+# served to be framed by the portal alone). The page cannot be sandboxed itself: its form must post with the
+# worker's session cookie, which an opaque origin would not send. ``allowed_origins`` (``--portal-allow-origin``,
+# :func:`allowed_origin`) may also serve scripts, styles, images, media and frames: a sample's CDN, say.
+def content_security_policy(nonce: str, allowed_origins: tuple[str, ...] = ()) -> str:
+    extra = "".join(f" {origin}" for origin in allowed_origins)
+    return (f"default-src 'self'; script-src 'nonce-{nonce}'{extra}; style-src 'self' 'unsafe-inline'{extra}; "
+            f"img-src 'self' data: blob:{extra}; media-src 'self'{extra}; frame-src 'self'{extra}; "
+            "connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-_SCRIPT_START = re.compile(r"<script\b", re.IGNORECASE)
+_ORIGIN = re.compile(r"https?://(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+                     r"(?::\d{1,5})?")
+
+
+def allowed_origin(text: str) -> str:
+    """``text`` as an origin the task page's policy may let in (``https://cdn.example``, ``http://host:8080``,
+    ``https://*.example.org``), lower-cased; ValueError saying what to give instead."""
+    origin = text.strip().rstrip("/").lower()
+    if not _ORIGIN.fullmatch(origin):
+        raise ValueError(f"{text!r} is not an origin: give a scheme and a host, with a port if needed and nothing "
+                         "after it, such as https://cdn.jsdelivr.net or http://localhost:8080")
+    return origin
+
+
+# A <script ...> start tag; attribute values may be quoted or not.
+_ATTRIBUTE_TEXT = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
+_SCRIPT_START_TAG = re.compile(rf"<script\b({_ATTRIBUTE_TEXT})>", re.IGNORECASE | re.DOTALL)
+_SRC_ATTRIBUTE = re.compile(r"""(?:^|\s)src\s*=""", re.IGNORECASE)
 
 
 def with_script_nonce(template: str, nonce: str) -> str:
-    """The template source with ``nonce`` on each of its own ``<script>`` elements: done before rendering, so a
-    script that arrives in a rendered input value gets none."""
-    return _SCRIPT_START.sub(f'<script nonce="{nonce}"', template)
+    """The template source with ``nonce`` on each of its own inline ``<script>`` elements: done before rendering,
+    so a script that arrives in a rendered input value gets none. A script with ``src`` gets none either: where it
+    may come from is the policy's to say (nothing outside the service, unless an origin is allowed)."""
+    def tag(match: re.Match[str]) -> str:
+        attributes = match.group(1)
+        return match.group(0) if _SRC_ATTRIBUTE.search(_unquoted(attributes)) else \
+            f'<script nonce="{nonce}"{attributes}>'
+    return _SCRIPT_START_TAG.sub(tag, template)
 
-# A whole <script ...src=...assets.crowd.aws...>...</script>; attribute values may be quoted or not.
-_ATTRIBUTE_TEXT = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
+
+def _unquoted(attributes: str) -> str:
+    """The attribute text with quoted values blanked: a value mentioning src= is not a src attribute."""
+    return re.sub(r""""[^"]*"|'[^']*'""", '""', attributes)
+
 _CROWD_URL = r"(?:https?:)?//assets\.crowd\.aws(?::\d+)?(?![\w.-])"
 _CROWD_ASSETS_SCRIPT = re.compile(
     rf"""<script\b{_ATTRIBUTE_TEXT}\ssrc\s*=\s*(?:"\s*{_CROWD_URL}[^"]*"|'\s*{_CROWD_URL}[^']*'|{_CROWD_URL}[^\s>]*)"""

@@ -42,12 +42,13 @@ answer under the element's ``name`` N.
 A drawing element or slider that posts nothing (or ``""``) is absent from the answer. Display-only elements
 (crowd-form, crowd-button, crowd-alert, crowd-instructions, ...) give nothing. A posted name the page does
 not declare is kept as a string (templates create inputs from their own scripts). :class:`AnswerError`
-says which posted value is not allowed and what to post instead.
+says which posted value is not allowed and what to post instead. A page with a ``crowd-`` element the portal
+does not implement (``supported_crowd_elements()``) takes no answer at all: :class:`UnsupportedElements`.
 """
 
 from __future__ import annotations
 
-from airflow_a2i.local.portal.elements.answer import shape_answer
+from airflow_a2i.local.portal.elements.answer import UnsupportedElements, shape_answer
 from airflow_a2i.local.portal.elements.found import (
     Element,
     find_elements,
@@ -57,7 +58,8 @@ from airflow_a2i.local.portal.elements.literals import (
     RESERVED_PREFIX,
     AnswerError,
     parse_attribute_literal,
+    supported_crowd_elements,
 )
 
-__all__ = ["CSRF_FIELD", "RESERVED_PREFIX", "AnswerError", "Element", "find_elements", "parse_attribute_literal",
-           "shape_answer"]
+__all__ = ["CSRF_FIELD", "RESERVED_PREFIX", "AnswerError", "Element", "UnsupportedElements", "find_elements",
+           "parse_attribute_literal", "shape_answer", "supported_crowd_elements"]

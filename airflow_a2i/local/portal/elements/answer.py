@@ -30,6 +30,19 @@ from airflow_a2i.local.portal.elements.shapers import (
 
 Shaper = Callable[[Element, Mapping[str, list[str]]], Any]
 
+
+class UnsupportedElements(AnswerError):
+    """The page has crowd elements the portal does not implement: no post from it makes a whole answer."""
+
+    def __init__(self, elements: list[Element]) -> None:
+        self.tags = list(dict.fromkeys(element.tag for element in elements))
+        named = ", ".join(dict.fromkeys(element.describe() for element in elements))
+        super().__init__(
+            f"This task uses {', '.join(f'<{tag}>' for tag in self.tags)} ({named}), which the local worker portal "
+            "does not support yet: no answer from this page would hold what it asks for, so none is taken and the "
+            "task stays open. It can be answered through the admin API (airflow-a2i local answer), or with a task "
+            "UI that uses only supported elements")
+
 _SHAPERS: dict[str, Shaper] = {
     "crowd-classifier": _classifier,
     "crowd-classifier-multi-select": _multi_select,
@@ -112,9 +125,13 @@ def shape_answer(elements: list[Element], form: Mapping[str, list[str]]) -> dict
     """
     The ``answerContent`` of a worker's form post (``form``: name -> posted values, in order) on a page with
     ``elements`` (:func:`find_elements`), following the contract in this module's docstring. Raises
-    :class:`AnswerError` for a posted value the elements do not allow.
+    :class:`AnswerError` for a posted value the elements do not allow, :class:`UnsupportedElements` for a page with
+    a crowd element the portal does not implement.
     """
     # Browsers post a text area's line breaks as CRLF; A2I records the field's value, with LF.
+    unsupported = [element for element in elements if not element.supported]
+    if unsupported:  # never a silent empty answer: what the element would give is missing, whatever was posted
+        raise UnsupportedElements(unsupported)
     form = {name: [value.replace("\r\n", "\n") for value in values] for name, values in form.items()}
     _check_radio_groups(elements, form)
     answer: dict[str, Any] = {}

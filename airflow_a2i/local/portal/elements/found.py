@@ -13,6 +13,7 @@ from airflow_a2i.local.portal.elements.literals import (
     PLAIN_CONTROLS,
     AnswerError,
     parse_attribute_literal,
+    supported_crowd_elements,
 )
 
 
@@ -40,8 +41,15 @@ class Element:
         """What a checkbox, radio or crowd-checkbox posts when checked."""
         return self.attributes.get("value", "on")
 
+    @property
+    def supported(self) -> bool:
+        """False for a crowd element the portal does not implement: the worker cannot give its answer."""
+        return not self.tag.startswith("crowd-") or self.tag in supported_crowd_elements()
+
     def describe(self) -> str:
-        return f"the {self.tag} {self.name!r}" if self.tag not in BUILT_IN_ELEMENTS else f"the {self.tag}"
+        if self.tag in BUILT_IN_ELEMENTS or not self.name:
+            return f"the {self.tag}"
+        return f"the {self.tag} {self.name!r}"
 
 
 _VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -65,7 +73,9 @@ class _ElementFinder(HTMLParser):
         for key, value in attrs:
             attributes.setdefault(key, value or "")  # browsers keep the first of a repeated attribute
         name = BUILT_IN_ELEMENTS.get(tag) or attributes.get("name", "")
-        if name and (tag in NAMED_ANSWER_ELEMENTS or tag in PLAIN_CONTROLS or tag in BUILT_IN_ELEMENTS):
+        answers = tag in NAMED_ANSWER_ELEMENTS or tag in PLAIN_CONTROLS or tag in BUILT_IN_ELEMENTS
+        unsupported = tag.startswith("crowd-") and tag not in supported_crowd_elements()
+        if unsupported or (name and answers):
             group = self.current_group() if tag == "crowd-radio-button" else None
             self.elements.append(Element(tag, name, attributes, group))
         if tag == "crowd-radio-group":
@@ -87,8 +97,9 @@ class _ElementFinder(HTMLParser):
 
 
 def find_elements(html: str) -> list[Element]:
-    """The elements of a rendered page that fill answer fields, in document order: the crowd answer elements
-    and every named plain ``input``/``select``/``textarea`` (also those inside crowd elements)."""
+    """The elements of a rendered page that fill answer fields, in document order: the crowd answer elements,
+    every named plain ``input``/``select``/``textarea`` (also those inside crowd elements), and every crowd
+    element the portal does not implement (named or not: ``Element.supported`` is False)."""
     finder = _ElementFinder()
     finder.feed(html.replace("\r\n", "\n").replace("\r", "\n"))  # a browser's newline normalisation first
     finder.close()

@@ -24,6 +24,11 @@ NAMED_ANSWER_ELEMENTS = frozenset({
 })
 BUILT_IN_ELEMENTS = {"crowd-textract-analyze-document": TEXTRACT_SOURCE,
                      "crowd-rekognition-detect-moderation-labels": REKOGNITION_SOURCE}
+#: Crowd elements that show or arrange things (crowd-form posts the others): nothing of theirs is in the answer.
+DISPLAY_ELEMENTS = frozenset({
+    "crowd-form", "crowd-button", "crowd-alert", "crowd-badge", "crowd-card", "crowd-fab", "crowd-icon-button",
+    "crowd-instructions", "crowd-modal", "crowd-radio-group", "crowd-tab", "crowd-tabs", "crowd-toast",
+})
 PLAIN_CONTROLS = frozenset({"input", "select", "textarea"})
 #: Plain input types that post nothing an answer keeps.
 IGNORED_INPUT_TYPES = frozenset({"submit", "button", "file", "image", "reset"})
@@ -31,6 +36,12 @@ IGNORED_INPUT_TYPES = frozenset({"submit", "button", "file", "image", "reset"})
 
 class AnswerError(ValueError):
     """A posted value the page's elements do not allow; the message says what to post instead."""
+
+
+def supported_crowd_elements() -> frozenset[str]:
+    """Every crowd element the portal implements: the tags its JavaScript defines (``ELEMENTS`` in
+    ``static/crowd/``; a test holds the two equal). A page with any other ``crowd-`` element takes no answer."""
+    return NAMED_ANSWER_ELEMENTS | BUILT_IN_ELEMENTS.keys() | DISPLAY_ELEMENTS
 
 
 

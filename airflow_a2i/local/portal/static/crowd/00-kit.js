@@ -400,12 +400,30 @@
     ]);
   }
 
+  // Set (90-register.js) when the page has a crowd element the portal lacks: no answer from it would be whole, so
+  // nothing submits; the server refuses such a post as well.
+  let submissionRefusal = '';
+
+  // Templates append questions to crowd-form's form (form.appendChild): the Submit row the portal added stays
+  // last, with the reason it is off, if any, right above it.
+  function keepLast(form, row) {
+    new MutationObserver(() => {
+      if (row.parentNode !== form || !row.nextSibling) return;
+      const refusal = row.previousElementSibling;
+      form.append(...(refusal && refusal.classList.contains('a2i-refusal') ? [refusal, row] : [row]));
+    }).observe(form, {childList: true});
+  }
+
   class CrowdForm extends HTMLElement {
     connectedCallback() {
       if (this.a2iForm) return;
       const form = nativeForm();
       form.append(...takeChildren(this));
-      if (!form.querySelector('crowd-button[form-action="submit"]')) form.append(submitRow());
+      if (!form.querySelector('crowd-button[form-action="submit"]')) {
+        const row = submitRow();
+        form.append(row);
+        keepLast(form, row);
+      }
       form.addEventListener('submit', (event) => this.onNativeSubmit(event));
       this.a2iForm = form;
       this.append(form);
@@ -424,11 +442,33 @@
       event.preventDefault();
       event.stopPropagation(); // templates listen on crowd-form: they get the event dispatched below instead
       if (this.a2iSubmitting) return;
+      if (submissionRefusal) {
+        this.showRefusal();
+        return;
+      }
       const crowdEvent = new Event('submit', {bubbles: true, cancelable: true});
       if (!this.dispatchEvent(crowdEvent)) return;
       this.a2iSubmitting = true;
       for (const button of this.a2iForm.querySelectorAll('button[type="submit"]')) button.disabled = true;
       HTMLFormElement.prototype.submit.call(this.a2iForm);
+    }
+
+    // Submit buttons off, and the reason beside them (once).
+    showRefusal() {
+      if (!this.a2iForm) return;
+      if (!this.a2iRefusal) {
+        this.a2iRefusal = h('p', {class: 'a2i-problem a2i-refusal', role: 'alert', id: uid('refusal')});
+        const row = this.a2iForm.querySelector('.a2i-submit-row');
+        if (row) row.before(this.a2iRefusal);
+        else this.a2iForm.append(this.a2iRefusal);
+      }
+      this.a2iRefusal.textContent = submissionRefusal;
+      const buttons = this.a2iForm.querySelectorAll('button[type="submit"], crowd-button[form-action="submit"] button');
+      for (const button of buttons) {
+        button.disabled = true;
+        button.title = submissionRefusal;
+        button.setAttribute('aria-describedby', this.a2iRefusal.id);
+      }
     }
   }
 
@@ -448,16 +488,54 @@
     if (crowdForm && typeof crowdForm.submit === 'function') crowdForm.submit();
   }
 
+  // A control the server reads an answer from (a named input, select, textarea or crowd element).
+  function isControl(node) {
+    return node.hasAttribute('name') && (['input', 'select', 'textarea'].includes(node.localName)
+      || node.localName.startsWith('crowd-'));
+  }
+
+  function holdsControl(node) {
+    return node.nodeType === Node.ELEMENT_NODE
+      && (isControl(node) || Array.from(node.querySelectorAll('[name]')).some(isControl));
+  }
+
+  // The server makes an answer from every control the page declares (an unchecked box records false): one that an
+  // element's rendering left out would put a value in the answer for something the worker never saw. So children
+  // holding controls that render() did not place are shown after it.
+  function keepControls(element, children) {
+    const left = children.filter((node) => !node.isConnected && holdsControl(node));
+    if (left.length) element.append(h('div', {class: 'a2i-kept-controls'}, left));
+  }
+
   // Base class: render once, when first connected, from the attributes and children the template gave.
   class CrowdElement extends HTMLElement {
     connectedCallback() {
       if (this.a2iRendered) return;
       this.a2iRendered = true;
-      this.render(takeChildren(this));
+      const children = takeChildren(this);
+      this.render(children);
+      keepControls(this, children);
       if (this.constructor.submitsAlone) ensureOwnForm(this);
     }
 
     render() {}
+
+    // The real elements that submit alone render into a shadow root holding their own crowd-form, and templates
+    // reach that form through it to add questions (shadowRoot.querySelector('crowd-form').form.appendChild(...)).
+    // Here everything is light DOM: a stand-in whose crowd-form is the one the element posts with.
+    get shadowRoot() {
+      return this.constructor.submitsAlone ? formRootStandIn(this) : null;
+    }
+  }
+
+  function formRootStandIn(element) {
+    const isForm = (selector) => String(selector).trim().toLowerCase() === 'crowd-form';
+    return {
+      host: element,
+      querySelector: (selector) => (isForm(selector) ? element.closest('crowd-form') : element.querySelector(selector)),
+      querySelectorAll: (selector) => (isForm(selector)
+        ? [element.closest('crowd-form')].filter(Boolean) : element.querySelectorAll(selector)),
+    };
   }
 
   ELEMENTS.push(['crowd-form', CrowdForm]);

@@ -26,7 +26,7 @@
     static submitsAlone = true;
 
     render(children) {
-      const {instructions} = splitInstructions(children);
+      const {instructions, rest} = splitInstructions(children);
       this.sourceText = this.getAttribute('text') || '';
       this.textLength = Array.from(this.sourceText).length;
       this.labelOptions = listAttr(this, 'labels').map(readEntityLabel).filter((label) => label.label);
@@ -47,9 +47,17 @@
           onmousedown: (event) => event.preventDefault(), // keep the worker's text selection
           onclick: () => this.annotate(label.label),
         })));
+      // The template's other children (further questions) are shown and posted with the annotations: a control
+      // the worker never saw must not put a value in the answer.
+      const extra = hasVisibleContent(rest) ? h('div', {class: 'a2i-entity-extra'}, rest) : null;
       this.append(taskFrame(this, instructions, [toolbar, this.status, this.textBox,
-        h('h3', {class: 'a2i-subheading', text: 'Annotations'}), this.annotationList, this.output]));
+        h('h3', {class: 'a2i-subheading', text: 'Annotations'}), this.annotationList, extra, this.output]));
       this.update();
+    }
+
+    // What the element submits, as templates read it (element.value).
+    get value() {
+      return {entities: (this.entities || []).map(({label, startOffset, endOffset}) => ({label, startOffset, endOffset}))};
     }
 
     isValidSpan(start, end) {
@@ -108,8 +116,7 @@
 
     update() {
       this.entities.sort((a, b) => a.startOffset - b.startOffset);
-      this.output.value = JSON.stringify({entities: this.entities.map(({label, startOffset, endOffset}) =>
-        ({label, startOffset, endOffset}))});
+      this.output.value = JSON.stringify(this.value);
       this.paintText();
       this.annotationList.replaceChildren(...this.entities.map((entity, index) => h('li', {}, [
         h('span', {class: 'a2i-chip', text: this.displayName(entity.label)}), ` “${this.excerpt(entity)}” `,
