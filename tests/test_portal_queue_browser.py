@@ -24,12 +24,15 @@ pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in te
 REGION = "us-east-1"
 TEMPLATE = ("<crowd-form><p>{{ task.input.question }}</p>"
             "<crowd-input name='answer' label='Answer' required></crowd-input></crowd-form>")
+# Ctrl+Enter in a text area submits and types no line break into the answer.
+TEXT_AREA_TEMPLATE = ("<crowd-form><p>{{ task.input.question }}</p>"
+                      "<crowd-text-area name='answer' label='Answer' required></crowd-text-area></crowd-form>")
 WAIT_SECONDS = 30
 
 
-def team_flow(output_bucket: str, team: str, name: str) -> str:
+def team_flow(output_bucket: str, team: str, name: str, template: str = TEMPLATE) -> str:
     return create_flow(boto3.client("sagemaker"), output_path=f"s3://{output_bucket}/queue-browser",
-                       template=TEMPLATE, name=unique(name),
+                       template=template, name=unique(name),
                        workteam_arn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/{team}")
 
 
@@ -54,7 +57,7 @@ def tab_into_the_task(page: Page) -> None:
     """Tab past the portal's bars to the task's first field."""
     for _ in range(12):
         page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.matches('main.a2i-task-page input')"):
+        if page.evaluate("() => document.activeElement.matches('main.a2i-task-page :is(input, textarea)')"):
             return
     raise AssertionError("Tab never reached the task's field")
 
@@ -67,7 +70,8 @@ def answers_of(endpoint: str, loop: str) -> list[dict]:
 def test_the_keyboard_alone_answers_the_queue_task_after_task(page: Page, local_service: str, portal_endpoint: str,
                                                               output_bucket: str) -> None:
     team = unique("team")
-    invoices, receipts = team_flow(output_bucket, team, "invoices"), team_flow(output_bucket, team, "receipts")
+    invoices = team_flow(output_bucket, team, "invoices")
+    receipts = team_flow(output_bucket, team, "receipts", TEXT_AREA_TEMPLATE)
     first = start_loop(invoices, {"question": "Invoice 17: what is the total?"}, prefix="invoice")
     third = start_loop(receipts, {"question": "Receipt 4: what is the total?"}, prefix="receipt")
     second = start_loop(invoices, {"question": "Invoice 18: what is the total?"}, prefix="invoice")

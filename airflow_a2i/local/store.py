@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS answers (
     loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL,
     answer TEXT NOT NULL, acceptance_time REAL NOT NULL, submission_time REAL NOT NULL,
     time_spent REAL NOT NULL, worker_metadata TEXT, PRIMARY KEY (loop_id, worker_id));
+CREATE INDEX IF NOT EXISTS answers_by_worker ON answers (worker_id, submission_time);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workforce_policies (flow_definition_arn TEXT PRIMARY KEY, policy TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workforce_plans (
@@ -478,15 +479,6 @@ class Store:
             row = db.execute("SELECT acceptance_time FROM task_acceptances WHERE loop_id = ? AND worker_id = ?",
                              (loop_id, worker_id)).fetchone()
         return float(row[0])
-
-    def open_loops_for_flows(self, flow_definition_arns: list[str]) -> list[HumanLoop]:
-        if not flow_definition_arns:
-            return []
-        marks = ", ".join("?" for _ in flow_definition_arns)
-        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
-                           f"AND flow_definition_arn IN ({marks}) ORDER BY creation_time, id",
-                           tuple(flow_definition_arns))
-        return [HumanLoop.from_row(row) for row in rows]
 
     def loops_answered_by(self, worker_id: str) -> set[int]:
         return {row[0] for row in self._query("SELECT loop_id FROM answers WHERE worker_id = ?", (worker_id,))}

@@ -2,7 +2,8 @@
 
 A policy per flow definition says how long workers take, how answers are made (echo the input's
 initial values, a fixed answer, or a registered Python callable), how often loops fail or expire, all
-deterministic under a seed. Plans live in the store, so a restarted service keeps its promises.
+deterministic under a seed. Plans live in the store, so a restarted service keeps its promises. An answer a person
+holds in the worker portal (they opened the task) is left to them: the plan waits until they answer or let it go.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The worker portal under ``/portal/``: log in, see the team's open tasks, answer each at most once.
 
+A day of reviewing, as A2I's "Start working": a task a worker opens is held for them (the flow definition's
+TaskTimeLimitInSeconds, per task and worker) until they answer, release it or leave its page; each Submit opens
+their next task; the task list counts per flow definition and the worker's day.
+
 A task page is the flow definition's task UI template rendered with the loop's input, as A2I renders it,
 inside the portal's page shell (its own crowd elements, a CSRF token, a strict Content-Security-Policy).
 The answer is built on the server from the form the page posts (:mod:`airflow_a2i.local.portal.elements`).
@@ -300,6 +304,8 @@ class Portal:
         loop = self.store.get_loop(region, name)
         if loop is not None and loop.flow_definition_arn in self._team_flows(session.worker):
             self.store.release_hold(loop.id, session.worker.worker_id, request.form.get("hold", ""))
+        if request.headers.get("Sec-Fetch-Dest") == "empty":  # the left page's beacon: nobody reads an answer
+            return Response("", 204, headers=SECURITY_HEADERS)
         return _redirect(f"{TASK_LIST}?released={quote(name)}")
 
     def _task(self, request: Request, session: PortalSession, region: str, name: str) -> Response:
