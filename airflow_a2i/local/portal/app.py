@@ -245,7 +245,7 @@ class Portal:
         listed = [(task.loop, flows[task.loop.flow_definition_arn].name) for task in offered[:MAX_LISTED_TASKS]]
         notices = [f"Your answer to {done} was submitted." if done else "",
                    f"You released task {released}: it is open to the team again." if released else "",
-                   "All done: no task is waiting for you." if done and not offered else ""]
+                   "All done." if done and not offered else ""]
         return _html(views.task_list_page(worker, session.csrf_token, listed, total=len(offered),
                                           notice=" ".join(notice for notice in notices if notice),
                                           summary=self._summary(worker, flows, queue)))

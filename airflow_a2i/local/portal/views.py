@@ -35,6 +35,7 @@ button.primary { margin-top: 1em; padding: .5em 1.4em; background: #ec7211; colo
 .a2i-counts td.a2i-number, .a2i-counts th.a2i-number { text-align: right; }
 .a2i-counts form { margin: 0; }
 .a2i-counts button, button.secondary { padding: .25em .8em; font: inherit; cursor: pointer; }
+.a2i-counts th.a2i-number, .a2i-counts button { white-space: nowrap; }
 .a2i-start { display: flex; gap: 1em; align-items: baseline; margin: 1em 0; }
 .a2i-start button.primary { margin-top: 0; }
 h2 { font-size: 1.1em; margin-top: 1.6em; }
@@ -147,9 +148,10 @@ def _start_working() -> str:
 
 
 def _counts(summary: Summary) -> str:
-    median = (f", {summary.median_seconds:.0f} s per task (median)" if summary.median_seconds is not None else "")
+    median = summary.median_seconds
+    shown_median = f", {median:.{1 if median < 10 else 0}f} s per task (median)" if median is not None else ""
     throughput = (f'<p class="a2i-throughput">Today (UTC) you answered {summary.answered_today} '
-                  f"task{'' if summary.answered_today == 1 else 's'}{median}.</p>")
+                  f"task{'' if summary.answered_today == 1 else 's'}{shown_median}.</p>")
     if not summary.flows:
         return f"<h2>By flow definition</h2>{throughput}"
     rows = "".join(
