@@ -128,6 +128,16 @@ def test_reopening_keeps_the_hold_and_only_the_latest_page_view_releases_it(port
     assert ben.open_task(REGION, loop).status_code == 200
 
 
+def test_logging_out_releases_the_workers_tasks(portal_endpoint: str, output_bucket: str, team: str) -> None:
+    loop = start_loop(team_flow(output_bucket, team), prefix="logout")
+    ana, ben = worker(portal_endpoint, team), worker(portal_endpoint, team)
+    page = ana.open_task(REGION, loop).text
+    assert ben.open_task(REGION, loop).status_code == 409
+    logged_out = ana.http.post(ana.url("/portal/logout"), data={"__a2i_csrf": csrf_of(page)}, timeout=30)
+    assert logged_out.url.endswith("/portal/login")
+    assert ben.open_task(REGION, loop).status_code == 200
+
+
 def test_with_task_count_two_a_hold_blocks_only_the_answer_it_holds(portal_endpoint: str, output_bucket: str,
                                                                    team: str) -> None:
     loop = start_loop(team_flow(output_bucket, team, task_count=2), prefix="two")

@@ -512,6 +512,11 @@ class Store:
             return db.execute("DELETE FROM task_holds WHERE loop_id = ? AND worker_id = ? AND hold_id = ?",
                               (loop_id, worker_id, hold_id)).rowcount > 0
 
+    def release_holds_of(self, worker_id: str) -> int:
+        """End every hold of the worker (they logged out); how many there were."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM task_holds WHERE worker_id = ?", (worker_id,)).rowcount
+
     def held_count(self, loop_id: int, now: float) -> int:
         """How many workers hold the loop's task now (answered tasks hold nothing: :meth:`add_answer`)."""
         return int(self._query("SELECT COUNT(*) FROM task_holds WHERE loop_id = ? AND held_until > ?",

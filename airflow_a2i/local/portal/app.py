@@ -226,6 +226,8 @@ class Portal:
         if not _csrf_ok(request, session):
             return _forbidden(session)
         self.accounts.log_out(token)
+        # Logging out leaves every task: the page's own release would come after the session's end.
+        self.store.release_holds_of(session.worker.worker_id)
         response = _redirect("/portal/login")
         response.delete_cookie(SESSION_COOKIE, path="/portal", secure=self._secure(request), httponly=True,
                                samesite="Strict")
