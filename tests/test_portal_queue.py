@@ -28,8 +28,6 @@ from tests.flows import create_flow
 from tests.loops import set_policy, start_loop
 from tests.portal_client import PortalClient, add_worker, csrf_of
 
-pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
-
 REGION = "us-east-1"
 TEMPLATE = "<crowd-form><p>{{ task.input.question }}</p><crowd-input name='answer' label='Answer'></crowd-input>" \
            "</crowd-form>"

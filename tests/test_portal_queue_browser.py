@@ -19,8 +19,6 @@ from tests.portal_client import PortalClient, add_worker
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
-
 REGION = "us-east-1"
 TEMPLATE = ("<crowd-form><p>{{ task.input.question }}</p>"
             "<crowd-input name='answer' label='Answer' required></crowd-input></crowd-form>")
