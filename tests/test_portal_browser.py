@@ -104,8 +104,9 @@ def answer_custom_task(endpoint: str, seen: dict[str, Any]) -> Callable[[Page], 
         seen["injected"] = page.locator("img[src='x'], [onmouseover], [onerror]").count()
         save_screenshot(page, "portal-custom-task")
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_url("**/portal/tasks?done=*")
-        seen["after_submit"] = page.locator("[role=status]").inner_text()
+        # The worker's next task (the Textract one, if it is open already), or the task list.
+        page.wait_for_url(lambda url: "done=" in url)
+        seen["after_submit"] = page.locator("[role=status]").first.inner_text()
     return step
 
 
@@ -120,7 +121,7 @@ def correct_textract_value(endpoint: str, key: str, value: str, seen: dict[str, 
         field.fill(value)
         save_screenshot(page, "portal-textract-review")
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_url("**/portal/tasks?done=*")
+        page.wait_for_url(lambda url: "done=" in url)
     return step
 
 

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS answers (
     loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL,
     answer TEXT NOT NULL, acceptance_time REAL NOT NULL, submission_time REAL NOT NULL,
     time_spent REAL NOT NULL, worker_metadata TEXT, PRIMARY KEY (loop_id, worker_id));
+CREATE INDEX IF NOT EXISTS answers_by_worker ON answers (worker_id, submission_time);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workforce_policies (flow_definition_arn TEXT PRIMARY KEY, policy TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workforce_plans (
@@ -63,6 +64,9 @@ CREATE TABLE IF NOT EXISTS portal_sessions (
 CREATE TABLE IF NOT EXISTS task_acceptances (
     loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL, acceptance_time REAL NOT NULL,
     PRIMARY KEY (loop_id, worker_id));
+CREATE TABLE IF NOT EXISTS task_holds (
+    loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL, hold_id TEXT NOT NULL,
+    held_until REAL NOT NULL, PRIMARY KEY (loop_id, worker_id));
 """
 
 LOOP_COLUMNS = (
@@ -126,6 +130,30 @@ class PortalSession:
     worker: Worker
     csrf_token: str
     expires_at: float
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A worker has a loop's task until ``held_until``; ``hold_id`` names the page view that holds it (a page that
+    is left releases only its own hold, not the one a reload of it took meanwhile)."""
+
+    loop_id: int
+    worker_id: str
+    hold_id: str
+    held_until: float
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    """An open loop a worker has not answered, with what others have of it: ``answers`` given, ``held_by_others``
+    (active holds of other workers who have not answered), ``frees_at`` (when the first of those ends) and
+    ``my_hold_until`` (None: the worker holds none)."""
+
+    loop: HumanLoop
+    answers: int
+    held_by_others: int
+    frees_at: float | None
+    my_hold_until: float | None
 
 
 @dataclass(frozen=True)
@@ -342,6 +370,8 @@ class Store:
     # Answers ----------------------------------------------------------------------------------
 
     def add_answer(self, db: sqlite3.Connection, loop_id: int, answer: Answer) -> None:
+        # An answered task is no longer held: its hold would otherwise keep a slot of the loop from the others.
+        db.execute("DELETE FROM task_holds WHERE loop_id = ? AND worker_id = ?", (loop_id, answer.worker_id))
         db.execute(
             "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
             (loop_id, answer.worker_id, json.dumps(answer.answer), answer.acceptance_time,
@@ -450,14 +480,79 @@ class Store:
                              (loop_id, worker_id)).fetchone()
         return float(row[0])
 
-    def open_loops_for_flows(self, flow_definition_arns: list[str]) -> list[HumanLoop]:
+    def loops_answered_by(self, worker_id: str) -> set[int]:
+        return {row[0] for row in self._query("SELECT loop_id FROM answers WHERE worker_id = ?", (worker_id,))}
+
+    # Holds: a task a worker opened is theirs for a while (A2I's task time limit) ---------------------
+
+    def take_hold(self, loop_id: int, worker_id: str, *, task_count: int, now: float, seconds: float,
+                  hold_id: str) -> Hold | None:
+        """The worker's hold of the loop's task, now named ``hold_id``: kept (its end unchanged) when they hold it
+        already, new for ``seconds`` when one of the loop's ``task_count`` answers is neither given nor held by
+        another worker; None when all are."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM task_holds WHERE held_until <= ?", (now,))  # expired ones free their slot
+            mine = db.execute("SELECT held_until FROM task_holds WHERE loop_id = ? AND worker_id = ?",
+                              (loop_id, worker_id)).fetchone()
+            if mine is not None:
+                db.execute("UPDATE task_holds SET hold_id = ? WHERE loop_id = ? AND worker_id = ?",
+                           (hold_id, loop_id, worker_id))
+                return Hold(loop_id, worker_id, hold_id, float(mine[0]))
+            given = db.execute("SELECT COUNT(*) FROM answers WHERE loop_id = ?", (loop_id,)).fetchone()[0]
+            held = db.execute("SELECT COUNT(*) FROM task_holds WHERE loop_id = ?", (loop_id,)).fetchone()[0]
+            if given + held >= task_count:
+                return None
+            db.execute("INSERT INTO task_holds VALUES (?, ?, ?, ?)", (loop_id, worker_id, hold_id, now + seconds))
+        return Hold(loop_id, worker_id, hold_id, now + seconds)
+
+    def release_hold(self, loop_id: int, worker_id: str, hold_id: str) -> bool:
+        """End the worker's hold if ``hold_id`` still names it; False when it does not (released, expired, or taken
+        again by a later page view)."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM task_holds WHERE loop_id = ? AND worker_id = ? AND hold_id = ?",
+                              (loop_id, worker_id, hold_id)).rowcount > 0
+
+    def release_holds_of(self, worker_id: str) -> int:
+        """End every hold of the worker (they logged out); how many there were."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM task_holds WHERE worker_id = ?", (worker_id,)).rowcount
+
+    def held_count(self, loop_id: int, now: float) -> int:
+        """How many workers hold the loop's task now (answered tasks hold nothing: :meth:`add_answer`)."""
+        return int(self._query("SELECT COUNT(*) FROM task_holds WHERE loop_id = ? AND held_until > ?",
+                               (loop_id, now))[0][0])
+
+    def frees_at(self, loop_id: int, now: float) -> float | None:
+        """When the first active hold of the loop's task ends; None when nobody holds it."""
+        row = self._query("SELECT MIN(held_until) FROM task_holds WHERE loop_id = ? AND held_until > ?",
+                          (loop_id, now))
+        return float(row[0][0]) if row and row[0][0] is not None else None
+
+    def task_queue(self, flow_definition_arns: list[str], worker_id: str, now: float) -> list[QueuedTask]:
+        """The open loops of these flow definitions the worker has not answered, oldest first, with their holds."""
         if not flow_definition_arns:
             return []
         marks = ", ".join("?" for _ in flow_definition_arns)
-        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
-                           f"AND flow_definition_arn IN ({marks}) ORDER BY creation_time, id",
-                           tuple(flow_definition_arns))
-        return [HumanLoop.from_row(row) for row in rows]
+        loop_columns = ", ".join(f"l.{column}" for column in LOOP_COLUMNS.split(", "))
+        rows = self._query(
+            f"SELECT {loop_columns}, "
+            "(SELECT COUNT(*) FROM answers a WHERE a.loop_id = l.id), "
+            "(SELECT COUNT(*) FROM task_holds h WHERE h.loop_id = l.id AND h.worker_id != ? AND h.held_until > ?), "
+            "(SELECT MIN(h.held_until) FROM task_holds h WHERE h.loop_id = l.id AND h.worker_id != ? "
+            "AND h.held_until > ?), "
+            "(SELECT h.held_until FROM task_holds h WHERE h.loop_id = l.id AND h.worker_id = ? AND h.held_until > ?) "
+            "FROM human_loops l WHERE l.status = 'InProgress' AND l.deleted = 0 "
+            f"AND l.flow_definition_arn IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.loop_id = l.id AND a.worker_id = ?) "
+            "ORDER BY l.creation_time, l.id",
+            (worker_id, now, worker_id, now, worker_id, now, *flow_definition_arns, worker_id))
+        width = len(LOOP_COLUMNS.split(", "))
+        return [QueuedTask(HumanLoop.from_row(row[:width]), int(row[width]), int(row[width + 1]), row[width + 2],
+                           row[width + 3]) for row in rows]
 
-    def loops_answered_by(self, worker_id: str) -> set[int]:
-        return {row[0] for row in self._query("SELECT loop_id FROM answers WHERE worker_id = ?", (worker_id,))}
+    def answers_since(self, worker_id: str, since: float) -> list[tuple[str, float]]:
+        """The worker's answers submitted at or after ``since``: (the loop's flow definition ARN, seconds spent)."""
+        rows = self._query("SELECT l.flow_definition_arn, a.time_spent FROM answers a JOIN human_loops l "
+                           "ON l.id = a.loop_id WHERE a.worker_id = ? AND a.submission_time >= ? "
+                           "ORDER BY a.submission_time", (worker_id, since))
+        return [(str(arn), float(spent)) for arn, spent in rows]

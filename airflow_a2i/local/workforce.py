@@ -2,7 +2,8 @@
 
 A policy per flow definition says how long workers take, how answers are made (echo the input's
 initial values, a fixed answer, or a registered Python callable), how often loops fail or expire, all
-deterministic under a seed. Plans live in the store, so a restarted service keeps its promises.
+deterministic under a seed. Plans live in the store, so a restarted service keeps its promises. An answer a person
+holds in the worker portal (they opened the task) is left to them: the plan waits until they answer or let it go.
 """
 
 from __future__ import annotations
@@ -258,43 +259,54 @@ class SimulatedWorkforce:
                 continue
             if action == "expire":
                 continue  # the runtime's expiry fails it; the plan goes once the loop has moved on
+            waiting = False
             try:
-                self._carry_out(loop, action)
-                done += 1
+                waiting = self._carry_out(loop, action, now)
+                done += 0 if waiting else 1
             finally:
-                self.store.drop_plan(loop_id)
+                if not waiting:
+                    self.store.drop_plan(loop_id)
         return done
 
-    def _carry_out(self, loop: HumanLoop, action: str) -> None:
+    def _carry_out(self, loop: HumanLoop, action: str, now: float) -> bool:
+        """Do the plan's action; True when part of it waits: answers that people in the portal hold (the plan stays
+        and is tried again at the next tick, until they answer, release the task or their hold ends)."""
         policy = self.policy_for(loop.flow_definition_arn)
         if policy is None:
-            return
+            return False
         if action == "fail":
             self.runtime.fail(loop, "InternalError", "The simulated workforce failed this loop (failureRate)")
-            return
+            return False
         task_count = self._task_count(loop)
         plan = self.plan(loop, policy, task_count)
         private = PUBLIC_WORKFORCE not in self._workteam(loop)  # A2I writes workerMetadata for private ones only
         task_input = json.loads(loop.input_content)
-        answered = {answer.worker_id for answer in self.store.answers(loop.id)}
+        answers = self.store.answers(loop.id)
+        answered = {answer.worker_id for answer in answers}
+        held = self.store.held_count(loop.id, now)
+        free = task_count - len(answers) - held  # answers nobody gave nor holds: the simulated workers' to give
         for index in range(task_count):
             worker = worker_id(index)
             if worker in answered:
                 continue
+            if free <= 0:
+                return held > 0
+            free -= 1
             try:
                 content = self._answer(policy, loop, task_input, index, worker)
             except Exception as error:  # a user's callable: fail the loop, say why, keep serving
                 log.exception("answer callable failed for %s", loop.name)
                 self.runtime.fail(loop, "InternalError", f"The simulated workforce's answer callable "
                                   f"{policy.callable_name!r} failed: {error!r}")
-                return
+                return False
             metadata = local_worker_metadata(self.issuer, worker_subject(index)) if private and self.issuer else None
             try:
                 self.runtime.answer(loop.region, loop.name, content, worker, time_spent=plan.time_spent[index],
                                     worker_metadata=metadata)
             except ServiceError as error:  # the loop moved on meanwhile (stopped, answered by a person)
                 log.info("simulated answer to %s not taken: %s", loop.name, error.message)
-                return
+                return False
+        return held > 0
 
     def _answer(self, policy: WorkforcePolicy, loop: HumanLoop, task_input: dict, index: int, worker: str) -> dict:
         if policy.answer_mode == "fixed":

@@ -1,5 +1,9 @@
 """The worker portal under ``/portal/``: log in, see the team's open tasks, answer each at most once.
 
+A day of reviewing, as A2I's "Start working": a task a worker opens is held for them (the flow definition's
+TaskTimeLimitInSeconds, per task and worker) until they answer, release it or leave its page; each Submit opens
+their next task; the task list counts per flow definition and the worker's day.
+
 A task page is the flow definition's task UI template rendered with the loop's input, as A2I renders it,
 inside the portal's page shell (its own crowd elements, a CSRF token, a strict Content-Security-Policy).
 The answer is built on the server from the form the page posts (:mod:`airflow_a2i.local.portal.elements`).
@@ -16,6 +20,7 @@ import json
 import logging
 import mimetypes
 import secrets
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -41,7 +46,7 @@ from airflow_a2i.local.portal.accounts import (
 )
 from airflow_a2i.local.portal.elements.literals import CSRF_FIELD
 from airflow_a2i.local.runtime import A2IRuntime
-from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, Store, Worker
+from airflow_a2i.local.store import HumanLoop, NamedResource, PortalSession, QueuedTask, Store, Worker
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,9 @@ MAX_FORM_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 1000
 MAX_FIELD_BYTES = 256 * 1024
 BUSY_RETRY_SECONDS = 5
+# A task a worker opens is theirs for the flow definition's TaskTimeLimitInSeconds (A2I's default when it has none).
+DEFAULT_TASK_TIME_LIMIT_SECONDS = 3600
+DAY_SECONDS = 86400
 # A stored document is shown inline only when a browser cannot run it: no HTML, SVG or XML from a bucket.
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "application/pdf",
                 "text/plain", "application/json")
@@ -132,9 +140,14 @@ class Portal:
         if parts == ["logout"] and method == "POST":
             return self._log_out(request, session, token or "")
         if parts in ([""], ["tasks"]) and method == "GET":
-            return self._task_list(session, request.args.get("done", ""))
+            return self._task_list(session, request.args.get("done", ""), request.args.get("released", ""))
+        if parts == ["tasks", "next"] and method == "GET":
+            return _redirect(self._next_location(session.worker, request.args.get("flow", ""),
+                                                 done=request.args.get("done", "")))
         if len(parts) == 3 and parts[0] == "tasks" and method in ("GET", "POST"):
             return self._task(request, session, parts[1], parts[2])
+        if len(parts) == 4 and parts[0] == "tasks" and parts[3] == "release" and method == "POST":
+            return self._release(request, session, parts[1], parts[2])
         return _html(views.message_page("Not found", "There is no such page in the portal.",
                                         worker=session.worker, csrf_token=session.csrf_token, error=True), 404)
 
@@ -219,6 +232,8 @@ class Portal:
         if not _csrf_ok(request, session):
             return _forbidden(session)
         self.accounts.log_out(token)
+        # Logging out leaves every task: the page's own release would come after the session's end.
+        self.store.release_holds_of(session.worker.worker_id)
         response = _redirect("/portal/login")
         response.delete_cookie(SESSION_COOKIE, path="/portal", secure=self._secure(request), httponly=True,
                                samesite="Strict")
@@ -230,14 +245,76 @@ class Portal:
         return {flow.arn: flow for flow in self.store.all_flow_definitions()
                 if serves_team(worker, str(flow.body.get("HumanLoopConfig", {}).get("WorkteamArn", "")))}
 
-    def _task_list(self, session: PortalSession, done: str) -> Response:
+    def _task_list(self, session: PortalSession, done: str, released: str) -> Response:
         worker = session.worker
         flows = self._team_flows(worker)
-        answered = self.store.loops_answered_by(worker.worker_id)
-        waiting = [loop for loop in self.store.open_loops_for_flows(list(flows)) if loop.id not in answered]
-        listed = [(loop, flows[loop.flow_definition_arn].name) for loop in waiting[:MAX_LISTED_TASKS]]
-        notice = f"Your answer to {done} was submitted." if done else ""
-        return _html(views.task_list_page(worker, session.csrf_token, listed, total=len(waiting), notice=notice))
+        queue = self._queue(worker, flows)
+        offered = [task for task in queue if _offered(task, flows)]
+        listed = [(task.loop, flows[task.loop.flow_definition_arn].name) for task in offered[:MAX_LISTED_TASKS]]
+        notices = [f"Your answer to {done} was submitted." if done else "",
+                   f"You released task {released}: it is open to the team again." if released else "",
+                   "All done." if done and not offered else ""]
+        return _html(views.task_list_page(worker, session.csrf_token, listed, total=len(offered),
+                                          notice=" ".join(notice for notice in notices if notice),
+                                          summary=self._summary(worker, flows, queue)))
+
+    # The worker's queue: what they can open now, what they hold, what they did today ----------------
+
+    def _queue(self, worker: Worker, flows: dict[str, NamedResource]) -> list[QueuedTask]:
+        return self.store.task_queue(list(flows), worker.worker_id, self.clock())
+
+    def _summary(self, worker: Worker, flows: dict[str, NamedResource], queue: list[QueuedTask]) -> views.Summary:
+        now = self.clock()
+        answers = self.store.answers_since(worker.worker_id, now - now % DAY_SECONDS)  # since 00:00 UTC
+        rows = []
+        for arn, flow in flows.items():
+            tasks = [task for task in queue if task.loop.flow_definition_arn == arn]
+            done = sum(1 for answered_arn, _ in answers if answered_arn == arn)
+            if not tasks and not done:
+                continue
+            rows.append(views.FlowCounts(
+                name=flow.name, arn=arn, open=sum(1 for task in tasks if _offered(task, flows)),
+                held_by_me=sum(1 for task in tasks if task.my_hold_until is not None),
+                held_by_others=sum(1 for task in tasks if not _offered(task, flows)), done_today=done))
+        spent = [seconds for _, seconds in answers]
+        return views.Summary(rows, answered_today=len(spent),
+                             median_seconds=statistics.median(spent) if spent else None)
+
+    def _next_location(self, worker: Worker, flow_arn: str, *, done: str = "", skip: int | None = None) -> str:
+        """Where a worker goes on with their queue: the oldest task they can open of ``flow_arn`` (the flow
+        definition they were working on), else of any of their flow definitions, else the task list."""
+        flows = self._team_flows(worker)
+        offered = [task.loop for task in self._queue(worker, flows) if _offered(task, flows) and task.loop.id != skip]
+        same_flow = [loop for loop in offered if loop.flow_definition_arn == flow_arn]
+        after = f"?done={quote(done)}" if done else ""
+        if not offered:
+            return TASK_LIST + after
+        return views.task_path((same_flow or offered)[0]) + after
+
+    def _hold_seconds(self, flow: NamedResource) -> float:
+        config = flow.body.get("HumanLoopConfig", {})
+        return float(config.get("TaskTimeLimitInSeconds") or DEFAULT_TASK_TIME_LIMIT_SECONDS)
+
+    def _held_elsewhere(self, session: PortalSession, loop: HumanLoop) -> Response:
+        """A task whose every answer is given or held by other workers: who has it stays private, when it frees
+        does not."""
+        frees_at = self.store.frees_at(loop.id, self.clock())
+        when = f" until {views.clock_time(frees_at)} UTC" if frees_at is not None else ""
+        return _html(views.message_page(
+            "Task held", f"Task {loop.name} is held by another worker{when}; it opens again for you if they release "
+            "it or their time runs out. Your other tasks are on the task list.", worker=session.worker,
+            csrf_token=session.csrf_token), 409)
+
+    def _release(self, request: Request, session: PortalSession, region: str, name: str) -> Response:
+        """End the worker's hold (the page's "Release task", or the page being left: a beacon)."""
+        if not _csrf_ok(request, session):
+            return _forbidden(session)
+        loop = self.store.get_loop(region, name)
+        if loop is not None and loop.flow_definition_arn in self._team_flows(session.worker):
+            self.store.release_hold(loop.id, session.worker.worker_id, request.form.get("hold", ""))
+        if request.headers.get("Sec-Fetch-Dest") == "empty":  # the left page's beacon: nobody reads an answer
+            return Response("", 204, headers=SECURITY_HEADERS)
+        return _redirect(f"{TASK_LIST}?released={quote(name)}")
 
     def _task(self, request: Request, session: PortalSession, region: str, name: str) -> Response:
         worker = session.worker
@@ -252,6 +329,11 @@ class Portal:
         if closed:
             return _html(views.message_page("Task closed", closed, worker=worker, csrf_token=session.csrf_token),
                          409)
+        task_count = int(flow.body["HumanLoopConfig"].get("TaskCount", 1))
+        hold = self.store.take_hold(loop.id, worker.worker_id, task_count=task_count, now=self.clock(),
+                                    seconds=self._hold_seconds(flow), hold_id=secrets.token_urlsafe(12))
+        if hold is None:
+            return self._held_elsewhere(session, loop)
         accepted = self.store.accept_task(loop.id, worker.worker_id, time.time())
         base_url, nonce = self._base_url(request), secrets.token_urlsafe(18)
         try:
@@ -261,7 +343,8 @@ class Portal:
                                             csrf_token=session.csrf_token, error=True), 500)
         if request.method == "POST":
             return self._submit(request, session, flow, loop, rendered, accepted, base_url)
-        return self._task_page(session, flow, loop, rendered, request.path, nonce)
+        return self._task_page(session, flow, loop, rendered, request.path, nonce,
+                               views.HoldView(hold.hold_id, hold.held_until, request.args.get("done", "")))
 
     def _closed_reason(self, loop: HumanLoop, worker: Worker) -> str:
         if loop.status != "InProgress":
@@ -304,13 +387,16 @@ class Portal:
         return grant
 
     def _task_page(self, session: PortalSession, flow: NamedResource, loop: HumanLoop, rendered: str,
-                   path: str, nonce: str) -> Response:
+                   path: str, nonce: str, hold: views.HoldView) -> Response:
         from airflow_a2i.local.portal.page import content_security_policy, task_page
 
         task_count = int(flow.body["HumanLoopConfig"].get("TaskCount", 1))
         given = len(self.store.answers(loop.id))
         context = f"Task {loop.name} · {flow.name} · {given} of {task_count} answer(s) in"
-        header = views.task_bar(session.worker, session.csrf_token, context=context)
+        flows = self._team_flows(session.worker)
+        left = sum(1 for task in self._queue(session.worker, flows) if _offered(task, flows))
+        header = views.task_bar(session.worker, session.csrf_token, context=context, left=left, hold=hold,
+                                release_url=f"{path}/release")
         page = task_page(rendered, title=f"{loop.name} · A2I worker portal", csrf_token=session.csrf_token,
                          submit_url=path, nonce=nonce, header_html=header)
         return _html(page, headers={"Content-Security-Policy": content_security_policy(nonce, self.allowed_origins)})
@@ -338,7 +424,8 @@ class Portal:
             return _html(views.message_page("Task closed", error.message, worker=worker,
                                             csrf_token=session.csrf_token), 409)
         log.info("portal: worker %s answered %s in %.1f s", worker.name, loop.name, submitted - accepted)
-        return _redirect(f"/portal/tasks?done={quote(loop.name)}")
+        # A2I's "Start working": the worker's next task opens, of the same flow definition first.
+        return _redirect(self._next_location(worker, loop.flow_definition_arn, done=loop.name, skip=loop.id))
 
     # Documents ---------------------------------------------------------------------------------
 
@@ -363,6 +450,12 @@ class Portal:
             headers["Content-Disposition"] = "attachment"
             content_type = "application/octet-stream"
         return Response(body, 200, headers=headers, content_type=content_type)
+
+
+def _offered(task: QueuedTask, flows: dict[str, NamedResource]) -> bool:
+    """The worker may open the task now: they hold it, or one of its answers is neither given nor held by another."""
+    task_count = int(flows[task.loop.flow_definition_arn].body["HumanLoopConfig"].get("TaskCount", 1))
+    return task.my_hold_until is not None or task.answers + task.held_by_others < task_count
 
 
 def _shown_type(stored: str, key: str) -> str:
