@@ -285,8 +285,9 @@ def kept_secret(path: Path, make: Callable[[], bytes]) -> bytes:
 
 def worker_metadata(worker: Worker, issuer: str) -> dict:
     """workerMetadata as A2I writes it for a private workforce, the portal standing in for Cognito."""
-    return {"identityData": {"identityProviderType": "AirflowA2ILocalPortal", "issuer": issuer,
-                             "sub": worker.subject}}
+    from airflow_a2i.local.outputs import local_worker_metadata
+
+    return local_worker_metadata(issuer, worker.subject)
 
 
 class UrlSigner:

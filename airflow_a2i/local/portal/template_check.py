@@ -14,12 +14,12 @@ It reads the template's source, not a rendered page: values of the task input ar
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from importlib import resources
 from urllib.parse import urlsplit
+
+from airflow_a2i.local.portal.elements.literals import supported_crowd_elements
 
 # The attributes that make a browser fetch something, per element (``<a href>`` only navigates: not a resource).
 _FETCHING_ATTRIBUTES = {
@@ -29,15 +29,6 @@ _FETCHING_ATTRIBUTES = {
 }
 _CROWD_ASSETS_HOST = "assets.crowd.aws"
 _CSS_URL = re.compile(r"""url\(\s*['"]?((?:https?:)?//[^'")\s]+)""", re.IGNORECASE)
-_REGISTERED = re.compile(r"""ELEMENTS\.push\(\s*\[\s*'(crowd-[a-z-]+)'""")
-
-
-@functools.cache
-def portal_elements() -> frozenset[str]:
-    """The crowd elements the portal's JavaScript defines (what its fragments register)."""
-    folder = resources.files("airflow_a2i.local.portal").joinpath("static", "crowd")
-    return frozenset(tag for entry in folder.iterdir() if entry.name.endswith(".js")
-                     for tag in _REGISTERED.findall(entry.read_text(encoding="utf-8")))
 
 
 def outside_origin(url: str) -> str | None:
@@ -100,7 +91,7 @@ class _Checker(HTMLParser):
             self.in_style = True
         if tag.startswith("crowd-"):
             self.report.elements.add(tag)
-            if tag not in portal_elements():
+            if tag not in supported_crowd_elements():
                 self.report.unsupported_elements.add(tag)
         for name, value in attrs:
             self._attribute(tag, name, value or "")
