@@ -316,3 +316,26 @@ def test_a_wait_taken_over_by_another_triggerer_reconciles_and_ends_once(local_s
     event = new.result()
     assert event["status"] == "success" and event["counts"] == {"Completed": 2}
     assert len(new.events) == 1 and not old.events
+
+
+def test_a_dag_sets_up_its_queue_and_waits_on_events(airflow_dags, local_service, flow_definition_arn):
+    """dag.test() of the queue operator and a deferred start whose wait polls once an hour: it ends on the event
+    of the loop the simulated workforce answers."""
+    from airflow.sdk import DAG
+
+    from airflow_a2i.operators.human_loop import A2IStartHumanLoopOperator
+
+    AdminClient(local_service).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_definition_arn,
+                                       "policy": {"delaySeconds": [2.0, 2.0],
+                                                  "answer": {"mode": "fixed", "answer": {"ok": True}}}})
+    queue_name = unique("a2i-events")
+    with DAG(unique("events_dag").replace("-", "_"), schedule=None) as dag:
+        queue = A2ICreateEventQueueOperator(task_id="events_queue", queue_name=queue_name,
+                                            flow_definition_arn=flow_definition_arn, aws_conn_id=None)
+        A2IStartHumanLoopOperator(task_id="review", flow_definition_arn=flow_definition_arn,
+                                  human_loop_input={"text": "x"}, deferrable=True, poll_interval=HOUR,
+                                  completion="events", events_queue_url=queue.output, reconcile_interval=HOUR,
+                                  aws_conn_id=None)
+    run = airflow_dags.run(dag)
+    assert airflow_dags.xcom(run, "events_queue").endswith(f"/{queue_name}")
+    assert airflow_dags.xcom(run, "review")["HumanLoopStatus"] == "Completed"

@@ -35,7 +35,7 @@ class A2ICreateEventQueueOperator(AwsBaseOperator[A2IEventsHook]):
         Region. (templated)
     :param rule_name: the EventBridge rule on the default bus (default: the queue's name). (templated)
     :param message_retention_seconds: how long a message nobody takes stays in the queue (default one day).
-    :return: ``{"QueueUrl", "QueueArn", "RuleArn"}``: give ``events_queue_url`` the ``QueueUrl``.
+    :return: the queue's URL: give it to the waits' ``events_queue_url`` (``events_queue_url=queue.output``).
     """
 
     aws_hook_class = A2IEventsHook
@@ -59,8 +59,8 @@ class A2ICreateEventQueueOperator(AwsBaseOperator[A2IEventsHook]):
             if value is not None and (rendered or not is_templated(value)):
                 check(value)
 
-    def execute(self, context: Context) -> dict[str, str]:
+    def execute(self, context: Context) -> str:
         self._validate(rendered=True)
         return self.hook.create_status_change_queue(
             self.queue_name, flow_definition_arn=self.flow_definition_arn or None, rule_name=self.rule_name or None,
-            message_retention_seconds=self.message_retention_seconds)
+            message_retention_seconds=self.message_retention_seconds)["QueueUrl"]
