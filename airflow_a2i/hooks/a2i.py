@@ -198,6 +198,11 @@ class A2IFlowDefinitionHook(AwsBaseHook):
         self.log.info("Using the existing flow definition %s", arn)
         return arn
 
+    def output_path(self, arn: str) -> str:
+        """The flow definition's ``OutputConfig.S3OutputPath``: where A2I writes its loops' outputs."""
+        described = self.conn.describe_flow_definition(FlowDefinitionName=flow_definition_name(arn))
+        return described["OutputConfig"]["S3OutputPath"]
+
 
 def differing_fields(wanted: dict, actual: dict, prefix: str = "") -> Iterator[str]:
     """Dotted paths of what ``wanted`` asks for that ``actual`` does not have (extra defaults are fine)."""

@@ -33,10 +33,15 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Asset
     from airflow.sdk import Context, XComArg
 
+    from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
     from airflow_a2i.results.output import HumanLoopOutput
 
 
 
+
+
+OUTPUT_LOOKUPS = ("auto", "listing", "describe")
+CHUNK_ITEMS = 1000  # items read, merged and written at a time: memory stays bounded whatever the batch's size
 
 
 def _airflow_refuses_inactive_outlets() -> bool:
@@ -112,6 +117,11 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         are kept), e.g. when the loop was reviewed with another template. (default None: not checked; templated)
     :param max_concurrency: loops read at once (DescribeHumanLoop and the output.json), with backoff on
         throttling. (default 8)
+    :param output_lookup: how the loops' outputs are found: ``describe`` (one ``DescribeHumanLoop`` per loop),
+        ``listing`` (list the flow definition's output prefix from the batch's start, ~1 ``ListObjectsV2`` per
+        1,000 loops, and describe only the loops not found there: needs ``manifests`` as batch start tasks return
+        them, with their flow definition and start time), or ``auto`` (listing when it can, else describe).
+        Both give the same results. (default ``auto``)
     :param results_asset: an ``Asset`` to announce the results as, through the task's ``AssetAlias`` outlet
         (``outlets=[AssetAlias(name=...)]``): its event gets ``results_uri``, ``items`` and ``loops`` as extra,
         as a static outlet asset's does. Use it for an asset whose URI comes from configuration: Airflow fails
@@ -139,9 +149,16 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         max_concurrency: int = 8,
         expected_answer_fields: Sequence[str] | None = None,
         results_asset: Asset | None = None,
+        output_lookup: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if output_lookup not in OUTPUT_LOOKUPS:
+            raise A2IValidationError(f"output_lookup={output_lookup!r} is not one of {list(OUTPUT_LOOKUPS)}")
+        if output_lookup == "listing" and manifests is None:
+            raise A2IValidationError("output_lookup='listing' needs manifests (what batch start tasks return): the "
+                                     "listing starts at their loops' creation, in their flow definition's output")
+        self.output_lookup = output_lookup
         check_results_asset(self.outlets, results_asset)
         self.results_asset = results_asset
         if results_asset is not None and not _airflow_refuses_inactive_outlets():
@@ -188,7 +205,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         return [ResultItem.from_manifest(record) for _, record in sorted(records.items())]
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_a2i.batching import Progress, run_bounded  # run time only: DAG parsing does not pay for it
+        from airflow_a2i.batching import Progress  # run time only: DAG parsing does not pay for it
 
         items, uri = self._validate(rendered=True)
         assert items is not None and uri is not None
@@ -198,33 +215,20 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         s3 = self.s3_hook
         loops = list(dict.fromkeys(item.human_loop_name for item in items if item.human_loop_name))
         self.log.info("Reading the results of %d item(s), %d human loop(s)", len(items), len(loops))
-        outputs: dict[str, HumanLoopOutput] = {}  # loop name -> its parsed output.json, when read
+        listed = self._listed_columns(loops)
         progress = Progress(len(loops), self.log, "human loops read")
         s3.get_conn(), self.hook.conn  # the (thread-safe) clients, made once before the pool uses them
-
-        def read_loop(name: str) -> dict[str, Any]:
-            columns = self._loop_columns(name, s3, outputs)
-            progress.count(str(columns["status"]))
-            return columns
-
-        # loop name -> its columns (a name may appear twice in the items)
-        read = dict(zip(loops, run_bounded(read_loop, loops, self.max_concurrency), strict=True))
-        progress.report()
         rows: list[dict[str, Any]] = []
         results_key, summary_key = f"{prefix}/{RESULTS_FILE}", f"{prefix}/{SUMMARY_FILE}"
         with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as results:
-            for item in items:
-                name = item.human_loop_name
-                row = {"item_key": item.item_key, "human_loop_name": name,
-                       **(read[name] if name is not None else _no_loop_columns())}
-                if item.document is not None:
-                    row.update(document=item.document, page=item.page,
-                               review_reasons=list(item.review_reasons) if item.review_reasons else None)
-                row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
-                results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-                rows.append(summary_facts(row))
+            for start in range(0, len(items), CHUNK_ITEMS):
+                chunk = items[start:start + CHUNK_ITEMS]
+                for row in self._chunk_rows(chunk, s3, listed, progress):
+                    results.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+                    rows.append(summary_facts(row))
+            progress.report()
             results.flush()
-            s3.load_file(results.name, key=results_key, bucket_name=bucket, replace=True)
+            s3.load_file(results.name, key=results_key, bucket_name=bucket, replace=True)  # multipart when large
         results_uri, summary_uri = f"s3://{bucket}/{results_key}", f"s3://{bucket}/{summary_key}"
         summary = summarize(rows, results_uri)
         s3.load_string(json.dumps(summary, indent=2), key=summary_key, bucket_name=bucket, replace=True)
@@ -235,6 +239,65 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         self._fail_on_missing(rows)
         return {"results_uri": results_uri, "summary_uri": summary_uri, "items": summary["items"],
                 "loops": summary["loops"], "statuses": summary["statuses"], "answers": summary["answers"]}
+
+    def _chunk_rows(self, chunk: list[ResultItem], s3: S3Hook, listed: dict[str, dict[str, Any]],
+                    progress: Any) -> list[dict[str, Any]]:
+        """The result lines of some items: their loops read at once (bounded), their outputs dropped after."""
+        from airflow_a2i.batching import run_bounded
+
+        outputs: dict[str, HumanLoopOutput] = {}  # loop name -> its parsed output.json, when read
+
+        def read_loop(name: str) -> dict[str, Any]:
+            columns = self._loop_columns(name, s3, outputs, listed.get(name))
+            progress.count(str(columns["status"]))
+            return columns
+
+        names = list(dict.fromkeys(item.human_loop_name for item in chunk if item.human_loop_name))
+        read = dict(zip(names, run_bounded(read_loop, names, self.max_concurrency), strict=True))
+        rows = []
+        for item in chunk:
+            name = item.human_loop_name
+            row = {"item_key": item.item_key, "human_loop_name": name,
+                   **(read[name] if name is not None else _no_loop_columns())}
+            if item.document is not None:
+                row.update(document=item.document, page=item.page,
+                           review_reasons=list(item.review_reasons) if item.review_reasons else None)
+            row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
+            rows.append(row)
+        return rows
+
+    def _listed_columns(self, loops: list[str]) -> dict[str, dict[str, Any]]:
+        """The columns of the loops whose output a listing of the batch's output prefix found (Completed); the
+        others are described one by one. Empty when the lookup is ``describe`` or the batch cannot be listed."""
+        from airflow_a2i.manifest import manifest_sources
+        from airflow_a2i.results.listing import human_loop_arn, list_outputs
+
+        if self.output_lookup == "describe" or self.manifests is None or not loops:
+            return {}
+        sources = manifest_sources(self.manifests, "manifests")
+        if not sources.flow_definition_arns or sources.created_after is None:
+            if self.output_lookup == "listing":
+                raise A2IValidationError("output_lookup='listing' needs manifests as batch start tasks return them "
+                                         "(with flow_definition_arn and created_after), not bare manifest URIs")
+            self.log.info("Describing each loop: the manifests do not say their flow definition and start time")
+            return {}
+        columns: dict[str, dict[str, Any]] = {}
+        for arn in sorted(sources.flow_definition_arns):
+            output_path = self.flow_definition_hook.output_path(arn)
+            found = list_outputs(self.s3_hook.get_conn(), output_path, arn, sources.created_after,
+                                 [name for name in loops if name not in columns])
+            self.log.info("Listing %s found the outputs of %d of %d loop(s) in %d page(s); describing the rest",
+                          output_path, len(found.uris), len(loops), found.pages)
+            for name, output_uri in found.uris.items():
+                columns[name] = {**_no_loop_columns(), "human_loop_arn": human_loop_arn(arn, name),
+                                 "status": "Completed", "output_s3_uri": output_uri}
+        return columns
+
+    @property
+    def flow_definition_hook(self) -> A2IFlowDefinitionHook:
+        from airflow_a2i.hooks.a2i import A2IFlowDefinitionHook
+
+        return A2IFlowDefinitionHook(**self._hook_parameters)
 
     def _delete_finished(self, rows: list[dict[str, Any]]) -> None:
         """Retention: delete the loops whose results are now in S3 (their output.json stays where A2I wrote it)."""
@@ -257,18 +320,24 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
             else:
                 events[outlet].extra = extra
 
-    def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput]) -> dict[str, Any]:
+    def _described_columns(self, name: str) -> dict[str, Any]:
         from airflow_a2i.aws_errors import A2I_RETRYABLE
         from airflow_a2i.batching import call_with_backoff
-        from airflow_a2i.results.output import OutputParseError, parse_output_json, unexpected_answer_fields
 
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
         if described is None:
             return {**_no_loop_columns(), "status": MISSING}
-        columns = {**_no_loop_columns(), "human_loop_arn": described.get("HumanLoopArn"),
-                   "status": described["HumanLoopStatus"], "failure_code": described.get("FailureCode"),
-                   "failure_reason": described.get("FailureReason"),
-                   "output_s3_uri": (described.get("HumanLoopOutput") or {}).get("OutputS3Uri")}
+        return {**_no_loop_columns(), "human_loop_arn": described.get("HumanLoopArn"),
+                "status": described["HumanLoopStatus"], "failure_code": described.get("FailureCode"),
+                "failure_reason": described.get("FailureReason"),
+                "output_s3_uri": (described.get("HumanLoopOutput") or {}).get("OutputS3Uri")}
+
+    def _loop_columns(self, name: str, s3: S3Hook, outputs: dict[str, HumanLoopOutput],
+                      listed: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A loop's columns: from the listing when it found the loop's output, else from a describe."""
+        from airflow_a2i.results.output import OutputParseError, parse_output_json, unexpected_answer_fields
+
+        columns = dict(listed) if listed is not None else self._described_columns(name)
         if columns["status"] != "Completed":
             return columns
         if not columns["output_s3_uri"]:
