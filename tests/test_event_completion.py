@@ -339,3 +339,44 @@ def test_a_dag_sets_up_its_queue_and_waits_on_events(airflow_dags, local_service
     run = airflow_dags.run(dag)
     assert airflow_dags.xcom(run, "events_queue").endswith(f"/{queue_name}")
     assert airflow_dags.xcom(run, "review")["HumanLoopStatus"] == "Completed"
+
+
+def test_a_batch_wait_confirms_each_event_once_and_never_lists_again(local_service, flow_definition_arn,
+                                                                     output_bucket, events_queue, monkeypatch):
+    """300 loops: after the first full look, each loop's end costs one DescribeHumanLoop (its confirmation) and no
+    ListHumanLoops page; the wait polls once an hour, so it ends on the events."""
+    from aiobotocore.client import AioBaseClient
+
+    from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
+    from tests.test_batch_wait import answer, new_batch
+
+    loops, manifest = new_batch(flow_definition_arn, output_bucket, 300)
+    calls: list[str] = []
+    original = AioBaseClient._make_api_call
+
+    async def counted(self, operation_name, api_params):
+        calls.append(operation_name)
+        return await original(self, operation_name, api_params)
+
+    monkeypatch.setattr(AioBaseClient, "_make_api_call", counted)
+
+    class Witnessed(A2IHumanLoopBatchTrigger):
+        full_looks = 0
+
+        async def look(self, client: Any) -> list:
+            states = await super().look(client)
+            self.full_looks += 1
+            return states
+
+    trigger = Witnessed(manifest_uris=[manifest], flow_definition_arn=flow_definition_arn, aws_conn_id=None,
+                        policy=WaitPolicy(poll_interval=HOUR, reconcile_interval=HOUR, completion="events",
+                                          events_queue_url=events_queue["QueueUrl"]))
+    running = Running(trigger)
+    until(lambda: trigger.full_looks == 1, "the first full look")
+    first_look = len(calls)
+    answer(local_service, list(loops.values()))
+    event = running.result(timeout=120)
+    assert event["status"] == "success" and event["counts"] == {"Completed": 300}
+    after = calls[first_look:]
+    assert after.count("DescribeHumanLoop") == 300 and "ListHumanLoops" not in after
+    assert visible_messages(events_queue["QueueUrl"]) == 0  # each confirmed event was deleted
