@@ -47,6 +47,13 @@ class PortalClient:
                               data={**fields, "__a2i_csrf": csrf}, allow_redirects=False)
 
 
+def signed_in_worker(portal: str, team: str, name: str) -> PortalClient:
+    """A new worker of ``team``, signed in to the portal."""
+    client = PortalClient(portal)
+    assert client.log_in(name, add_worker(None, name, team)).status_code == 200
+    return client
+
+
 def csrf_of(page: str) -> str:
     found = CSRF_META.search(page) or CSRF_INPUT.search(page)
     assert found, f"no CSRF token in the page:\n{page[:2000]}"

@@ -26,7 +26,7 @@ from airflow_a2i.local.workforce import worker_id as simulated_worker_id
 from tests.conftest import ACCOUNT, unique
 from tests.flows import create_flow
 from tests.loops import set_policy, start_loop
-from tests.portal_client import PortalClient, add_worker, csrf_of
+from tests.portal_client import PortalClient, csrf_of, signed_in_worker
 
 REGION = "us-east-1"
 TEMPLATE = "<crowd-form><p>{{ task.input.question }}</p><crowd-input name='answer' label='Answer'></crowd-input>" \
@@ -42,10 +42,7 @@ def team_flow(output_bucket: str, team: str, *, task_count: int = 1, **loop_conf
 
 
 def worker(portal: str, team: str) -> PortalClient:
-    name = unique("worker")
-    client = PortalClient(portal)
-    assert client.log_in(name, add_worker(None, name, team)).status_code == 200
-    return client
+    return signed_in_worker(portal, team, unique("worker"))
 
 
 def hold_of(page: str) -> str:

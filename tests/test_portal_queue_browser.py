@@ -14,7 +14,7 @@ from tests.browser import save_screenshot
 from tests.conftest import ACCOUNT, unique
 from tests.flows import create_flow
 from tests.loops import start_loop
-from tests.portal_client import PortalClient, add_worker
+from tests.portal_client import PortalClient, add_worker, signed_in_worker
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -45,10 +45,7 @@ def log_in(page: Page, endpoint: str, team: str) -> None:
 
 
 def other_worker(endpoint: str, team: str) -> PortalClient:
-    name = unique("ben")
-    client = PortalClient(endpoint)
-    assert client.log_in(name, add_worker(None, name, team)).status_code == 200
-    return client
+    return signed_in_worker(endpoint, team, unique("ben"))
 
 
 def tab_into_the_task(page: Page) -> None:
