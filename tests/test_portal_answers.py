@@ -59,7 +59,7 @@ def test_find_elements_in_document_order_with_decoded_attributes() -> None:
       <input value="no name">
       <select name="s" multiple><option>1</option></select>
       <crowd-rekognition-detect-moderation-labels categories="[]"></crowd-rekognition-detect-moderation-labels>
-      <crowd-polygon name="not-supported"></crowd-polygon>
+      <crowd-not-an-element name="not-supported"></crowd-not-an-element>
     </crowd-form>"""
     found = [(element.tag, element.name, element.radio_group) for element in find_elements(html)]
 
