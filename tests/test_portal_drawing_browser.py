@@ -123,3 +123,156 @@ def test_polygons_with_labels_the_worker_adds(worker: Worker) -> None:
     answer = worker.answer(form)
     assert answer == {"lineItems": value, "purchaseDate": "2024-05-17"}
     assert sorted(answer["lineItems"]) == ["inputImageProperties", "polygons"]  # AWS's shape, nothing more
+
+
+# --- crowd-line and crowd-polyline: initial lines corrected, label colours, polylines finished three ways -----
+
+def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
+    model_lines = [{"label": "solid", "vertices": [{"x": 20, "y": 180}, {"x": 140, "y": 20}]},
+                   {"label": "dashed", "vertices": [{"x": 300, "y": 180}, {"x": 180, "y": 20}]}]
+    page = open_template(worker, "line-and-polyline", {
+        "frame": "s3://frames/320x200.png", "markingLabels": ["solid", "dashed"], "modelLines": model_lines})
+    line = page.locator("crowd-line")
+    assert line.locator(".a2i-shape-row").count() == 2
+    # label-colors: the first label's lines are drawn in the first colour
+    assert line.locator(".a2i-shape-line").first.evaluate("(node) => getComputedStyle(node).stroke") == \
+        "rgb(255, 204, 0)"
+
+    line.get_by_role("button", name="Delete line 2 (dashed)").click()
+    line.get_by_label("Label of line 1 (solid)").select_option("dashed")
+    line.get_by_label("solid", exact=True).check()
+    lane = image_of(page, "crowd-line")
+    click_at(page, lane, (0.5, 0.9))
+    click_at(page, lane, (0.5, 0.3))  # the second click ends the line
+
+    edges = image_of(page, "crowd-polyline")
+    polyline = page.locator("crowd-polyline")
+    polyline.get_by_label("right edge").check()
+    for point in ((0.9, 0.9), (0.8, 0.5)):
+        click_at(page, edges, point)
+    page.mouse.dblclick(*at(edges, (0.7, 0.1)))  # a double-click places the last point and finishes
+    polyline.get_by_label("left edge").check()
+    click_at(page, edges, (0.1, 0.9))
+    click_at(page, edges, (0.3, 0.1))
+    polyline.get_by_role("button", name="Finish polyline").click()
+    for point in ((0.4, 0.8), (0.45, 0.7)):
+        click_at(page, edges, point)
+    page.keyboard.press("Enter")
+    # select the third by clicking its border, then delete it with the keyboard
+    click_at(page, edges, (0.425, 0.75))
+    assert polyline.get_by_role("button", name="polyline 3 (left edge)", exact=True).get_attribute("aria-pressed") == "true"
+    page.keyboard.press("Delete")
+    save_screenshot(page, "portal-line-polyline")
+
+    form = worker.submit()
+    answer = worker.answer(form)
+    assert sorted(answer) == ["laneMarkings", "roadEdges"]
+    lines = answer["laneMarkings"]
+    assert sorted(lines) == ["initialValueModified", "inputImageProperties", "lines"]
+    assert lines["initialValueModified"] is True and lines["inputImageProperties"] == {"height": 200, "width": 320}
+    assert [item["label"] for item in lines["lines"]] == ["dashed", "solid"]
+    assert lines["lines"][0]["vertices"] == model_lines[0]["vertices"]
+    assert_vertices(lines["lines"][1]["vertices"], [(160, 180), (160, 60)])
+    edges_answer = answer["roadEdges"]
+    assert sorted(edges_answer) == ["inputImageProperties", "polylines"]
+    assert [item["label"] for item in edges_answer["polylines"]] == ["right edge", "left edge"]
+    assert_vertices(edges_answer["polylines"][0]["vertices"], [(288, 180), (256, 100), (224, 20)])
+    assert_vertices(edges_answer["polylines"][1]["vertices"], [(32, 180), (96, 20)])
+    assert json.loads(form["roadEdges"][0]) == edges_answer
+
+
+# --- crowd-keypoint: the documented labels attribute, and a template that checks the value before submitting --
+
+def test_keypoints_checked_by_the_template_before_submitting(worker: Worker) -> None:
+    page = open_template(worker, "keypoint-validation", {
+        "portrait": "s3://faces/320x200.png", "landmarks": ["left eye", "right eye", "nose"],
+        "detected": [{"label": "nose", "x": 160, "y": 120}, {"label": "chin", "x": 160, "y": 190}]})
+    keypoint = page.locator("crowd-keypoint")
+    assert keypoint.locator(".a2i-point").count() == 1  # the chin is not a label of the task: not shown
+    worker.assert_not_submitted(worker.click_submit)
+    assert page.get_by_role("alert").inner_text() == "Place each of these exactly once: left eye, right eye"
+
+    face = image_of(page, "crowd-keypoint")
+    keypoint.get_by_label("left eye", exact=True).check()
+    click_at(page, face, (0.4, 0.4))
+    keypoint.get_by_label("right eye", exact=True).check()
+    click_at(page, face, (0.6, 0.4))
+    click_at(page, face, (0.7, 0.45))
+    worker.assert_not_submitted(worker.click_submit)
+    assert page.get_by_role("alert").inner_text() == "Place each of these exactly once: right eye"
+    keypoint.get_by_role("button", name="Delete point 4 (right eye)").click()
+    # a point selected on the image is relabelled in the list
+    keypoint.get_by_role("button", name="Select point 1 (nose)").click()
+    keypoint.get_by_label("Label of point 1 (nose)").select_option("nose")
+    save_screenshot(page, "portal-keypoint")
+
+    form = worker.submit()
+    value = worker.answer(form)["faceLandmarks"]
+    assert sorted(value) == ["inputImageProperties", "keypoints"]
+    assert value["inputImageProperties"] == {"height": 200, "width": 320}
+    assert [(point["label"], near(point["x"], x), near(point["y"], y)) for point, (x, y) in zip(
+        value["keypoints"], [(160, 120), (128, 80), (192, 80)], strict=True)] == [
+        ("nose", True, True), ("left eye", True, True), ("right eye", True, True)]
+
+
+# --- crowd-bounding-box: labels a script adds, and a tree built from _submittableValue on submit --------------
+
+def test_bounding_boxes_with_instances_a_script_adds(worker: Worker) -> None:
+    page = open_template(worker, "bounding-box-hierarchy", {"photo": "s3://street/640x400.png"})
+    boxes = page.locator("crowd-bounding-box")
+    assert page.locator("#owner option").all_inner_texts() == ["vehicle #1"]
+    page.locator("#kind").select_option("wheel")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Add", exact=True).click()
+    assert page.evaluate("boxes.labels") == ["vehicle #1", "vehicle #1 >> wheel #1", "vehicle #1 >> wheel #2"]
+
+    photo = image_of(page, "crowd-bounding-box")
+    drag(page, photo, (0.1, 0.2), (0.9, 0.8))
+    boxes.get_by_label("vehicle #1 >> wheel #1").check()
+    drag(page, photo, (0.15, 0.6), (0.3, 0.9))
+    boxes.get_by_label("vehicle #1 >> wheel #2").check()
+    drag(page, photo, (0.7, 0.9), (0.85, 0.6))  # dragged up and left: still a positive box
+    click_at(page, photo, (0.5, 0.1))  # a click draws nothing
+    assert boxes.locator(".a2i-box").count() == 3
+    save_screenshot(page, "portal-bounding-box-hierarchy")
+
+    form = worker.submit()
+    answer = worker.answer(form)
+    drawn = answer["_boxes"]
+    assert sorted(drawn) == ["boundingBoxes", "inputImageProperties"]
+    assert drawn["inputImageProperties"] == {"height": 400, "width": 640}
+    assert [(box["label"], sorted(box)) for box in drawn["boundingBoxes"]] == [
+        (label, ["height", "label", "left", "top", "width"])
+        for label in ("vehicle #1", "vehicle #1 >> wheel #1", "vehicle #1 >> wheel #2")]
+    for box, (left, top, width, height) in zip(drawn["boundingBoxes"], [
+            (64, 80, 512, 240), (96, 240, 96, 120), (448, 240, 96, 120)], strict=True):
+        assert all(near(box[key], want, 3) for key, want in
+                   zip(("left", "top", "width", "height"), (left, top, width, height), strict=True)), box
+    assert json.loads(answer["vehicles"]) == [
+        {"name": "vehicle #1", "box": drawn["boundingBoxes"][0], "wheels": ["wheel #1", "wheel #2"]}]
+
+
+def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
+    initial = [{"label": "cat", "left": 100, "top": 120, "width": 200, "height": 150}]
+    page = worker.open(f"""
+      <crowd-form>
+        <crowd-bounding-box name="annotatedResult" src="/img/1600x1200.png" header="Draw a box around each animal"
+                            labels="['cat', 'dog']" initial-value="{attr(initial)}">
+          <full-instructions header="Boxes">Draw tight boxes.</full-instructions>
+          <short-instructions>Box every animal.</short-instructions>
+        </crowd-bounding-box>
+      </crowd-form>""")
+    page.wait_for_function("document.querySelector('crowd-bounding-box img').naturalWidth > 0")
+    image = image_of(page, "crowd-bounding-box")
+    assert image.bounding_box()["width"] < 1600  # shown scaled down: answers must still be natural pixels
+    assert page.evaluate("document.querySelector('crowd-bounding-box').value") == {
+        "boundingBoxes": initial, "inputImageProperties": {"height": 1200, "width": 1600},
+        "initialValueModified": False}
+    page.get_by_label("dog", exact=True).check()
+    drag(page, image, (0.5, 0.5), (0.75, 0.8))
+    page.get_by_label("Label of box 1 (cat)").select_option("dog")
+    form = worker.submit()
+    value = worker.answer(form)["annotatedResult"]
+    assert value["initialValueModified"] is True
+    assert [box["label"] for box in value["boundingBoxes"]] == ["dog", "dog"]
+    assert near(value["boundingBoxes"][1]["left"], 800) and near(value["boundingBoxes"][1]["height"], 360)

@@ -136,6 +136,10 @@
    * `all-crowd-elements-ready` event (90-register.js).
    */
   class ImageAnnotator extends CrowdElement {
+    // AWS documents initialValueModified in the answer of the elements that can start from an initial value
+    // (not crowd-keypoint's, nor crowd-instance-segmentation's, which has no initial-value).
+    static reportsModified = true;
+
     connectedCallback() {
       // A script that set a property before the element was defined set it on the plain element: re-apply it.
       const early = {};
@@ -252,7 +256,7 @@
 
     answer() {
       const answer = {...this.answerOf(this.shapes), inputImageProperties: this.stage.size()};
-      if (this.startedFromInitial) answer.initialValueModified = this.modified;
+      if (this.startedFromInitial && this.constructor.reportsModified) answer.initialValueModified = this.modified;
       return answer;
     }
 
@@ -311,6 +315,7 @@
         onclick: (event) => {
           event.stopPropagation();
           this.select(index);
+          this.stage.element.focus({preventScroll: true}); // the tag is redrawn: Delete still reaches the stage
         }});
       tag.style.setProperty('--a2i-shape-color', this.colorOf(shape.label));
       return tag;
@@ -389,6 +394,7 @@
   }
 
   class CrowdKeypoint extends ImageAnnotator {
+    static reportsModified = false;
     static chooserLegend = 'Label for new points';
     static hint = 'Choose a label, then click the image to place a point. Select a point to change its label or delete it.';
     static noun = {one: 'point', many: 'points'};

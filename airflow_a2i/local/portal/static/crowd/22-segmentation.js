@@ -262,6 +262,7 @@
    * instance, changes its label or deletes it (and its pixels).
    */
   class CrowdInstanceSegmentation extends SegmentationAnnotator {
+    static reportsModified = false;
     static chooserLegend = 'Label of new instances';
     static hint = 'Choose a label and add an instance, then paint over that object with the brush; add another ' +
       'instance for each further object.';
