@@ -10,6 +10,7 @@ import json
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,18 @@ import pytest
 from airflow_a2i.local.portal.rendering import render_template
 from tests.browser import browser, save_screenshot  # noqa: F401 (browser: a fixture)
 from tests.browser import page as browser_page  # noqa: F401 (the page fixture, under the name the Worker's uses)
-from tests.test_portal_elements_browser import Worker, attr, near, site, worker  # noqa: F401
+from tests.test_portal_elements_browser import Site, Worker, attr, near, site  # noqa: F401 (site: a fixture)
 
 pytestmark = pytest.mark.timeout(90)
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+@pytest.fixture
+def worker(browser_page: Any, site: Site) -> Iterator[Worker]:  # noqa: F811 (the fixtures imported above)
+    opened = Worker(browser_page, site)
+    yield opened
+    assert not opened.errors, f"page errors: {opened.errors}"
 
 
 def image_url(uri: str) -> str:
@@ -160,7 +168,8 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     page.keyboard.press("Enter")
     # select the third by clicking its border, then delete it with the keyboard
     click_at(page, edges, (0.425, 0.75))
-    assert polyline.get_by_role("button", name="polyline 3 (left edge)", exact=True).get_attribute("aria-pressed") == "true"
+    selected = polyline.get_by_role("button", name="polyline 3 (left edge)", exact=True)
+    assert selected.get_attribute("aria-pressed") == "true"
     page.keyboard.press("Delete")
     save_screenshot(page, "portal-line-polyline")
 
@@ -270,9 +279,124 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
         "initialValueModified": False}
     page.get_by_label("dog", exact=True).check()
     drag(page, image, (0.5, 0.5), (0.75, 0.8))
+    drag(page, image, (0.1, 0.6), (0.2, 0.7))
     page.get_by_label("Label of box 1 (cat)").select_option("dog")
+    page.get_by_role("button", name="Select box 3 (dog)").click()  # its tag on the image
+    page.keyboard.press("Delete")
+    assert page.locator(".a2i-box").count() == 2
+    save_screenshot(page, "portal-bounding-box")
     form = worker.submit()
     value = worker.answer(form)["annotatedResult"]
     assert value["initialValueModified"] is True
     assert [box["label"] for box in value["boundingBoxes"]] == ["dog", "dog"]
     assert near(value["boundingBoxes"][1]["left"], 800) and near(value["boundingBoxes"][1]["height"], 360)
+    assert json.loads(form["annotatedResult"][0]) == value
+
+
+# --- segmentation: the PNG label map, read back pixel by pixel ------------------------------------------------
+
+def png_pixels(data: str) -> tuple[int, int, list[tuple[int, int, int, int]]]:
+    """Width, height and RGBA pixels of a base64 8-bit RGBA PNG (what a canvas encodes), decoded here."""
+    raw = base64.b64decode(data, validate=True)
+    assert raw.startswith(b"\x89PNG\r\n\x1a\n")
+    at, chunks = 8, []
+    while at < len(raw):
+        length, kind = struct.unpack(">I4s", raw[at:at + 8])
+        chunks.append((kind, raw[at + 8:at + 8 + length]))
+        at += 12 + length
+    width, height, depth, color_type = struct.unpack(">IIBB", chunks[0][1][:10])
+    assert (depth, color_type) == (8, 6), "a canvas encodes 8-bit RGBA"
+    rows = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    stride, previous, pixels = width * 4, bytearray(width * 4), []
+    for y in range(height):
+        kind, line = rows[y * (stride + 1)], bytearray(rows[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - 4] if i >= 4 else 0
+            up, up_left = previous[i], previous[i - 4] if i >= 4 else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                guess = left + up - up_left
+                best = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - up_left), 2, up_left))
+                line[i] = (line[i] + best[2]) & 255
+        pixels.extend(tuple(line[i:i + 4]) for i in range(0, stride, 4))
+        previous = line
+    return width, height, pixels
+
+
+def rgba(hex_color: str) -> tuple[int, int, int, int]:
+    return int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), 255
+
+
+TRANSPARENT = (0, 0, 0, 0)
+
+
+def test_semantic_segmentation_corrects_a_prior_label_map(worker: Worker) -> None:
+    # The prior map is the test site's plain image, all #c8dcf0: mapped to "field", every pixel starts as field.
+    page = open_template(worker, "semantic-segmentation", {
+        "aerialPhoto": "s3://survey/320x200.png", "classes": ["water", "forest", "field"],
+        "priorLabelMap": "s3://survey/labels/320x200.png", "priorColors": [{"label": "field", "color": "#c8dcf0"}]})
+    segmentation = page.locator("crowd-semantic-segmentation")
+    segmentation.get_by_text("Painted: field.").wait_for()
+    photo = image_of(page, "crowd-semantic-segmentation")
+    drag(page, photo, (0.2, 0.5), (0.4, 0.5))  # water, with the default brush (12 pixels across)
+    segmentation.get_by_label("forest").check()
+    drag(page, photo, (0.6, 0.2), (0.6, 0.3))
+    segmentation.get_by_label("Eraser").check()
+    drag(page, photo, (0.85, 0.8), (0.95, 0.8))
+    segmentation.get_by_text("Painted: water, forest, field.").wait_for()
+    save_screenshot(page, "portal-semantic-segmentation")
+
+    form = worker.submit()
+    value = worker.answer(form)["landCover"]
+    assert sorted(value) == ["initialValueModified", "inputImageProperties", "labelMappings", "labeledImage"]
+    assert value["initialValueModified"] is True
+    assert value["inputImageProperties"] == {"height": 200, "width": 320}
+    assert value["labelMappings"] == {"water": {"color": "#1f77b4"}, "forest": {"color": "#ff7f0e"},
+                                      "field": {"color": "#c8dcf0"}}
+    width, height, pixels = png_pixels(value["labeledImage"]["pngImageData"])
+    assert (width, height) == (320, 200)
+
+    def pixel(x: int, y: int) -> tuple[int, int, int, int]:
+        return pixels[y * width + x]
+
+    assert pixel(96, 100) == pixel(64, 100) == pixel(128, 100) == rgba("#1f77b4")  # along the water stroke
+    assert pixel(192, 50) == rgba("#ff7f0e")
+    assert pixel(288, 160) == TRANSPARENT  # erased
+    assert pixel(10, 10) == pixel(310, 190) == rgba("#c8dcf0")  # the prior map's field, untouched
+    # exactly the mapped colours (or nothing): no blended edge pixels
+    assert set(pixels) == {rgba("#1f77b4"), rgba("#ff7f0e"), rgba("#c8dcf0"), TRANSPARENT}
+
+
+def test_instance_segmentation_with_kinds_the_worker_names(worker: Worker) -> None:
+    page = open_template(worker, "instance-segmentation-custom-labels", {
+        "shelfPhoto": "s3://shop/320x200.png", "knownKinds": ["cereal"]})
+    segmentation = page.locator("crowd-instance-segmentation")
+    page.get_by_label("Kind of product").fill("soup")
+    page.get_by_role("button", name="Add kind").click()
+    assert page.evaluate("shelf.labels") == ["cereal", "soup"]
+    photo = image_of(page, "crowd-instance-segmentation")
+
+    segmentation.get_by_role("button", name="Add instance").click()  # cereal #1
+    drag(page, photo, (0.1, 0.2), (0.2, 0.2))
+    segmentation.get_by_role("button", name="Add instance").click()  # cereal #2
+    drag(page, photo, (0.4, 0.2), (0.5, 0.2))
+    segmentation.get_by_label("soup", exact=True).check()
+    drag(page, photo, (0.7, 0.7), (0.8, 0.7))  # the first stroke of a kind starts its first instance
+    segmentation.get_by_label("Label of cereal #2").select_option("soup")
+    segmentation.get_by_role("button", name="Delete cereal #1").click()  # and its pixels
+    save_screenshot(page, "portal-instance-segmentation")
+
+    form = worker.submit()
+    value = worker.answer(form)["shelfItems"]
+    assert sorted(value) == ["inputImageProperties", "instances", "labeledImage"]
+    assert value["instances"] == [{"color": "#ff7f0e", "label": "soup"}, {"color": "#2ca02c", "label": "soup"}]
+    width, _, pixels = png_pixels(value["labeledImage"]["pngImageData"])
+    assert pixels[40 * width + 48] == TRANSPARENT  # cereal #1, deleted
+    assert pixels[40 * width + 144] == rgba("#ff7f0e")
+    assert pixels[140 * width + 240] == rgba("#2ca02c")
+    assert set(pixels) == {rgba("#ff7f0e"), rgba("#2ca02c"), TRANSPARENT}
