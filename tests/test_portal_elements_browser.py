@@ -675,9 +675,9 @@ def test_display_elements(worker: Worker) -> None:
 
 
 def test_unsupported_crowd_elements_are_flagged(worker: Worker) -> None:
-    page = worker.open('<crowd-form><crowd-polygon name="p" src="/img/10x10.png"></crowd-polygon></crowd-form>')
+    page = worker.open('<crowd-form><crowd-hologram name="p" src="/img/10x10.png"></crowd-hologram></crowd-form>')
     assert page.get_by_role("alert").text_content() == (
-        "This task uses <crowd-polygon>, which the local worker portal does not support.")
+        "This task uses <crowd-hologram>, which the local worker portal does not support.")
 
 
 def test_ready_event_and_element_properties(worker: Worker) -> None:
