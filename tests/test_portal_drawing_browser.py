@@ -14,12 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.local.portal.rendering import render_template
 from tests.browser import browser, save_screenshot  # noqa: F401 (browser: a fixture)
 from tests.browser import page as browser_page  # noqa: F401 (the page fixture, under the name the Worker's uses)
-from tests.test_portal_elements_browser import Site, Worker, attr, near, site  # noqa: F401 (site: a fixture)
+from tests.conftest import ACCOUNT, unique
+from tests.flows import create_flow
+from tests.loops import start_loop
+from tests.test_portal_elements_browser import Site, Worker, attr, near, png, site  # noqa: F401 (site: a fixture)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -400,3 +405,48 @@ def test_instance_segmentation_with_kinds_the_worker_names(worker: Worker) -> No
     assert pixels[40 * width + 144] == rgba("#ff7f0e")
     assert pixels[140 * width + 240] == rgba("#2ca02c")
     assert set(pixels) == {rgba("#ff7f0e"), rgba("#2ca02c"), TRANSPARENT}
+
+
+# --- through the local service: the answer A2I's output.json holds -----------------------------------------
+
+@pytest.mark.timeout(300)
+def test_a_segmentation_answered_on_the_portal_is_stored_in_output_json(
+        browser_page: Any, local_service: str, portal_endpoint: str, output_bucket: str) -> None:  # noqa: F811
+    s3 = boto3.client("s3")
+    for key in ("survey/photo.png", "survey/prior.png"):  # the prior map: all #c8dcf0, mapped to "field"
+        s3.put_object(Bucket=output_bucket, Key=key, Body=png(320, 200), ContentType="image/png")
+    team = unique("surveyors")
+    flow_arn = create_flow(boto3.client("sagemaker"), output_path=f"s3://{output_bucket}/drawing",
+                           workteam_arn=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/{team}",
+                           template=(TEMPLATES / "semantic-segmentation.liquid.html").read_text())
+    name = start_loop(flow_arn, {
+        "aerialPhoto": f"s3://{output_bucket}/survey/photo.png", "classes": ["water", "forest", "field"],
+        "priorLabelMap": f"s3://{output_bucket}/survey/prior.png",
+        "priorColors": [{"label": "field", "color": "#c8dcf0"}]})
+    worker_name = unique("ana")
+    credential = AdminClient(local_service).add_worker(worker_name, team)["credential"]
+
+    page = browser_page
+    page.set_default_timeout(10_000)
+    page.goto(f"{portal_endpoint}/portal/tasks")
+    page.get_by_label("Worker name").fill(worker_name)
+    page.get_by_label("Credential").fill(credential)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{portal_endpoint}/portal/tasks/us-east-1/{name}")
+    segmentation = page.locator("crowd-semantic-segmentation")
+    segmentation.get_by_text("Painted: field.").wait_for()  # the prior map, read through the portal's signed link
+    drag(page, image_of(page, "crowd-semantic-segmentation"), (0.2, 0.5), (0.4, 0.5))
+    page.get_by_role("button", name="Submit", exact=True).click()
+    page.wait_for_url("**/portal/tasks?done=*")
+
+    described = boto3.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=name)
+    assert described["HumanLoopStatus"] == "Completed", described
+    bucket, key = described["HumanLoopOutput"]["OutputS3Uri"][5:].split("/", 1)
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["humanAnswers"][0]["answerContent"]
+    value = stored["landCover"]
+    assert sorted(stored) == ["landCover"]
+    assert sorted(value) == ["initialValueModified", "inputImageProperties", "labelMappings", "labeledImage"]
+    assert value["labelMappings"]["water"] == {"color": "#1f77b4"} and value["initialValueModified"] is True
+    width, height, pixels = png_pixels(value["labeledImage"]["pngImageData"])
+    assert (width, height) == (320, 200)
+    assert pixels[100 * width + 96] == rgba("#1f77b4") and pixels[10 * width + 10] == rgba("#c8dcf0")
