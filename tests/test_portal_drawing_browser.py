@@ -377,6 +377,20 @@ def test_semantic_segmentation_corrects_a_prior_label_map(worker: Worker) -> Non
     assert set(pixels) == {rgba("#1f77b4"), rgba("#ff7f0e"), rgba("#c8dcf0"), TRANSPARENT}
 
 
+def test_segmentation_colours_stay_one_per_label(worker: Worker) -> None:
+    # The prior job gave "field" the colour the palette would give "water" first, and "forest" field's colour.
+    page = open_template(worker, "semantic-segmentation", {
+        "aerialPhoto": "s3://survey/320x200.png", "classes": ["water", "forest", "field"],
+        "priorLabelMap": "s3://survey/labels/320x200.png",
+        "priorColors": [{"label": "field", "color": "#1f77b4"}, {"label": "forest", "color": "#1F77B4"}]})
+    page.get_by_text("Nothing painted yet.").wait_for()  # no pixel of the prior map has a mapped colour
+    page.evaluate("document.querySelector('crowd-semantic-segmentation').labels = ['water', 'forest', 'field', 'road']")
+    mappings = page.evaluate("document.querySelector('crowd-semantic-segmentation').value.labelMappings")
+    assert mappings["field"] == {"color": "#1f77b4"}
+    colors = [mapping["color"] for mapping in mappings.values()]
+    assert list(mappings) == ["water", "forest", "field", "road"] and len(set(colors)) == 4
+
+
 def test_instance_segmentation_with_kinds_the_worker_names(worker: Worker) -> None:
     page = open_template(worker, "instance-segmentation-custom-labels", {
         "shelfPhoto": "s3://shop/320x200.png", "knownKinds": ["cereal"]})

@@ -197,8 +197,14 @@
 
     setUp() {}
 
+    // A label's colour: the next palette colour no other label has (a segmentation's map needs them distinct).
     colorOf(label) {
-      if (!this.colors.has(label)) this.colors.set(label, paletteColor(this.colors.size));
+      if (!this.colors.has(label)) {
+        const used = new Set(this.colors.values());
+        let index = 0;
+        while (used.has(paletteColor(index))) index += 1;
+        this.colors.set(label, paletteColor(index));
+      }
       return this.colors.get(label);
     }
 

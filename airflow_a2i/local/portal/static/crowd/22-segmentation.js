@@ -171,13 +171,15 @@
     static hint = 'Choose a label, then paint over its parts of the image with the brush; the eraser unpaints.';
 
     readInitial(value) {
-      this.classes = this.classes || new Map();
-      this.labelNames.forEach((label) => this.classOf(label));
+      // The prior job's colours first, then palette colours none of them has: one colour per label.
       const mappings = value && typeof value === 'object' ? pick(value, 'labelMappings') : null;
+      this.colors = new Map();
       for (const [label, mapping] of Object.entries(mappings && typeof mappings === 'object' ? mappings : {})) {
         const color = textOf(pick(mapping, 'color')).toLowerCase();
-        if (this.labelNames.includes(label) && /^#[\da-f]{6}$/.test(color)) this.colors.set(label, color);
+        const taken = [...this.colors.values()].includes(color);
+        if (this.labelNames.includes(label) && /^#[\da-f]{6}$/.test(color) && !taken) this.colors.set(label, color);
       }
+      this.classes = this.classes || new Map();
       this.labelNames.forEach((label) => { this.classes.get(this.classOf(label)).color = this.colorOf(label); });
       const src = value && typeof value === 'object' ? safeUrl(textOf(pick(value, 'src'))) : '';
       this.pendingInitial = src || null;
