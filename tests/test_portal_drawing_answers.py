@@ -34,7 +34,7 @@ def png(width: int, height: int, *, color_type: int = 6, rows: bytes | None = No
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    channels = {2: 3, 6: 4}[color_type]
+    channels = {2: 3, 3: 1, 6: 4}[color_type]
     data = rows if rows is not None else b"".join(b"\0" + bytes(width * channels) for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b"")
@@ -151,6 +151,7 @@ def damaged(data: bytes) -> bytes:
     (SEMANTIC, semantic_post(b64(png(3, 2, rows=bytes(10)))), "does not hold 3x2 pixels of image data"),
     (SEMANTIC, semantic_post(b64(png(3, 2, rows=bytes(100)))), "does not hold 3x2 pixels"),
     (SEMANTIC, post("cover", {"inputImageProperties": IMAGE, "labelMappings": {}}), "no labeledImage.pngImageData"),
+    (SEMANTIC, semantic_post(b64(png(3, 2, color_type=3))), "has no PLTE chunk"),
     (INSTANCES, post("items", {**INSTANCE_ANSWER, "instances": [{"color": "#1f77b4", "label": "can"}] * 2}),
      "stands for more than one label or instance"),
     (INSTANCES, post("items", {**INSTANCE_ANSWER, "instances": [{"color": "#1f77b4", "label": "jar"}]}),

@@ -301,23 +301,24 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
 # --- segmentation: the PNG label map, read back pixel by pixel ------------------------------------------------
 
 def png_pixels(data: str) -> tuple[int, int, list[tuple[int, int, int, int]]]:
-    """Width, height and RGBA pixels of a base64 8-bit RGBA PNG (what a canvas encodes), decoded here."""
+    """Width, height and RGBA pixels of a base64 8-bit palette or RGBA PNG, decoded here."""
     raw = base64.b64decode(data, validate=True)
     assert raw.startswith(b"\x89PNG\r\n\x1a\n")
-    at, chunks = 8, []
+    at, chunks = 8, {}
     while at < len(raw):
         length, kind = struct.unpack(">I4s", raw[at:at + 8])
-        chunks.append((kind, raw[at + 8:at + 8 + length]))
+        chunks[kind] = chunks.get(kind, b"") + raw[at + 8:at + 8 + length]
         at += 12 + length
-    width, height, depth, color_type = struct.unpack(">IIBB", chunks[0][1][:10])
-    assert (depth, color_type) == (8, 6), "a canvas encodes 8-bit RGBA"
-    rows = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    stride, previous, pixels = width * 4, bytearray(width * 4), []
+    width, height, depth, color_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert depth == 8 and color_type in (3, 6)
+    rows = zlib.decompress(chunks[b"IDAT"])
+    channels = 4 if color_type == 6 else 1
+    stride, previous, samples = width * channels, bytearray(width * channels), []
     for y in range(height):
         kind, line = rows[y * (stride + 1)], bytearray(rows[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for i in range(stride):
-            left = line[i - 4] if i >= 4 else 0
-            up, up_left = previous[i], previous[i - 4] if i >= 4 else 0
+            left = line[i - channels] if i >= channels else 0
+            up, up_left = previous[i], previous[i - channels] if i >= channels else 0
             if kind == 1:
                 line[i] = (line[i] + left) & 255
             elif kind == 2:
@@ -328,9 +329,19 @@ def png_pixels(data: str) -> tuple[int, int, list[tuple[int, int, int, int]]]:
                 guess = left + up - up_left
                 best = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - up_left), 2, up_left))
                 line[i] = (line[i] + best[2]) & 255
-        pixels.extend(tuple(line[i:i + 4]) for i in range(0, stride, 4))
+        samples.extend(line)
         previous = line
-    return width, height, pixels
+    if color_type == 6:
+        return width, height, [tuple(samples[i:i + 4]) for i in range(0, len(samples), 4)]
+    palette, alpha = chunks[b"PLTE"], chunks.get(b"tRNS", b"")
+    colors = [(*palette[i * 3:i * 3 + 3], alpha[i] if i < len(alpha) else 255) for i in range(len(palette) // 3)]
+    return width, height, [colors[index] if colors[index][3] else TRANSPARENT for index in samples]
+
+
+def label_maps_saved(page: Any) -> None:
+    """Wait until every segmentation element has encoded its latest label map (the form waits for it too)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.a2i-pending-guard')].every((guard) => guard.validity.valid)")
 
 
 def rgba(hex_color: str) -> tuple[int, int, int, int]:
@@ -355,6 +366,7 @@ def test_semantic_segmentation_corrects_a_prior_label_map(worker: Worker) -> Non
     drag(page, photo, (0.85, 0.8), (0.95, 0.8))
     segmentation.get_by_text("Painted: water, forest, field.").wait_for()
     save_screenshot(page, "portal-semantic-segmentation")
+    label_maps_saved(page)
 
     form = worker.submit()
     value = worker.answer(form)["landCover"]
@@ -409,6 +421,7 @@ def test_instance_segmentation_with_kinds_the_worker_names(worker: Worker) -> No
     segmentation.get_by_label("Label of cereal #2").select_option("soup")
     segmentation.get_by_role("button", name="Delete cereal #1").click()  # and its pixels
     save_screenshot(page, "portal-instance-segmentation")
+    label_maps_saved(page)
 
     form = worker.submit()
     value = worker.answer(form)["shelfItems"]
@@ -450,6 +463,7 @@ def test_a_segmentation_answered_on_the_portal_is_stored_in_output_json(
     segmentation = page.locator("crowd-semantic-segmentation")
     segmentation.get_by_text("Painted: field.").wait_for()  # the prior map, read through the portal's signed link
     drag(page, image_of(page, "crowd-semantic-segmentation"), (0.2, 0.5), (0.4, 0.5))
+    label_maps_saved(page)
     page.get_by_role("button", name="Submit", exact=True).click()
     page.wait_for_url("**/portal/tasks?done=*")
 

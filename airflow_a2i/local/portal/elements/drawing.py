@@ -253,7 +253,10 @@ def _png_label_map(document: dict[str, Any], size: dict[str, int], element: Elem
                           f"{size['width']}x{size['height']}: post a label map of the image's size")
     if width * height > MAX_PIXELS or depth not in _PNG_DEPTHS.get(color_type, ()):
         raise AnswerError(f"the PNG posted for {element.describe()} has {width}x{height} pixels of depth {depth} "
-                          f"and colour type {color_type}: post an RGB(A) PNG of at most {MAX_PIXELS} pixels")
+                          f"and colour type {color_type}: post a palette or RGB(A) PNG of at most {MAX_PIXELS} "
+                          f"pixels")
+    if color_type == 3 and not any(kind == b"PLTE" for kind, _ in chunks):
+        raise AnswerError(f"the palette PNG posted for {element.describe()} has no PLTE chunk: post its palette")
     _check_pixels(chunks, header, element)
     return text
 

@@ -41,6 +41,10 @@
     }
 
     setUp() {
+      // No name: never posted; only its validity matters (see encodeMap).
+      this.pendingGuard = h('input', {type: 'text', class: 'a2i-pending-guard', tabindex: '-1', 'aria-hidden': 'true'});
+      this.stage.element.after(this.pendingGuard);
+      this.encoded = '';
       this.canvas = h('canvas', {class: 'a2i-segmentation-overlay'});
       this.stage.layer.addEventListener('pointerdown', (event) => this.startPainting(event));
     }
@@ -53,6 +57,9 @@
       this.canvas.width = width;
       this.canvas.height = height;
       this.pixels = this.canvas.getContext('2d').createImageData(width, height);
+      this.words = new Uint32Array(this.pixels.data.buffer);
+      this.counts = new Uint32Array(65536);
+      this.counts[0] = width * height;
       this.stage.layer.replaceChildren(this.canvas);
       if (this.pendingInitial) this.applyInitial(this.pendingInitial);
     }
@@ -103,26 +110,38 @@
       const top = Math.max(0, Math.floor(center.y - r));
       const bottom = Math.min(height - 1, Math.ceil(center.y + r));
       if (left > right || top > bottom) return;
+      const word = this.colorWord(index);
       for (let y = top; y <= bottom; y += 1) {
         for (let x = left; x <= right; x += 1) {
-          if ((x + 0.5 - center.x) ** 2 + (y + 0.5 - center.y) ** 2 <= r * r) {
-            data[y * width + x] = index;
-            this.paintPixel(y * width + x, index);
+          const at = y * width + x;
+          if ((x + 0.5 - center.x) ** 2 + (y + 0.5 - center.y) ** 2 <= r * r && data[at] !== index) {
+            this.counts[data[at]] -= 1;
+            this.counts[index] += 1;
+            data[at] = index;
+            this.words[at] = word;
           }
         }
       }
       this.canvas.getContext('2d').putImageData(this.pixels, 0, 0, left, top, right - left + 1, bottom - top + 1);
     }
 
-    paintPixel(at, index) {
+    // A class's colour as one RGBA pixel of the overlay (little-endian: the bytes are R, G, B, A).
+    colorWord(index) {
       const entry = this.classes.get(index);
-      const [r, g, b] = entry ? hexToRgb(entry.color) : [0, 0, 0];
-      this.pixels.data.set([r, g, b, entry ? 255 : 0], at * 4);
+      if (!entry) return 0;
+      const [r, g, b] = hexToRgb(entry.color);
+      return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
     }
 
+    // After a bulk change of the map (or of colours): the overlay and the per-class pixel counts again.
     repaintAll() {
       const {data} = this.mask;
-      for (let at = 0; at < data.length; at += 1) this.paintPixel(at, data[at]);
+      const words = new Map([...this.classes.keys()].map((index) => [index, this.colorWord(index)]));
+      this.counts.fill(0);
+      for (let at = 0; at < data.length; at += 1) {
+        this.counts[data[at]] += 1;
+        this.words[at] = words.get(data[at]) || 0;
+      }
       this.canvas.getContext('2d').putImageData(this.pixels, 0, 0);
     }
 
@@ -135,24 +154,12 @@
       this.repaintAll();
     }
 
-    // The label map as a base64 PNG: every class pixel exactly its colour, opaque; the rest transparent.
-    pngData() {
-      this.ensureMask();
-      const {width, height} = this.mask;
-      if (!width || !height) return '';
-      const canvas = h('canvas');
-      canvas.width = width;
-      canvas.height = height;
-      canvas.getContext('2d').putImageData(this.pixels, 0, 0);
-      return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
-    }
-
     answer() {
       return this.stage.ready ? super.answer() : null;
     }
 
     answerOf() {
-      return {...this.mappingOf(), labeledImage: {pngImageData: this.pngData()}};
+      return {...this.mappingOf(), labeledImage: {pngImageData: this.encoded}};
     }
 
     // Nothing is posted before the image has loaded: there is no label map of its size yet.
@@ -162,8 +169,106 @@
         return;
       }
       this.ensureMask();
+      this.encodeMap();
       super.update();
     }
+
+    // The PNG is encoded in the background (CompressionStream); until the latest is ready the form does not
+    // submit (a control with a custom validity message says why) and the output keeps the previous one.
+    encodeMap() {
+      this.generation = (this.generation || 0) + 1;
+      const generation = this.generation;
+      this.pendingGuard.setCustomValidity('The label map is still being saved: submit again in a moment.');
+      labelMapPng(this.mask, this.classes).then((encoded) => {
+        if (generation !== this.generation) return;
+        this.encoded = encoded;
+        this.output.value = JSON.stringify(this.answer());
+        this.pendingGuard.setCustomValidity('');
+        this.dispatchEvent(new Event('a2i-label-map-saved'));
+      }, (error) => report(this, `The label map could not be saved (${error.message}).`));
+    }
+  }
+
+  // --- the label map as a PNG: palette colours (index 0 transparent), deflated by the browser --------------
+
+  const CRC_TABLE = Array.from({length: 256}, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+
+  function crc32(bytes) {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  }
+
+  function pngChunk(type, data) {
+    const chunk = new Uint8Array(12 + data.length);
+    const view = new DataView(chunk.buffer);
+    view.setUint32(0, data.length);
+    chunk.set([...type].map((char) => char.charCodeAt(0)), 4);
+    chunk.set(data, 8);
+    view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+    return chunk;
+  }
+
+  async function deflate(bytes) {
+    const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+
+  function toBase64(bytes) {
+    let text = '';
+    for (let at = 0; at < bytes.length; at += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(at, at + 0x8000));
+    }
+    return btoa(text);
+  }
+
+  /*
+   * An 8-bit palette PNG of the map: palette entry 0 transparent, then each class's colour, opaque. A palette
+   * keeps the map a quarter of an RGBA PNG's size (a form field has a size limit): every pixel still decodes to
+   * exactly its class's colour. More than 255 classes would not fit a palette: those maps are RGBA.
+   */
+  async function labelMapPng({width, height, data}, classes) {
+    const indices = [...classes.keys()];
+    const rgba = indices.length > 255;
+    const slot = new Uint8Array(65536); // class index -> palette entry
+    indices.forEach((index, at) => { if (at < 255) slot[index] = at + 1; });
+    const stride = rgba ? width * 4 : width;
+    const raw = new Uint8Array(height * (stride + 1)); // each row: filter type 0, then its pixels
+    for (let y = 0; y < height; y += 1) {
+      const row = y * (stride + 1) + 1;
+      for (let x = 0; x < width; x += 1) {
+        const index = data[y * width + x];
+        if (!rgba) {
+          raw[row + x] = slot[index];
+        } else if (classes.has(index)) {
+          raw.set([...hexToRgb(classes.get(index).color), 255], row + x * 4);
+        }
+      }
+    }
+    const header = new Uint8Array(13);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, width);
+    view.setUint32(4, height);
+    header.set([8, rgba ? 6 : 3, 0, 0, 0], 8);
+    const chunks = [pngChunk('IHDR', header)];
+    if (!rgba) {
+      const palette = [0, 0, 0, ...indices.flatMap((index) => hexToRgb(classes.get(index).color))];
+      chunks.push(pngChunk('PLTE', new Uint8Array(palette)));
+      chunks.push(pngChunk('tRNS', new Uint8Array([0, ...indices.map(() => 255)])));
+    }
+    chunks.push(pngChunk('IDAT', await deflate(raw)), pngChunk('IEND', new Uint8Array(0)));
+    const png = new Uint8Array(8 + chunks.reduce((total, chunk) => total + chunk.length, 0));
+    png.set([137, 80, 78, 71, 13, 10, 26, 10]);
+    let at = 8;
+    for (const chunk of chunks) {
+      png.set(chunk, at);
+      at += chunk.length;
+    }
+    return toBase64(png);
   }
 
   class CrowdSemanticSegmentation extends SegmentationAnnotator {
@@ -181,6 +286,7 @@
       }
       this.classes = this.classes || new Map();
       this.labelNames.forEach((label) => { this.classes.get(this.classOf(label)).color = this.colorOf(label); });
+      if (this.mask) this.repaintAll();
       const src = value && typeof value === 'object' ? safeUrl(textOf(pick(value, 'src'))) : '';
       this.pendingInitial = src || null;
       if (this.mask && src) this.applyInitial(src);
@@ -189,8 +295,7 @@
     update() {
       super.update();
       if (!this.mask) return;
-      const painted = new Set(this.mask.data);
-      const labels = [...this.classes].filter(([index]) => painted.has(index)).map(([, entry]) => entry.label);
+      const labels = [...this.classes].filter(([index]) => this.counts[index] > 0).map(([, entry]) => entry.label);
       this.summary.textContent = labels.length ? `Painted: ${labels.join(', ')}.` : 'Nothing painted yet.';
     }
 
