@@ -143,8 +143,10 @@ def test_polygons_with_labels_the_worker_adds(worker: Worker) -> None:
 def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     model_lines = [{"label": "solid", "vertices": [{"x": 20, "y": 180}, {"x": 140, "y": 20}]},
                    {"label": "dashed", "vertices": [{"x": 300, "y": 180}, {"x": 180, "y": 20}]}]
+    previous_edge = {"label": "left edge", "vertices": [{"x": 10, "y": 10}, {"x": 20, "y": 20}, {"x": 30, "y": 10}]}
     page = open_template(worker, "line-and-polyline", {
-        "frame": "s3://frames/320x200.png", "markingLabels": ["solid", "dashed"], "modelLines": model_lines})
+        "frame": "s3://frames/320x200.png", "markingLabels": ["solid", "dashed"], "modelLines": model_lines,
+        "previousEdges": [previous_edge]})
     line = page.locator("crowd-line")
     assert line.locator(".a2i-shape-row").count() == 2
     # label-colors: the first label's lines are drawn in the first colour
@@ -160,20 +162,22 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
 
     edges = image_of(page, "crowd-polyline")
     polyline = page.locator("crowd-polyline")
-    polyline.get_by_label("right edge").check()
+    assert page.evaluate("roadEdges.value") == {"polylines": [previous_edge], "inputImageProperties": {
+        "height": 200, "width": 320}, "initialValueModified": False}
+    polyline.get_by_label("right edge", exact=True).check()
     for point in ((0.9, 0.9), (0.8, 0.5)):
         click_at(page, edges, point)
     page.mouse.dblclick(*at(edges, (0.7, 0.1)))  # a double-click places the last point and finishes
-    polyline.get_by_label("left edge").check()
+    polyline.get_by_label("left edge", exact=True).check()
     click_at(page, edges, (0.1, 0.9))
     click_at(page, edges, (0.3, 0.1))
     polyline.get_by_role("button", name="Finish polyline").click()
     for point in ((0.4, 0.8), (0.45, 0.7)):
         click_at(page, edges, point)
     page.keyboard.press("Enter")
-    # select the third by clicking its border, then delete it with the keyboard
+    # select the fourth by clicking its border, then delete it with the keyboard
     click_at(page, edges, (0.425, 0.75))
-    selected = polyline.get_by_role("button", name="polyline 3 (left edge)", exact=True)
+    selected = polyline.get_by_role("button", name="polyline 4 (left edge)", exact=True)
     assert selected.get_attribute("aria-pressed") == "true"
     page.keyboard.press("Delete")
     save_screenshot(page, "portal-line-polyline")
@@ -188,10 +192,12 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     assert lines["lines"][0]["vertices"] == model_lines[0]["vertices"]
     assert_vertices(lines["lines"][1]["vertices"], [(160, 180), (160, 60)])
     edges_answer = answer["roadEdges"]
-    assert sorted(edges_answer) == ["inputImageProperties", "polylines"]
-    assert [item["label"] for item in edges_answer["polylines"]] == ["right edge", "left edge"]
-    assert_vertices(edges_answer["polylines"][0]["vertices"], [(288, 180), (256, 100), (224, 20)])
-    assert_vertices(edges_answer["polylines"][1]["vertices"], [(32, 180), (96, 20)])
+    assert sorted(edges_answer) == ["initialValueModified", "inputImageProperties", "polylines"]
+    assert edges_answer["initialValueModified"] is True
+    assert [item["label"] for item in edges_answer["polylines"]] == ["left edge", "right edge", "left edge"]
+    assert edges_answer["polylines"][0] == previous_edge
+    assert_vertices(edges_answer["polylines"][1]["vertices"], [(288, 180), (256, 100), (224, 20)])
+    assert_vertices(edges_answer["polylines"][2]["vertices"], [(32, 180), (96, 20)])
     assert json.loads(form["roadEdges"][0]) == edges_answer
 
 

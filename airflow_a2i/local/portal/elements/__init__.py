@@ -32,8 +32,8 @@ answer under the element's ``name`` N.
 10b. crowd-semantic-segmentation [labels?]: ``N=JSON`` ``{"labeledImage": {"pngImageData": base64 PNG},
     "labelMappings": {label: {"color": "#rrggbb"}}, "inputImageProperties": {...}}`` -> the same, colours
     lowercase; crowd-instance-segmentation [labels?]: ``{"labeledImage": ..., "instances": [{color, label}],
-    "inputImageProperties": ...}``. The PNG must be a whole PNG of the image's size; one colour per label or
-    instance.
+    "inputImageProperties": ...}``. The PNG must be a whole PNG of the image's size (the page posts an 8-bit
+    palette PNG: entry 0 transparent for unpainted pixels, then the colours); one colour per label or instance.
     For 9-10b: every label among the element's ``labels``, or, once a template's script set the element's
     ``labels`` property, among the JSON list of strings posted as ``__a2i_labels:N``; at most 2000 shapes of at
     most 5000 vertices. ``"initialValueModified": bool``, which the page adds when the element started from an
