@@ -304,6 +304,26 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
     assert json.loads(form["annotatedResult"][0]) == value
 
 
+# --- a template that lays a picture over the image, found through the element's shadow root ------------------
+
+def test_a_label_map_laid_over_the_image_for_review(worker: Worker) -> None:
+    page = open_template(worker, "segmentation-review-boxes", {
+        "photo": "s3://birds/320x200.png", "labelMap": base64.b64encode(png(320, 200)).decode()})
+    overlay = page.locator("#modelLabels")
+    overlay.wait_for()
+    photo = image_of(page, "crowd-bounding-box")
+    laid, under = overlay.bounding_box(), photo.bounding_box()
+    assert all(near(laid[key], under[key], 1) for key in ("x", "y", "width", "height")), (laid, under)
+    assert overlay.evaluate("(node) => getComputedStyle(node).opacity") == "0.6"
+    # the picture lets the mouse through: boxes are drawn as on the bare image
+    drag(page, photo, (0.1, 0.1), (0.3, 0.4))
+    form = worker.submit()
+    answer = worker.answer(form)
+    assert answer["overlayOpacity"] == 60
+    [box] = answer["wrongRegions"]["boundingBoxes"]
+    assert box["label"] == "wrong label" and near(box["left"], 32, 3) and near(box["height"], 60, 3)
+
+
 # --- segmentation: the PNG label map, read back pixel by pixel ------------------------------------------------
 
 def png_pixels(data: str) -> tuple[int, int, list[tuple[int, int, int, int]]]:

@@ -187,7 +187,29 @@
         h('p', {class: 'a2i-hint', text: this.constructor.hint}), ...this.tools(), this.stage.element,
         this.summary, this.list.element, this.output, this.labelsOutput]));
       this.setUp();
+      this.exposeUpperCanvas();
       this.update();
+    }
+
+    // AWS's elements draw on a canvas ("upper-canvas") in their open shadow root, and templates find it there
+    // to lay their own pictures exactly over the image (the segmentation validation sample does). Here an
+    // invisible canvas in the shadow root is kept over the image; a slot shows the element's content.
+    exposeUpperCanvas() {
+      if (this.shadowRoot) return;
+      const root = this.attachShadow({mode: 'open'});
+      const canvas = h('canvas', {class: 'upper-canvas', 'aria-hidden': 'true'});
+      Object.assign(canvas.style, {position: 'absolute', pointerEvents: 'none', opacity: '0'});
+      root.append(h('slot'), canvas);
+      const place = () => {
+        const host = this.getBoundingClientRect();
+        const image = this.stage.image.getBoundingClientRect();
+        Object.assign(canvas.style, {left: `${image.left - host.left}px`, top: `${image.top - host.top}px`,
+          width: `${image.width}px`, height: `${image.height}px`});
+      };
+      const observer = new ResizeObserver(place);
+      observer.observe(this);
+      observer.observe(this.stage.image);
+      window.addEventListener('resize', place);
     }
 
     // Extra controls above the image, and what to do once rendered: for subclasses.
