@@ -159,6 +159,8 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     lane = image_of(page, "crowd-line")
     click_at(page, lane, (0.5, 0.9))
     click_at(page, lane, (0.5, 0.3))  # the second click ends the line
+    line.get_by_role("button", name="Select line 2 (solid)").click()
+    page.keyboard.press("Shift+ArrowRight")  # the image is shown at its natural size: ten pixels
 
     edges = image_of(page, "crowd-polyline")
     polyline = page.locator("crowd-polyline")
@@ -190,7 +192,7 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     assert lines["initialValueModified"] is True and lines["inputImageProperties"] == {"height": 200, "width": 320}
     assert [item["label"] for item in lines["lines"]] == ["dashed", "solid"]
     assert lines["lines"][0]["vertices"] == model_lines[0]["vertices"]
-    assert_vertices(lines["lines"][1]["vertices"], [(160, 180), (160, 60)])
+    assert_vertices(lines["lines"][1]["vertices"], [(170, 180), (170, 60)])
     edges_answer = answer["roadEdges"]
     assert sorted(edges_answer) == ["initialValueModified", "inputImageProperties", "polylines"]
     assert edges_answer["initialValueModified"] is True
@@ -295,11 +297,19 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
     page.get_by_role("button", name="Select box 3 (dog)").click()  # its tag on the image
     page.keyboard.press("Delete")
     assert page.locator(".a2i-box").count() == 2
+    page.get_by_role("button", name="Select box 1 (dog)").click()
+    for _ in range(2):
+        page.keyboard.press("Shift+ArrowDown")  # ten screen pixels each
+    page.keyboard.press("ArrowLeft")
+    scale = 1600 / image.bounding_box()["width"]
     save_screenshot(page, "portal-bounding-box")
     form = worker.submit()
     value = worker.answer(form)["annotatedResult"]
     assert value["initialValueModified"] is True
     assert [box["label"] for box in value["boundingBoxes"]] == ["dog", "dog"]
+    moved = value["boundingBoxes"][0]
+    assert near(moved["top"], 120 + 20 * scale) and near(moved["left"], 100 - scale)
+    assert (moved["width"], moved["height"]) == (200, 150)
     assert near(value["boundingBoxes"][1]["left"], 800) and near(value["boundingBoxes"][1]["height"], 360)
     assert json.loads(form["annotatedResult"][0]) == value
 

@@ -329,10 +329,21 @@
       this.changed();
     }
 
+    // The selected shape: Delete or Backspace removes it, the arrow keys move it (a pixel of the screen; ten
+    // with Shift).
     onKey(event) {
-      if ((event.key === 'Delete' || event.key === 'Backspace') && this.selected >= 0) {
+      const selected = this.shapes[this.selected];
+      if (!selected) return;
+      const arrows = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+      if (event.key === 'Delete' || event.key === 'Backspace') {
         event.preventDefault();
         this.remove(this.selected);
+      } else if (arrows[event.key] && this.constructor.movable) {
+        event.preventDefault();
+        const step = (event.shiftKey ? 10 : 1) * this.stage.scale();
+        const [dx, dy] = arrows[event.key];
+        this.move(selected, dx * step, dy * step);
+        this.changed();
       }
     }
 
@@ -360,8 +371,10 @@
   }
 
   class CrowdBoundingBox extends ImageAnnotator {
+    static movable = true;
     static chooserLegend = 'Label for new boxes';
-    static hint = 'Choose a label, then drag on the image to draw a box. Select a box to change its label or delete it.';
+    static hint = 'Choose a label, then drag on the image to draw a box. Select a box (its label) to change its ' +
+      'label, move it with the arrow keys or delete it.';
     static noun = {one: 'box', many: 'boxes'};
 
     readInitial(value) {
@@ -377,6 +390,12 @@
         height: Math.round(box.height), label: box.label, left: Math.round(box.left),
         top: Math.round(box.top), width: Math.round(box.width),
       }))};
+    }
+
+    move(box, dx, dy) {
+      const {width, height} = this.stage.size();
+      box.left = clamp(box.left + dx, 0, Math.max(0, width - box.width));
+      box.top = clamp(box.top + dy, 0, Math.max(0, height - box.height));
     }
 
     startDrawing(event) {
@@ -422,9 +441,11 @@
   }
 
   class CrowdKeypoint extends ImageAnnotator {
+    static movable = true;
     static reportsModified = false;
     static chooserLegend = 'Label for new points';
-    static hint = 'Choose a label, then click the image to place a point. Select a point to change its label or delete it.';
+    static hint = 'Choose a label, then click the image to place a point. Select a point (its label) to change ' +
+      'its label, move it with the arrow keys or delete it.';
     static noun = {one: 'point', many: 'points'};
 
     readInitial(value) {
@@ -439,6 +460,12 @@
 
     answerOf(points) {
       return {keypoints: points.map((point) => ({label: point.label, x: Math.round(point.x), y: Math.round(point.y)}))};
+    }
+
+    move(point, dx, dy) {
+      const {width, height} = this.stage.size();
+      point.x = clamp(point.x + dx, 0, width);
+      point.y = clamp(point.y + dy, 0, height);
     }
 
     placePoint(event) {

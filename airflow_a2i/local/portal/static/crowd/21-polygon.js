@@ -23,6 +23,17 @@
    * being drawn, Backspace its last vertex. Clicking a finished shape's border (or its label) selects it.
    */
   class VertexAnnotator extends ImageAnnotator {
+    static movable = true;
+
+    move(shape, dx, dy) {
+      const {width, height} = this.stage.size();
+      const xs = shape.vertices.map((vertex) => vertex.x);
+      const ys = shape.vertices.map((vertex) => vertex.y);
+      const moveX = clamp(dx, -Math.min(...xs), width - Math.max(...xs));
+      const moveY = clamp(dy, -Math.min(...ys), height - Math.max(...ys));
+      shape.vertices = shape.vertices.map((vertex) => ({x: vertex.x + moveX, y: vertex.y + moveY}));
+    }
+
     readInitial(value) {
       // AWS documents initial-value as a list (crowd-polygon) or as {lines: [...]} / {polylines: [...]}.
       const {key, fewest} = this.constructor.shape;
@@ -186,7 +197,8 @@
   class CrowdPolygon extends VertexAnnotator {
     static chooserLegend = 'Label for new polygons';
     static hint = 'Choose a label, then click the image to place each corner; click the first corner (or press ' +
-      'Enter, or double-click) to close the polygon. Escape cancels, Backspace removes the last corner.';
+      'Enter, or double-click) to close the polygon. Escape cancels, Backspace removes the last corner. Click a ' +
+      'polygon\'s border (or its label) to select it: the arrow keys move it, Delete removes it.';
     static noun = {one: 'polygon', many: 'polygons'};
     static shape = {key: 'polygons', fewest: 3, most: Infinity, closed: true};
   }
