@@ -470,6 +470,38 @@ def test_instance_segmentation_with_kinds_the_worker_names(worker: Worker) -> No
     assert set(pixels) == {rgba("#ff7f0e"), rgba("#2ca02c"), TRANSPARENT}
 
 
+# --- the JavaScript API before the elements are defined or attached -----------------------------------------
+
+def test_properties_set_before_the_element_renders(worker: Worker) -> None:
+    page = worker.open("""
+      <crowd-form>
+        <crowd-polygon id="early" name="early" src="/img/320x200.png" labels="['from the attribute']"></crowd-polygon>
+        <div id="later"></div>
+      </crowd-form>
+      <script>
+        // Runs while the page is parsed: crowd-polygon is not defined yet.
+        early.labels = ['set', 'before', 'definition'];
+        document.addEventListener('all-crowd-elements-ready', function () {
+          var line = document.createElement('crowd-line');
+          line.setAttribute('name', 'late');
+          line.setAttribute('src', '/img/320x200.png');
+          line.labels = ['set before attaching'];
+          line.initialValue = {lines: [{label: 'set before attaching', vertices: [{x: 1, y: 2}, {x: 3, y: 4}]}]};
+          later.appendChild(line);
+        });
+      </script>""")
+    page.wait_for_function("() => [...document.querySelectorAll('.a2i-stage img')].every((i) => i.naturalWidth > 0)")
+    assert page.evaluate("early.labels") == ["set", "before", "definition"]
+    assert page.locator("crowd-polygon .a2i-choice").all_inner_texts() == ["set", "before", "definition"]
+    assert page.evaluate("document.querySelector('crowd-line').labels") == ["set before attaching"]
+    form = worker.submit()
+    # an element the template's markup does not have is not known to the server: its JSON is kept as posted
+    assert json.loads(worker.answer(form)["late"]) == {
+        "lines": [{"label": "set before attaching", "vertices": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}],
+        "inputImageProperties": {"height": 200, "width": 320}, "initialValueModified": False}
+    assert json.loads(form["__a2i_labels:early"][0]) == ["set", "before", "definition"]
+
+
 # --- through the local service: the answer A2I's output.json holds -----------------------------------------
 
 @pytest.mark.timeout(300)

@@ -140,16 +140,19 @@
     // (not crowd-keypoint's, nor crowd-instance-segmentation's, which has no initial-value).
     static reportsModified = true;
 
+    // Properties a script set before the element rendered: on the plain element before it was defined (an own
+    // property that hides the class's), or on the defined element before it was attached. Applied once rendered.
     connectedCallback() {
-      // A script that set a property before the element was defined set it on the plain element: re-apply it.
-      const early = {};
+      this.early = this.early || {};
       for (const property of ['labels', 'initialValue']) {
         if (Object.hasOwn(this, property)) {
-          early[property] = this[property];
+          this.early[property] = this[property];
           delete this[property];
         }
       }
       super.connectedCallback();
+      const early = this.early;
+      this.early = {};
       for (const [property, value] of Object.entries(early)) this[property] = value;
     }
 
@@ -231,11 +234,15 @@
     }
 
     get labels() {
-      return this.labelNames ? [...this.labelNames] : labelList(listAttr(this, 'labels'));
+      if (this.labelNames) return [...this.labelNames];
+      return labelList(this.early && this.early.labels !== undefined ? this.early.labels : listAttr(this, 'labels'));
     }
 
     set labels(values) {
-      if (!this.labelNames) return;
+      if (!this.labelNames) {
+        this.early = {...this.early, labels: values};
+        return;
+      }
       this.labelNames = labelList(values);
       this.labelNames.forEach((label) => this.colorOf(label));
       this.labelsOutput.disabled = false;
@@ -268,7 +275,10 @@
     }
 
     set initialValue(value) {
-      if (!this.labelNames) return;
+      if (!this.labelNames) {
+        this.early = {...this.early, initialValue: value};
+        return;
+      }
       this.initial = value;
       this.startedFromInitial = true;
       this.modified = false;

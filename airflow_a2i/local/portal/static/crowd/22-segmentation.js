@@ -350,8 +350,9 @@
     }
 
     set labels(values) {
-      const before = this.labelNames || [];
+      const before = this.labelNames;
       super.labels = values;
+      if (!before) return; // not rendered yet: applied when it is
       const removed = before.filter((label) => !this.labelNames.includes(label));
       this.clearClasses(removed.map((label) => this.classOf(label)));
       this.labelNames.forEach((label) => this.classOf(label));
