@@ -209,6 +209,9 @@
         Object.assign(canvas.style, {left: `${image.left - host.left}px`, top: `${image.top - host.top}px`,
           width: `${image.width}px`, height: `${image.height}px`});
       };
+      // Placed at once when the image loads too (a resize observer reports later): this listener comes before
+      // any the template adds.
+      this.stage.image.addEventListener('load', place);
       const observer = new ResizeObserver(place);
       observer.observe(this);
       observer.observe(this.stage.image);
