@@ -171,7 +171,8 @@
     shapeNode(shape, index, scale) {
       const points = shape.vertices.map((vertex) => `${vertex.x},${vertex.y}`).join(' ');
       const kind = this.constructor.shape.closed ? 'polygon' : 'polyline';
-      const group = svg('g', {'data-shape': index, class: index === this.selected ? 'a2i-shape a2i-selected' : 'a2i-shape'});
+      const group = svg('g', {'data-shape': index,
+        class: index === this.selected ? 'a2i-shape a2i-selected' : 'a2i-shape'});
       group.style.setProperty('--a2i-shape-color', this.colorOf(shape.label));
       group.append(svg(kind, {points, class: 'a2i-shape-hit'}), svg(kind, {points, class: 'a2i-shape-line'}));
       for (const vertex of shape.vertices) {

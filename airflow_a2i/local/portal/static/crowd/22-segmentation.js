@@ -26,8 +26,9 @@
         input.setAttribute('form', 'a2i-not-submitted');
         return h('label', {class: 'a2i-choice'}, [input, h('span', {text})]);
       };
-      this.brushSize = h('input', {type: 'range', class: 'a2i-brush-size', min: '1', max: '100', value: '12', 'aria-label': 'Brush size',
-        form: 'a2i-not-submitted'});
+      // Across, in pixels of the screen.
+      this.brushSize = h('input', {type: 'range', class: 'a2i-brush-size', min: '1', max: '100', value: '12',
+        'aria-label': 'Brush size', form: 'a2i-not-submitted'});
       return [h('div', {class: 'a2i-tool-row'}, [
         h('fieldset', {class: 'a2i-choices a2i-label-chooser'}, [h('legend', {text: 'Tool'}),
           tool('brush', 'Brush', true), tool('eraser', 'Eraser', false)]),
@@ -382,7 +383,8 @@
     }
 
     extraTools() {
-      return [h('button', {type: 'button', class: 'a2i-button', text: 'Add instance', onclick: () => this.addInstance()})];
+      return [h('button', {type: 'button', class: 'a2i-button', text: 'Add instance',
+        onclick: () => this.addInstance()})];
     }
 
     addInstance() {
