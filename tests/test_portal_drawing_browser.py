@@ -182,6 +182,8 @@ def test_lines_from_initial_value_and_polylines(worker: Worker) -> None:
     selected = polyline.get_by_role("button", name="polyline 4 (left edge)", exact=True)
     assert selected.get_attribute("aria-pressed") == "true"
     page.keyboard.press("Delete")
+    strokes = polyline.locator(".a2i-shape-line").evaluate_all("(ns) => ns.map((n) => getComputedStyle(n).stroke)")
+    assert strokes == ["rgb(214, 39, 40)", "rgb(0, 0, 255)", "rgb(214, 39, 40)"]  # label-colors
     save_screenshot(page, "portal-line-polyline")
 
     form = worker.submit()
