@@ -31,8 +31,9 @@
 
   // The radios that choose the label of what is drawn next; re-rendered when a script sets new labels.
   class LabelChooser {
-    constructor(legend) {
+    constructor(legend, {swatches = true} = {}) {
       this.legend = legend;
+      this.withSwatches = swatches;
       this.name = uid('label-choice');
       this.fieldset = h('fieldset', {class: 'a2i-choices a2i-label-chooser'});
       this.inputs = [];
@@ -46,9 +47,16 @@
       for (const input of this.inputs) input.setAttribute('form', 'a2i-not-submitted');
       const chosen = this.inputs.find((input) => input.value === previous) || this.inputs[0];
       if (chosen) chosen.checked = true;
+      this.swatches = new Map(this.withSwatches
+        ? labels.map((label) => [label, h('span', {class: 'a2i-swatch', 'aria-hidden': 'true'})]) : []);
       this.fieldset.replaceChildren(h('legend', {text: this.legend}), ...this.inputs.map((input) =>
-        h('label', {class: 'a2i-choice'}, [input, h('span', {text: input.value})])));
+        h('label', {class: 'a2i-choice'}, [input, this.swatches.get(input.value), h('span', {text: input.value})])));
       if (!labels.length) this.fieldset.append(h('span', {class: 'a2i-hint', text: 'No labels yet.'}));
+    }
+
+    // Each label's colour beside it: what it looks like on the image.
+    paint(colorOf) {
+      for (const [label, swatch] of this.swatches || []) swatch.style.background = colorOf(label);
     }
 
     current() {
@@ -116,7 +124,10 @@
           onchange: () => this.annotator.relabel(index, select.value)},
         choices.map((label) => h('option', {value: label, text: label})));
         select.value = item.label;
+        const swatch = h('span', {class: 'a2i-swatch', 'aria-hidden': 'true'});
+        swatch.style.background = this.annotator.shapeColor(item);
         const row = h('li', {class: index === selected ? 'a2i-shape-row a2i-selected' : 'a2i-shape-row'}, [
+          swatch,
           h('button', {type: 'button', class: 'a2i-button a2i-link', text: description,
             'aria-pressed': String(index === selected), onclick: () => this.annotator.select(index)}),
           select,
@@ -139,6 +150,8 @@
     // AWS documents initialValueModified in the answer of the elements that can start from an initial value
     // (not crowd-keypoint's, nor crowd-instance-segmentation's, which has no initial-value).
     static reportsModified = true;
+    // Whether the label chooser shows each label's colour (not where each instance has a colour of its own).
+    static labelSwatches = true;
 
     // Properties a script set before the element rendered: on the plain element before it was defined (an own
     // property that hides the class's), or on the defined element before it was attached. Applied once rendered.
@@ -159,7 +172,7 @@
     render(children) {
       const {instructions} = splitInstructions(children);
       this.labelNames = labelList(listAttr(this, 'labels'));
-      this.chooser = new LabelChooser(this.constructor.chooserLegend);
+      this.chooser = new LabelChooser(this.constructor.chooserLegend, {swatches: this.constructor.labelSwatches});
       this.chooser.setLabels(this.labelNames);
       this.colors = new Map();
       this.labelNames.forEach((label) => this.colorOf(label));
@@ -224,6 +237,10 @@
     }
 
     setUp() {}
+
+    shapeColor(shape) {
+      return this.colorOf(shape.label);
+    }
 
     // A label's colour: the next palette colour no other label has (a segmentation's map needs them distinct).
     colorOf(label) {
@@ -312,6 +329,7 @@
       const {one, many} = this.constructor.noun;
       this.summary.textContent = `${count} ${count === 1 ? one : many} drawn.`;
       this.list.render(this.shapes, this.labelNames, this.selected);
+      this.chooser.paint((label) => this.colorOf(label));
       if (this.stage.ready) this.drawLayer();
     }
 

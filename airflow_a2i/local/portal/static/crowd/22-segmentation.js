@@ -372,6 +372,7 @@
    */
   class CrowdInstanceSegmentation extends SegmentationAnnotator {
     static reportsModified = false;
+    static labelSwatches = false;
     static chooserLegend = 'Label of new instances';
     static hint = 'Choose a label and add an instance, then paint over that object with the brush; add another ' +
       'instance for each further object.';
@@ -415,6 +416,10 @@
         return this.shapes[existing].index;
       }
       return this.addInstance();
+    }
+
+    shapeColor(instance) {
+      return instance.color;
     }
 
     describe(instance, index) {
