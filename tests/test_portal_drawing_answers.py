@@ -98,6 +98,17 @@ def test_drawing_answers(html: str, form: Form, expected: dict[str, Any]) -> Non
     assert answer(html, form) == expected
 
 
+def test_plain_inputs_named_like_a_drawing_element_leave_its_answer_alone() -> None:
+    # AWS's hierarchical bounding box sample names its selects and a hidden input "_", as its crowd-bounding-box;
+    # on the page the instructions (and the selects in them) come before the element's own field.
+    page = ('<crowd-form><crowd-bounding-box name="_" labels="[\'car\']" src="x.png"><short-instructions>'
+            '<select name="_"><option>car</option></select></short-instructions></crowd-bounding-box>'
+            '<input type="hidden" name="_" value="_"></crowd-form>')
+    boxes = {"boundingBoxes": [], "inputImageProperties": IMAGE}
+    assert answer(page, {"_": ["car", json.dumps(boxes), "_"]}) == {"_": boxes}
+    assert "is not JSON" in refused(page, {"_": ["car", "_"]})
+
+
 def polygon_post(polygons: Any, **extra: list[str]) -> Form:
     return post("outline", {"polygons": polygons, "inputImageProperties": IMAGE}, **extra)
 

@@ -261,8 +261,10 @@ def test_bounding_boxes_with_instances_a_script_adds(worker: Worker) -> None:
     save_screenshot(page, "portal-bounding-box-hierarchy")
 
     form = worker.submit()
+    assert len(form["_"]) == 3  # the two selects and the element's own field share the name
     answer = worker.answer(form)
-    drawn = answer["_boxes"]
+    assert sorted(answer) == ["_", "vehicles"]
+    drawn = answer["_"]
     assert sorted(drawn) == ["boundingBoxes", "inputImageProperties"]
     assert drawn["inputImageProperties"] == {"height": 400, "width": 640}
     assert [(box["label"], sorted(box)) for box in drawn["boundingBoxes"]] == [

@@ -38,6 +38,8 @@ answer under the element's ``name`` N.
     ``labels`` property, among the JSON list of strings posted as ``__a2i_labels:N``; at most 2000 shapes of at
     most 5000 vertices. ``"initialValueModified": bool``, which the page adds when the element started from an
     ``initial-value``, is kept (not for crowd-keypoint and crowd-instance-segmentation: AWS documents none).
+    When plain inputs share the element's name (templates name throwaway fields like it), the element's value
+    is the JSON object among the values posted under N.
 11. crowd-entity-annotation [labels?, text?]: ``N=JSON`` ``{"entities": [{label, startOffset, endOffset}]}``
     -> the same; offsets count Unicode code points (not UTF-16 units), 0 <= start < end <= len(text).
 12. crowd-textract-analyze-document [initial-value = the Textract blocks] (required):

@@ -98,14 +98,24 @@ def _slider(element: Element, form: Mapping[str, list[str]]) -> Any:
 
 
 
-def _posted_json(element: Element, form: Mapping[str, list[str]], shape: str) -> Any:
-    text = (_first(form, element.name) or "").strip()
-    if not text:
-        return _ABSENT
+def _json_object(text: str) -> Any:
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError):
-        raise AnswerError(f"the value posted for {element.describe()} is not JSON: post {shape}") from None
+        return _ABSENT
+
+
+def _posted_json(element: Element, form: Mapping[str, list[str]], shape: str) -> Any:
+    """The element's JSON object. Templates may give plain inputs the element's name too (AWS's hierarchical
+    bounding box sample names its throwaway fields "_", as its crowd-bounding-box): the element's value is the
+    JSON object among the values posted under the name."""
+    texts = [value.strip() for value in _posted(form, element.name) if value.strip()]
+    if not texts:
+        return _ABSENT
+    documents = [_json_object(text) for text in texts]
+    document = next((document for document in documents if isinstance(document, dict)), documents[0])
+    if document is _ABSENT:
+        raise AnswerError(f"the value posted for {element.describe()} is not JSON: post {shape}")
     if not isinstance(document, dict):
         raise AnswerError(f"the value posted for {element.describe()} is not a JSON object: post {shape}")
     return document
