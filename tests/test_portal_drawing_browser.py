@@ -118,6 +118,9 @@ def test_polygons_with_labels_the_worker_adds(worker: Worker) -> None:
     page.get_by_role("button", name="Remove Typo").click()
     assert polygon.locator(".a2i-shape-row").count() == 2
 
+    # a corner of the first polygon, selected by its border, dragged
+    click_at(page, image, (0.3, 0.1))
+    drag(page, image, (0.5, 0.2), (0.6, 0.25))
     # a third polygon, abandoned with Escape
     click_at(page, image, (0.2, 0.6))
     click_at(page, image, (0.3, 0.6))
@@ -128,7 +131,7 @@ def test_polygons_with_labels_the_worker_adds(worker: Worker) -> None:
     value = page.evaluate("lineItems.value")
     assert value["inputImageProperties"] == {"height": 500, "width": 800}
     assert [polygon["label"] for polygon in value["polygons"]] == ["Coffee 3.50", "Bagel 2.25"]
-    assert_vertices(value["polygons"][0]["vertices"], [(80, 50), (400, 50), (400, 100), (80, 100)])
+    assert_vertices(value["polygons"][0]["vertices"], [(80, 50), (400, 50), (480, 125), (80, 100)])
     assert_vertices(value["polygons"][1]["vertices"], [(80, 150), (480, 150), (480, 200)])
 
     form = worker.submit()
@@ -225,6 +228,9 @@ def test_keypoints_checked_by_the_template_before_submitting(worker: Worker) -> 
     worker.assert_not_submitted(worker.click_submit)
     assert page.get_by_role("alert").inner_text() == "Place each of these exactly once: right eye"
     keypoint.get_by_role("button", name="Delete point 4 (right eye)").click()
+    # the left eye, selected, dragged into place
+    keypoint.get_by_role("button", name="Select point 2 (left eye)").click()
+    drag(page, face, (0.4, 0.4), (0.35, 0.45))
     # a point selected on the image is relabelled in the list
     keypoint.get_by_role("button", name="Select point 1 (nose)").click()
     keypoint.get_by_label("Label of point 1 (nose)").select_option("nose")
@@ -235,7 +241,7 @@ def test_keypoints_checked_by_the_template_before_submitting(worker: Worker) -> 
     assert sorted(value) == ["inputImageProperties", "keypoints"]
     assert value["inputImageProperties"] == {"height": 200, "width": 320}
     assert [(point["label"], near(point["x"], x), near(point["y"], y)) for point, (x, y) in zip(
-        value["keypoints"], [(160, 120), (128, 80), (192, 80)], strict=True)] == [
+        value["keypoints"], [(160, 120), (112, 90), (192, 80)], strict=True)] == [
         ("nose", True, True), ("left eye", True, True), ("right eye", True, True)]
 
 
@@ -301,6 +307,13 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
     page.get_by_role("button", name="Select box 3 (dog)").click()  # its tag on the image
     page.keyboard.press("Delete")
     assert page.locator(".a2i-box").count() == 2
+    page.get_by_role("button", name="Select box 2 (dog)").click()
+    corner = page.locator(".a2i-corner-se")
+    corner_box = corner.bounding_box()
+    page.mouse.move(corner_box["x"] + 6, corner_box["y"] + 6)
+    page.mouse.down()
+    page.mouse.move(*at(image, (0.9, 0.9)), steps=4)  # the bottom-right corner, dragged
+    page.mouse.up()
     page.get_by_role("button", name="Select box 1 (dog)").click()
     for _ in range(2):
         page.keyboard.press("Shift+ArrowDown")  # ten screen pixels each
@@ -314,7 +327,9 @@ def test_bounding_box_initial_value_adjusted(worker: Worker) -> None:
     moved = value["boundingBoxes"][0]
     assert near(moved["top"], 120 + 20 * scale) and near(moved["left"], 100 - scale)
     assert (moved["width"], moved["height"]) == (200, 150)
-    assert near(value["boundingBoxes"][1]["left"], 800) and near(value["boundingBoxes"][1]["height"], 360)
+    resized = value["boundingBoxes"][1]
+    assert near(resized["left"], 800) and near(resized["top"], 600)  # the top-left corner stayed
+    assert near(resized["width"], 640, 3) and near(resized["height"], 480, 3)
     assert json.loads(form["annotatedResult"][0]) == value
 
 

@@ -378,6 +378,33 @@
       }
     }
 
+    // Dragging `node` adjusts the selected shape: `start()` (on pointerdown) returns what to do with each
+    // pointer position, in natural pixels. The click that ends a drag draws nothing.
+    handle(node, start) {
+      node.classList.add('a2i-handle');
+      node.addEventListener('pointerdown', (event) => {
+        if (event.button !== 0) return;
+        event.preventDefault();
+        event.stopPropagation();
+        this.stage.element.focus({preventScroll: true});
+        const adjust = start();
+        const move = (moveEvent) => {
+          adjust(this.stage.pointFromEvent(moveEvent));
+          this.drawLayer();
+        };
+        const finish = () => {
+          window.removeEventListener('pointermove', move);
+          window.removeEventListener('pointerup', finish);
+          this.afterDrag = true;
+          setTimeout(() => { this.afterDrag = false; });
+          this.changed();
+        };
+        window.addEventListener('pointermove', move);
+        window.addEventListener('pointerup', finish);
+      });
+      return node;
+    }
+
     // A label tag on the image that selects its shape when clicked.
     tag(shape, index, className) {
       const tag = h('button', {type: 'button', class: `${className} a2i-shape-tag`, text: shape.label,
@@ -405,7 +432,7 @@
     static movable = true;
     static chooserLegend = 'Label for new boxes';
     static hint = 'Choose a label, then drag on the image to draw a box. Select a box (its label) to change its ' +
-      'label, move it with the arrow keys or delete it.';
+      'label, drag its corners, move it with the arrow keys or delete it.';
     static noun = {one: 'box', many: 'boxes'};
 
     readInitial(value) {
@@ -466,8 +493,22 @@
           [this.tag(box, index, 'a2i-box-label')]);
         node.style.setProperty('--a2i-shape-color', this.colorOf(box.label));
         this.stage.place(node, box);
+        if (index === this.selected) {
+          node.append(...['nw', 'ne', 'sw', 'se'].map((corner) => this.cornerHandle(box, corner)));
+        }
         return node;
       }));
+    }
+
+    // A corner of the selected box: dragged, it resizes the box; the opposite corner stays.
+    cornerHandle(box, corner) {
+      const node = h('span', {class: `a2i-corner a2i-corner-${corner}`, 'aria-hidden': 'true'});
+      return this.handle(node, () => {
+        const fixed = {x: corner.includes('w') ? box.left + box.width : box.left,
+          y: corner.includes('n') ? box.top + box.height : box.top};
+        return (point) => Object.assign(box, {left: Math.min(point.x, fixed.x), top: Math.min(point.y, fixed.y),
+          width: Math.abs(point.x - fixed.x), height: Math.abs(point.y - fixed.y)});
+      });
     }
   }
 
@@ -476,7 +517,7 @@
     static reportsModified = false;
     static chooserLegend = 'Label for new points';
     static hint = 'Choose a label, then click the image to place a point. Select a point (its label) to change ' +
-      'its label, move it with the arrow keys or delete it.';
+      'its label, drag it or move it with the arrow keys, or delete it.';
     static noun = {one: 'point', many: 'points'};
 
     readInitial(value) {
@@ -500,7 +541,7 @@
     }
 
     placePoint(event) {
-      if (!this.stage.ready || event.target.closest('button')) return;
+      if (!this.stage.ready || this.afterDrag || event.target.closest('button, .a2i-handle')) return;
       this.stage.element.focus({preventScroll: true});
       const label = this.labelForNew();
       if (label === null) return;
@@ -515,6 +556,7 @@
           [this.tag(point, index, 'a2i-point-label')]);
         node.style.setProperty('--a2i-shape-color', this.colorOf(point.label));
         this.stage.place(node, {left: point.x, top: point.y});
+        if (index === this.selected) this.handle(node, () => (moved) => Object.assign(point, moved));
         return node;
       }));
     }

@@ -73,7 +73,7 @@
     }
 
     onClick(event) {
-      if (!this.stage.ready || event.button !== 0 || event.target.closest('button')) return;
+      if (!this.stage.ready || this.afterDrag || event.button !== 0 || event.target.closest('button')) return;
       this.stage.element.focus({preventScroll: true});
       const hit = event.target.closest('[data-shape]');
       if (!this.draft && hit) {
@@ -175,9 +175,13 @@
         class: index === this.selected ? 'a2i-shape a2i-selected' : 'a2i-shape'});
       group.style.setProperty('--a2i-shape-color', this.colorOf(shape.label));
       group.append(svg(kind, {points, class: 'a2i-shape-hit'}), svg(kind, {points, class: 'a2i-shape-line'}));
-      for (const vertex of shape.vertices) {
-        group.append(svg('circle', {cx: vertex.x, cy: vertex.y, r: 3.5 * scale, class: 'a2i-shape-vertex'}));
-      }
+      shape.vertices.forEach((vertex, at) => {
+        const circle = svg('circle', {cx: vertex.x, cy: vertex.y, r: (index === this.selected ? 6 : 3.5) * scale,
+          class: 'a2i-shape-vertex'});
+        // The selected shape's vertices can be dragged.
+        if (index === this.selected) this.handle(circle, () => (moved) => { shape.vertices[at] = moved; });
+        group.append(circle);
+      });
       return group;
     }
 
@@ -199,7 +203,8 @@
     static chooserLegend = 'Label for new polygons';
     static hint = 'Choose a label, then click the image to place each corner; click the first corner (or press ' +
       'Enter, or double-click) to close the polygon. Escape cancels, Backspace removes the last corner. Click a ' +
-      'polygon\'s border (or its label) to select it: the arrow keys move it, Delete removes it.';
+      'polygon\'s border (or its label) to select it: drag its corners, move it with the arrow keys, or press ' +
+      'Delete.';
     static noun = {one: 'polygon', many: 'polygons'};
     static shape = {key: 'polygons', fewest: 3, most: Infinity, closed: true};
   }
