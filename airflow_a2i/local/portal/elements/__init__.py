@@ -23,9 +23,23 @@ answer under the element's ``name`` N.
 8. crowd-slider [min=0, max=100, step=1; one that is not a number counts as absent]: ``N=number`` -> number
    (int when integral), within min..max and on a step.
 9. crowd-bounding-box [labels?]: ``N=JSON`` ``{"boundingBoxes": [{height, label, left, top, width}],
-   "inputImageProperties": {height, width}}`` -> the same, numbers rounded to int, labels among ``labels``.
+   "inputImageProperties": {height, width}}`` -> the same, numbers rounded to int, sizes not negative.
 10. crowd-keypoint [labels?]: ``N=JSON`` ``{"keypoints": [{label, x, y}], "inputImageProperties": {...}}``
     -> the same, rounded.
+10a. crowd-polygon, crowd-line, crowd-polyline [labels?]: ``N=JSON`` ``{K: [{label, "vertices": [{x, y}]}],
+    "inputImageProperties": {...}}`` with K ``polygons`` (3 or more vertices), ``lines`` (exactly 2),
+    ``polylines`` (2 or more) -> the same, rounded.
+10b. crowd-semantic-segmentation [labels?]: ``N=JSON`` ``{"labeledImage": {"pngImageData": base64 PNG},
+    "labelMappings": {label: {"color": "#rrggbb"}}, "inputImageProperties": {...}}`` -> the same, colours
+    lowercase; crowd-instance-segmentation [labels?]: ``{"labeledImage": ..., "instances": [{color, label}],
+    "inputImageProperties": ...}``. The PNG must be a whole PNG of the image's size (the page posts an 8-bit
+    palette PNG: entry 0 transparent for unpainted pixels, then the colours); one colour per label or instance.
+    For 9-10b: every label among the element's ``labels``, or, once a template's script set the element's
+    ``labels`` property, among the JSON list of strings posted as ``__a2i_labels:N``; at most 2000 shapes of at
+    most 5000 vertices. ``"initialValueModified": bool``, which the page adds when the element started from an
+    ``initial-value``, is kept (not for crowd-keypoint and crowd-instance-segmentation: AWS documents none).
+    When plain inputs share the element's name (templates name throwaway fields like it), the element's value
+    is the JSON object among the values posted under N.
 11. crowd-entity-annotation [labels?, text?]: ``N=JSON`` ``{"entities": [{label, startOffset, endOffset}]}``
     -> the same; offsets count Unicode code points (not UTF-16 units), 0 <= start < end <= len(text).
 12. crowd-textract-analyze-document [initial-value = the Textract blocks] (required):

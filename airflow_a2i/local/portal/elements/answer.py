@@ -6,6 +6,15 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from airflow_a2i.local.portal.elements.built_in import _moderation, _textract
+from airflow_a2i.local.portal.elements.drawing import (
+    _bounding_box,
+    _instance_segmentation,
+    _keypoint,
+    _line,
+    _polygon,
+    _polyline,
+    _semantic_segmentation,
+)
 from airflow_a2i.local.portal.elements.found import Element, _first, _posted
 from airflow_a2i.local.portal.elements.literals import (
     IGNORED_INPUT_TYPES,
@@ -15,13 +24,11 @@ from airflow_a2i.local.portal.elements.literals import (
 )
 from airflow_a2i.local.portal.elements.shapers import (
     _ABSENT,
-    _bounding_box,
     _checked,
     _classifier,
     _crowd_input,
     _entity_annotation,
     _image_classifier,
-    _keypoint,
     _multi_select,
     _radio_button,
     _slider,
@@ -56,6 +63,11 @@ _SHAPERS: dict[str, Shaper] = {
     "crowd-slider": _slider,
     "crowd-bounding-box": _bounding_box,
     "crowd-keypoint": _keypoint,
+    "crowd-polygon": _polygon,
+    "crowd-line": _line,
+    "crowd-polyline": _polyline,
+    "crowd-semantic-segmentation": _semantic_segmentation,
+    "crowd-instance-segmentation": _instance_segmentation,
     "crowd-entity-annotation": _entity_annotation,
     "crowd-textract-analyze-document": _textract,
     "crowd-rekognition-detect-moderation-labels": _moderation,

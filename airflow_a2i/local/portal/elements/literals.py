@@ -14,14 +14,20 @@ RADIO_GROUP_PREFIX = "__a2i_radio_group:"
 TEXTRACT_FIELD = "__a2i_textract"
 MODERATION_FIELD = "__a2i_moderation"
 MODERATION_NONE_FIELD = "__a2i_moderation_none"
+#: ``__a2i_labels:NAME``: the labels of a drawing element when a template's script set its ``labels`` property.
+LABELS_PREFIX = "__a2i_labels:"
 
+#: The image annotation elements (their answers: elements/drawing.py).
+DRAWING_ELEMENTS = frozenset({
+    "crowd-bounding-box", "crowd-keypoint", "crowd-polygon", "crowd-line", "crowd-polyline",
+    "crowd-semantic-segmentation", "crowd-instance-segmentation",
+})
 #: Crowd elements that put something in the answer (the built-in task elements have no ``name``).
 NAMED_ANSWER_ELEMENTS = frozenset({
     "crowd-classifier", "crowd-classifier-multi-select", "crowd-image-classifier",
     "crowd-image-classifier-multi-select", "crowd-input", "crowd-text-area", "crowd-checkbox",
-    "crowd-toggle-button", "crowd-radio-button", "crowd-slider", "crowd-bounding-box", "crowd-keypoint",
-    "crowd-entity-annotation",
-})
+    "crowd-toggle-button", "crowd-radio-button", "crowd-slider", "crowd-entity-annotation",
+}) | DRAWING_ELEMENTS
 BUILT_IN_ELEMENTS = {"crowd-textract-analyze-document": TEXTRACT_SOURCE,
                      "crowd-rekognition-detect-moderation-labels": REKOGNITION_SOURCE}
 #: Crowd elements that show or arrange things (crowd-form posts the others): nothing of theirs is in the answer.

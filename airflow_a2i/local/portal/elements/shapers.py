@@ -1,4 +1,4 @@
-"""One shaper per kind of element (the answer value, or _ABSENT), drawing elements included."""
+"""One shaper per kind of element (the answer value, or _ABSENT); the drawing elements' are in drawing.py."""
 
 from __future__ import annotations
 
@@ -98,14 +98,24 @@ def _slider(element: Element, form: Mapping[str, list[str]]) -> Any:
 
 
 
-def _posted_json(element: Element, form: Mapping[str, list[str]], shape: str) -> Any:
-    text = (_first(form, element.name) or "").strip()
-    if not text:
-        return _ABSENT
+def _json_object(text: str) -> Any:
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError):
-        raise AnswerError(f"the value posted for {element.describe()} is not JSON: post {shape}") from None
+        return _ABSENT
+
+
+def _posted_json(element: Element, form: Mapping[str, list[str]], shape: str) -> Any:
+    """The element's JSON object. Templates may give plain inputs the element's name too (AWS's hierarchical
+    bounding box sample names its throwaway fields "_", as its crowd-bounding-box): the element's value is the
+    JSON object among the values posted under the name."""
+    texts = [value.strip() for value in _posted(form, element.name) if value.strip()]
+    if not texts:
+        return _ABSENT
+    documents = [_json_object(text) for text in texts]
+    document = next((document for document in documents if isinstance(document, dict)), documents[0])
+    if document is _ABSENT:
+        raise AnswerError(f"the value posted for {element.describe()} is not JSON: post {shape}")
     if not isinstance(document, dict):
         raise AnswerError(f"the value posted for {element.describe()} is not a JSON object: post {shape}")
     return document
@@ -116,14 +126,6 @@ def _json_list(document: dict[str, Any], key: str, element: Element, shape: str)
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise AnswerError(f"the JSON posted for {element.describe()} has no list of objects {key!r}: post {shape}")
     return items
-
-
-def _json_number(item: dict[str, Any], key: str, element: Element) -> int:
-    value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AnswerError(f"{key} {value!r} in the JSON posted for {element.describe()} is not a number: "
-                          f"post a number for every {key}")
-    return round(value)
 
 
 def _json_label(item: dict[str, Any], element: Element, allowed: list[str] | None) -> str:
@@ -144,40 +146,7 @@ def _element_labels(element: Element) -> list[str] | None:
     return [str(label.get("label")) if isinstance(label, dict) else str(label) for label in labels]
 
 
-def _image_properties(document: dict[str, Any], element: Element, shape: str) -> dict[str, int]:
-    properties = document.get("inputImageProperties")
-    if not isinstance(properties, dict):
-        raise AnswerError(f"the JSON posted for {element.describe()} has no inputImageProperties object: "
-                          f"post {shape}")
-    return {key: _json_number(properties, key, element) for key in ("height", "width")}
-
-
-_BOXES = '{"boundingBoxes": [{"height", "label", "left", "top", "width"}], "inputImageProperties": {"height", "width"}}'
-_KEYPOINTS = '{"keypoints": [{"label", "x", "y"}], "inputImageProperties": {"height", "width"}}'
 _ENTITIES = '{"entities": [{"label", "startOffset", "endOffset"}]}'
-
-
-def _bounding_box(element: Element, form: Mapping[str, list[str]]) -> Any:
-    document = _posted_json(element, form, _BOXES)
-    if document is _ABSENT:
-        return _ABSENT
-    labels = _element_labels(element)
-    boxes = [{"height": _json_number(box, "height", element), "label": _json_label(box, element, labels),
-              "left": _json_number(box, "left", element), "top": _json_number(box, "top", element),
-              "width": _json_number(box, "width", element)}
-             for box in _json_list(document, "boundingBoxes", element, _BOXES)]
-    return {"boundingBoxes": boxes, "inputImageProperties": _image_properties(document, element, _BOXES)}
-
-
-def _keypoint(element: Element, form: Mapping[str, list[str]]) -> Any:
-    document = _posted_json(element, form, _KEYPOINTS)
-    if document is _ABSENT:
-        return _ABSENT
-    labels = _element_labels(element)
-    points = [{"label": _json_label(point, element, labels), "x": _json_number(point, "x", element),
-               "y": _json_number(point, "y", element)}
-              for point in _json_list(document, "keypoints", element, _KEYPOINTS)]
-    return {"keypoints": points, "inputImageProperties": _image_properties(document, element, _KEYPOINTS)}
 
 
 def _offset(entity: dict[str, Any], key: str, element: Element) -> int:
