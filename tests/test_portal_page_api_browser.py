@@ -258,3 +258,25 @@ def test_controls_an_element_does_not_place_are_still_shown(worker: Worker) -> N
     page.get_by_label("cat").check()
     form = worker.submit()
     assert worker.answer(form) == {"animal": {"label": "cat"}, "unsure": {"on": False}}  # a box the worker saw
+
+
+def test_templates_resize_the_instructions_through_the_elements_shadow_root(worker: Worker) -> None:
+    """As AWS's layout has them in the element's shadow root: the instructions pane and the full instructions."""
+    page = worker.open("""
+      <crowd-form>
+        <crowd-classifier-multi-select name="topics" categories="['a', 'b']" header="Topics?">
+          <full-instructions header="All of it"><p>Everything.</p></full-instructions>
+          <short-instructions><p>In short.</p></short-instructions>
+        </crowd-classifier-multi-select>
+      </crowd-form>
+      <script>
+        document.addEventListener('all-crowd-elements-ready', () => {
+          const root = document.querySelector('crowd-classifier-multi-select').shadowRoot;
+          root.querySelector('.awsui-app-layout__navigation').style.width = '400px';
+          root.querySelector('.awsui-modal-dialog').style.maxWidth = '90%';
+          window.noForm = root.querySelector('crowd-form') === null;
+        });
+      </script>""")
+    assert page.evaluate("document.querySelector('.a2i-instructions').style.width") == "400px"
+    assert page.evaluate("document.querySelector('.a2i-full-instructions').style.maxWidth") == "90%"
+    assert page.evaluate("window.noForm") is True  # only the elements that submit alone have a form there

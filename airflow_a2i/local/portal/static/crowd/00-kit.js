@@ -520,21 +520,37 @@
 
     render() {}
 
-    // The real elements that submit alone render into a shadow root holding their own crowd-form, and templates
-    // reach that form through it to add questions (shadowRoot.querySelector('crowd-form').form.appendChild(...)).
-    // Here everything is light DOM: a stand-in whose crowd-form is the one the element posts with.
+    // The real elements render into a shadow root, and templates reach into it: the elements that submit alone
+    // hold their own crowd-form there (shadowRoot.querySelector('crowd-form').form.appendChild(...)), and AWS's
+    // layout has its instructions pane and dialog (.awsui-app-layout__navigation, .awsui-modal-dialog), which
+    // templates resize. Here everything is light DOM: a stand-in that finds the parts that play those roles. An
+    // element with a shadow root of its own (the drawing elements') gives that one.
     get shadowRoot() {
-      return this.constructor.submitsAlone ? formRootStandIn(this) : null;
+      return NATIVE_SHADOW_ROOT.call(this) || shadowRootStandIn(this);
     }
   }
 
-  function formRootStandIn(element) {
-    const isForm = (selector) => String(selector).trim().toLowerCase() === 'crowd-form';
+  const NATIVE_SHADOW_ROOT = Object.getOwnPropertyDescriptor(Element.prototype, 'shadowRoot').get;
+  // AWS's layout parts that templates look up in an element's shadow root -> what plays their role here.
+  const LAYOUT_PARTS = new Map([
+    ['.awsui-app-layout__navigation', '.a2i-instructions'],
+    ['.awsui-modal-dialog', '.a2i-full-instructions'],
+  ]);
+
+  function shadowRootStandIn(element) {
+    const find = (selector) => {
+      const wanted = String(selector).trim();
+      if (wanted.toLowerCase() === 'crowd-form') return element.constructor.submitsAlone ? element.closest('crowd-form') : null;
+      return element.querySelector(LAYOUT_PARTS.get(wanted) || wanted);
+    };
     return {
       host: element,
-      querySelector: (selector) => (isForm(selector) ? element.closest('crowd-form') : element.querySelector(selector)),
-      querySelectorAll: (selector) => (isForm(selector)
-        ? [element.closest('crowd-form')].filter(Boolean) : element.querySelectorAll(selector)),
+      querySelector: find,
+      querySelectorAll: (selector) => {
+        const wanted = String(selector).trim();
+        if (wanted.toLowerCase() === 'crowd-form' || LAYOUT_PARTS.has(wanted)) return [find(wanted)].filter(Boolean);
+        return element.querySelectorAll(wanted);
+      },
     };
   }
 

@@ -211,7 +211,7 @@
     // to lay their own pictures exactly over the image (the segmentation validation sample does). Here an
     // invisible canvas in the shadow root is kept over the image; a slot shows the element's content.
     exposeUpperCanvas() {
-      if (this.shadowRoot) return;
+      if (NATIVE_SHADOW_ROOT.call(this)) return;
       const root = this.attachShadow({mode: 'open'});
       const canvas = h('canvas', {class: 'upper-canvas', 'aria-hidden': 'true'});
       Object.assign(canvas.style, {position: 'absolute', pointerEvents: 'none', opacity: '0'});
