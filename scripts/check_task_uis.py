@@ -91,7 +91,10 @@ class Site:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Security-Policy", policy)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the page was closed while an image was on its way
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
