@@ -14,6 +14,7 @@ worker can open and answer; whether its answer is right is what the project's ow
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import struct
@@ -91,10 +92,8 @@ class Site:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Security-Policy", policy)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a page closed meanwhile
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the page was closed while an image was on its way
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
