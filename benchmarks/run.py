@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # Before boto3 or Airflow are imported: fake credentials, no profile, a throwaway Airflow home.
 WORK_DIR = Path(tempfile.mkdtemp(prefix="airflow-a2i-bench-"))
@@ -35,7 +36,7 @@ os.environ.update({
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import measure, parse  # noqa: E402
+from benchmarks import events, measure, parse  # noqa: E402
 from benchmarks.table import Row, machine, merge, render  # noqa: E402
 
 # What ``--only`` measures: its function (notes) -> rows, and how its rows and note begin.
@@ -43,7 +44,15 @@ ONLY = {
     "parse": (lambda notes, args: parse.parse_time(notes, runs=args.parse_runs, log=measure.log),
               "DAG file parse time, ", "Parse time"),
     "import": (lambda notes, args: measure.import_cost(notes), "Import cost on top of airflow.sdk", "Import cost: "),
+    "events": (lambda notes, args: with_bench(lambda bench: events.event_vs_poll(bench, notes)), "Events vs polling",
+               "Events vs polling"),
 }
+
+
+def with_bench(measure_with: Any) -> Any:
+    """Run one measurement against its own local service."""
+    with measure.Bench(WORK_DIR) as bench:
+        return measure_with(bench)
 
 
 def main() -> int:
@@ -86,6 +95,7 @@ def main() -> int:
             rows += bench.start_with_latency(args.latency_loops, quota, 0.05, notes)
         rows += bench.wait_arms(args.n, args.reviews, notes)
         rows += bench.memory(args.memory_loops, notes)
+        rows += events.event_vs_poll(bench, notes)
         if args.skip_deployment:
             notes.append("Latency on a real deployment: not measured (--skip-deployment).")
         else:
