@@ -69,9 +69,10 @@ def _manifest(bench: Bench, loops: dict[str, str]) -> str:
 
 
 def _one_wait(bench: Bench, counted: _Counted, flow: str, queue_url: str | None, *, loops: int, window: float,
-              poll: float) -> tuple[float, int]:
+              poll: float, last_after: float) -> tuple[float, int]:
     """One batch wait: (seconds from the last loop's end to the trigger's event, the trigger's calls after its
-    first look)."""
+    first look). The last loop ends ``last_after`` seconds after the others, so that its end falls at another
+    moment of the poll interval in each trial."""
     from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
     from airflow_a2i.waiting.policies import WaitPolicy
 
@@ -98,7 +99,8 @@ def _one_wait(bench: Bench, counted: _Counted, flow: str, queue_url: str | None,
     began = time.monotonic()
     last = began
     for index, name in enumerate(names.values()):
-        time.sleep(max(0.0, began + window * index / (loops - 1) - time.monotonic()))
+        due = began + window * index / (loops - 1) + (last_after if index == loops - 1 else 0.0)
+        time.sleep(max(0.0, due - time.monotonic()))
         bench.admin.answer(name, {"ok": 1})
         last = time.monotonic()
     thread.join(poll * 3 + 120)
@@ -117,15 +119,16 @@ def event_vs_poll(bench: Bench, notes: list[str], *, loops: int = 200, window: f
     from airflow_a2i.hooks.events import A2IEventsHook
 
     counted = _Counted()
-    flow = bench.flow("events")
+    flows = {"poll": bench.flow("polled"), "events": bench.flow("events")}  # the queue gets the event arm's only
     queue = A2IEventsHook(aws_conn_id=None).create_status_change_queue(unique("bench-events"),
-                                                                      flow_definition_arn=flow)["QueueUrl"]
+                                                                      flow_definition_arn=flows["events"])["QueueUrl"]
     measured: dict[str, list[tuple[float, int]]] = {"poll": [], "events": []}
     breakdown: dict[str, Counter] = {"poll": Counter(), "events": Counter()}
     for trial in range(trials):
         for mode in ("poll", "events"):
-            latency, calls = _one_wait(bench, counted, flow, queue if mode == "events" else None, loops=loops,
-                                       window=window, poll=poll)
+            latency, calls = _one_wait(bench, counted, flows[mode], queue if mode == "events" else None,
+                                       loops=loops, window=window, poll=poll,
+                                       last_after=poll * (trial + 0.5) / trials)
             measured[mode].append((latency, calls))
             breakdown[mode].update({operation: count for (_, operation), count in counted.calls.items()})
             log(f"events vs poll, trial {trial + 1}/{trials}, {mode}: latency {latency:.2f} s, {calls} calls")

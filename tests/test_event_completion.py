@@ -22,7 +22,7 @@ from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.operators.events import A2ICreateEventQueueOperator
 from airflow_a2i.triggers.base import A2IBaseWaitTrigger
 from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
-from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE, EventWait, status_hint
+from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE, EventWait, release, release_seconds, status_hint
 from airflow_a2i.waiting.policies import WaitPolicy
 from tests.conftest import unique
 
@@ -61,6 +61,14 @@ def test_messages_are_sorted_into_ours_to_confirm_ours_known_and_others() -> Non
     assert [entry["Id"] for entry in received.ours] == ["m1", "m2", "m5"]
     assert [entry["Id"] for entry in received.others] == ["m3", "m4"]
     assert received.ours[0] == {"Id": "m1", "ReceiptHandle": "r1"}
+    assert received.others[0] == {"Id": "m3", "ReceiptHandle": "r3", "VisibilityTimeout": 0}
+
+
+def test_a_message_given_back_stays_out_of_sight_longer_the_more_it_was_received() -> None:
+    assert [release_seconds(count) for count in (1, 2, 3, 4, 5, 8, 9, 1000)] == [0, 1, 3, 7, 15, 120, 120, 120]
+    received = {"MessageId": "m", "ReceiptHandle": "r", "Attributes": {"ApproximateReceiveCount": "3"}}
+    assert release(received) == {"Id": "m", "ReceiptHandle": "r", "VisibilityTimeout": 3}
+    assert release({"MessageId": "m", "ReceiptHandle": "r"})["VisibilityTimeout"] == 0
 
 
 def test_the_wait_reconciles_first_then_on_its_interval_and_while_sqs_fails() -> None:
@@ -255,6 +263,28 @@ def test_duplicate_stale_and_out_of_order_events_change_nothing(local_service, f
     sqs.send_message(QueueUrl=queue, MessageBody=event_body(loop, "Failed", flow_definition_arn))  # out of order
     event = running.result()
     assert event["status"] == "success" and event["counts"] == {"Completed": 1}
+
+
+def test_messages_nobody_waits_on_do_not_keep_a_wait_from_its_own(local_service, flow_definition_arn,
+                                                                   events_queue):
+    """200 messages of loops no wait is after sit ahead of the wait's own in the queue (SQS, and moto's, gives the
+    oldest first): given back with a growing delay, they let the wait reach its event, long before any poll."""
+    sqs, queue = boto3.client("sqs"), events_queue["QueueUrl"]
+    for batch in range(20):
+        sqs.send_message_batch(QueueUrl=queue, Entries=[
+            {"Id": str(index), "MessageBody": event_body(f"gone-{batch}-{index}", "Completed", flow_definition_arn)}
+            for index in range(10)])
+    [loop] = start_loops(flow_definition_arn, 1)
+    AdminClient(local_service).answer(loop, {"ok": True})
+    until(lambda: visible_messages(queue) == 201, "the loop's event")
+    running = Running(events_trigger([loop], queue))
+    reconciled(running)  # the loop ended before the wait began: the first full look sees it
+    assert running.result()["status"] == "success"
+    [other] = start_loops(flow_definition_arn, 1)
+    later = Running(events_trigger([other], queue))
+    reconciled(later)
+    AdminClient(local_service).answer(other, {"ok": True})
+    assert later.result(timeout=90)["status"] == "success"  # its event came from behind 201 others
 
 
 def test_a_lost_event_is_caught_by_the_reconcile(local_service, flow_definition_arn, events_queue):

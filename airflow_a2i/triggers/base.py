@@ -20,7 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_a2i.aws_errors import error_code, is_throttling
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.waiting.completion import IDLE_PAUSE_SECONDS, RECEIVE_MAX_MESSAGES, EventWait
+from airflow_a2i.waiting.completion import RECEIVE_MAX_MESSAGES, EventWait
 from airflow_a2i.waiting.events import ErrorEvent, error_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
 from airflow_a2i.waiting.states import FINAL_STATES
@@ -202,7 +202,8 @@ class A2IBaseWaitTrigger(BaseTrigger):
 
         try:
             response = await sqs.receive_message(QueueUrl=events.queue_url, MaxNumberOfMessages=RECEIVE_MAX_MESSAGES,
-                                                 WaitTimeSeconds=events.receive_wait_seconds(time.time()))
+                                                 WaitTimeSeconds=events.receive_wait_seconds(time.time()),
+                                                 MessageSystemAttributeNames=["ApproximateReceiveCount"])
         except (ClientError, BotoCoreError) as error:
             raise SqsUnavailable(str(error)) from error
         messages = response.get("Messages", [])
@@ -211,21 +212,18 @@ class A2IBaseWaitTrigger(BaseTrigger):
         states = await self.confirm(client, received.to_confirm) if received.to_confirm else self.current_states()
         events.confirmed += len(received.to_confirm)
         await self._settle(sqs, events.queue_url, received.ours, received.others)
-        if messages and not received.ours:
-            await asyncio.sleep(IDLE_PAUSE_SECONDS)
         return states
 
-    async def _settle(self, sqs: Any, queue_url: str, ours: list[dict[str, str]], others: list[dict[str, str]]) -> None:
-        """Delete the wait's own (confirmed) messages; make the others visible again for their waits. A failure here
-        costs a duplicate event later, never a loop: logged, not raised."""
+    async def _settle(self, sqs: Any, queue_url: str, ours: list[dict[str, str]], others: list[dict[str, Any]]) -> None:
+        """Delete the wait's own (confirmed) messages; give the others back to the queue for their waits. A failure
+        here costs a duplicate event later, never a loop: logged, not raised."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             if ours:
                 await sqs.delete_message_batch(QueueUrl=queue_url, Entries=ours)
             if others:
-                await sqs.change_message_visibility_batch(
-                    QueueUrl=queue_url, Entries=[{**entry, "VisibilityTimeout": 0} for entry in others])
+                await sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=others)
         except (ClientError, BotoCoreError) as error:
             self.log.warning("Could not delete or release events in %s: %s", queue_url, error)
 

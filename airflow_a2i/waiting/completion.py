@@ -8,10 +8,12 @@ works again. A2I and SQS deliver at least once and out of order: an event only s
 duplicate, a late or a stale one changes nothing.
 
 Many waits may share one queue (one per flow definition is the natural set-up): a wait deletes the messages of
-its own loops once it has confirmed them, and makes every other message visible again at once for the wait it
-belongs to. A message of a loop nobody waits on stays in the queue until the queue's retention period drops it
-(:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one day); meanwhile a wait that
-receives only such messages pauses before it receives again, so they cost a few calls a second, not a busy loop.
+its own loops once it has confirmed them, and makes every other message visible again for the wait it belongs to:
+at once the first time it is received, then after 1, 3, 7 ... seconds, up to two minutes, the more often it has
+been received. A message of a loop nobody waits on (a wait that ended, loops started outside Airflow) so gets out
+of the way of the others instead of being received again and again ahead of them, and stays in the queue until its
+retention period drops it (:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one
+day).
 
 :class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits with
 the sync hook.
@@ -28,9 +30,13 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
 RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage's maximum
 RECEIVE_WAIT_SECONDS = 20  # SQS's longest long poll
-# After a receive that brought none of the wait's own messages, so that other waits' messages are not received
-# again and again at once.
-IDLE_PAUSE_SECONDS = 1.0
+MAX_RELEASE_SECONDS = 120  # the longest another wait's (or nobody's) message is kept out of sight
+
+
+def release_seconds(receive_count: int) -> int:
+    """How long a message that is not the wait's stays invisible: 0, 1, 3, 7 ... seconds by how often it has been
+    received (SQS's ApproximateReceiveCount), up to two minutes."""
+    return min(MAX_RELEASE_SECONDS, 2 ** max(0, min(receive_count - 1, 16)) - 1)
 
 
 @dataclass(frozen=True)
@@ -59,18 +65,27 @@ def status_hint(body: str) -> StatusHint | None:
 
 
 def receipt(message: Mapping[str, Any]) -> dict[str, str]:
-    """The entry of a ``DeleteMessageBatch`` or ``ChangeMessageVisibilityBatch`` call for a received message."""
+    """The entry of a ``DeleteMessageBatch`` call for a received message."""
     return {"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]}
+
+
+def release(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry of a ``ChangeMessageVisibilityBatch`` call that gives a message back to the queue."""
+    try:
+        count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+    except ValueError:
+        count = 1
+    return {**receipt(message), "VisibilityTimeout": release_seconds(count)}
 
 
 @dataclass
 class SortedMessages:
     """One receive's messages: the wait's own loops to confirm, its messages to delete once they are confirmed,
-    and the others', to make visible again."""
+    and the others', to give back to the queue."""
 
     to_confirm: set[str] = field(default_factory=set)
     ours: list[dict[str, str]] = field(default_factory=list)
-    others: list[dict[str, str]] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)
 
 
 class EventWait:
@@ -133,7 +148,7 @@ class EventWait:
         for message in messages:
             hint = status_hint(str(message.get("Body", "")))
             if hint is None or hint.human_loop_name not in waited_on:
-                result.others.append(receipt(message))
+                result.others.append(release(message))
                 continue
             result.ours.append(receipt(message))
             self.events_taken += 1
