@@ -141,9 +141,11 @@ def event_vs_poll(bench: Bench, notes: list[str], *, loops: int = 200, window: f
         f"median of {trials} trials each (poll {', '.join(f'{value:.2f}' for value, _ in measured['poll'])} s; "
         f"events {', '.join(f'{value:.2f}' for value, _ in measured['events'])} s). Calls: everything the trigger "
         f"sent after its first look, per loop; in all, polling {dict(breakdown['poll'])}, events "
-        f"{dict(breakdown['events'])}. With reviews this short, polling costs few pages; events cost about one "
-        "confirmation (a describe, or a listing page for many at once) and a share of SQS calls per loop, whatever "
-        "the reviews take, where polling costs a page per 100 open loops every poll until the last ends.")
+        f"{dict(breakdown['events'])}. Events cost about three calls per loop when answers come one at a time, as "
+        "here (a receive, a describe that confirms, a delete; answers that come together share receives, deletes "
+        "and, when many, a listing page), whatever the reviews take; polling costs a page per 100 open loops every "
+        "poll until the last loop ends, so it costs less for short reviews and more for long ones (at 100 open "
+        "loops a page, three calls a loop are 300 polls of 10 s).")
     return [
         Row(f"Events vs polling, detection latency after a loop's end (s), {loops} loops: polling every {poll:.0f} s "
             "vs events",
