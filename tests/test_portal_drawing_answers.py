@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_a2i.local.portal.elements import AnswerError, find_elements, shape_answer
+from airflow_a2i.local.portal.elements import AnswerError
 from airflow_a2i.local.portal.elements.drawing import MAX_SHAPES
+from tests.test_portal_answers import answer, refused
 
 Form = dict[str, list[str]]
 
@@ -48,14 +49,6 @@ def post(name: str, document: Any, **extra: list[str]) -> Form:
     return {name: [document if isinstance(document, str) else json.dumps(document)], **extra}
 
 
-def answer(html: str, form: Form) -> dict[str, Any]:
-    return shape_answer(find_elements(html), form)
-
-
-def refused(html: str, form: Form) -> str:
-    with pytest.raises(AnswerError) as raised:
-        answer(html, form)
-    return str(raised.value)
 
 
 SEMANTIC_ANSWER = {"inputImageProperties": IMAGE, "labelMappings": {"water": {"color": "#1f77b4"}},
