@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED_LOCAL := $(VENV)/.installed-local
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast test-compat lint bench clean chromium
+.PHONY: demo test test-fast test-compat lint bench bench-scale clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ chromium:
 # make bench: the benchmarks against a local service (a few minutes; not part of make test).
 bench: $(INSTALLED_DEV)
 	$(BIN)/python benchmarks/run.py
+
+# make bench-scale: one batch of 1,000, 10,000 and 100,000 loops (start, wait, events, results; about half an hour).
+bench-scale: $(INSTALLED_DEV)
+	$(BIN)/python benchmarks/run.py --only scale --scale-sizes 1000 10000 100000
 
 lint: $(INSTALLED_DEV)
 	$(BIN)/ruff check .

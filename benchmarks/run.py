@@ -36,7 +36,7 @@ os.environ.update({
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import events, measure, parse  # noqa: E402
+from benchmarks import events, measure, parse, scale  # noqa: E402
 from benchmarks.table import Row, machine, merge, render  # noqa: E402
 
 # What ``--only`` measures: its function (notes) -> rows, and how its rows and note begin.
@@ -46,6 +46,8 @@ ONLY = {
     "import": (lambda notes, args: measure.import_cost(notes), "Import cost on top of airflow.sdk", "Import cost: "),
     "events": (lambda notes, args: with_bench(lambda bench: events.event_vs_poll(bench, notes)), "Events vs polling",
                "Events vs polling"),
+    "scale": (lambda notes, args: with_bench(lambda bench: scale.scale(bench, notes, tuple(args.scale_sizes))),
+              "Scale ", "Scale: "),
 }
 
 
@@ -68,6 +70,8 @@ def main() -> int:
                         help="skip the latency measurement on a real Airflow deployment")
     parser.add_argument("--parse-runs", type=int, default=parse.PARSE_RUNS,
                         help=f"fresh interpreters per venv and DAG file, parse time (default {parse.PARSE_RUNS})")
+    parser.add_argument("--scale-sizes", type=int, nargs="+", default=list(scale.SIZES),
+                        help="batch sizes of the scale section (default 1000 10000; 100000 takes much longer)")
     parser.add_argument("--only", choices=sorted(ONLY),
                         help="measure only this; its rows and note replace theirs in the output, the rest is kept")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
@@ -96,6 +100,7 @@ def main() -> int:
         rows += bench.wait_arms(args.n, args.reviews, notes)
         rows += bench.memory(args.memory_loops, notes)
         rows += events.event_vs_poll(bench, notes)
+        rows += scale.scale(bench, notes, tuple(args.scale_sizes))
         if args.skip_deployment:
             notes.append("Latency on a real deployment: not measured (--skip-deployment).")
         else:

@@ -51,7 +51,7 @@ def test_demo_installs_the_local_extra_only(checkout: Path) -> None:
 def test_test_after_demo_installs_the_dev_tools(checkout: Path) -> None:
     (checkout / ".venv" / ".installed-local").touch()  # what `make demo` leaves
     assert DEMO_INSTALL not in planned(checkout, "demo")
-    for target in ("test", "lint", "bench"):
+    for target in ("test", "lint", "bench", "bench-scale"):
         assert DEV_INSTALL in planned(checkout, target)
 
 
