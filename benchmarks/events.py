@@ -19,23 +19,38 @@ from benchmarks.measure import Bench, log, unique
 from benchmarks.table import Row, fmt, ratio
 
 
-class _Counted:
-    """Every aiobotocore call (service, operation) while ``on``."""
+class Counted:
+    """Every call (service, operation) of botocore's clients (``asynchronous``: aiobotocore's) while ``on``."""
 
-    def __init__(self) -> None:
-        from aiobotocore.client import AioBaseClient
-
+    def __init__(self, *, asynchronous: bool = True) -> None:
         self.calls: Counter = Counter()
         self.on = False
-        original = AioBaseClient._make_api_call
         counted = self
 
-        async def call(client, operation_name, api_params):
+        def count(client: Any, operation_name: str) -> None:
             if counted.on:
                 counted.calls[(client.meta.service_model.service_name, operation_name)] += 1
-            return await original(client, operation_name, api_params)
 
-        AioBaseClient._make_api_call = call  # type: ignore[method-assign]
+        if asynchronous:
+            from aiobotocore.client import AioBaseClient
+
+            original_async = AioBaseClient._make_api_call
+
+            async def call_async(client, operation_name, api_params):
+                count(client, operation_name)
+                return await original_async(client, operation_name, api_params)
+
+            AioBaseClient._make_api_call = call_async  # type: ignore[method-assign]
+        else:
+            from botocore.client import BaseClient
+
+            original = BaseClient._make_api_call
+
+            def call(client, operation_name, api_params):
+                count(client, operation_name)
+                return original(client, operation_name, api_params)
+
+            BaseClient._make_api_call = call  # type: ignore[method-assign]
 
 
 def _run_in_thread(trigger: Any) -> tuple[threading.Thread, list[tuple[float, dict]]]:
@@ -68,7 +83,7 @@ def _manifest(bench: Bench, loops: dict[str, str]) -> str:
     return uri
 
 
-def _one_wait(bench: Bench, counted: _Counted, flow: str, queue_url: str | None, *, loops: int, window: float,
+def _one_wait(bench: Bench, counted: Counted, flow: str, queue_url: str | None, *, loops: int, window: float,
               poll: float, last_after: float) -> tuple[float, int]:
     """One batch wait: (seconds from the last loop's end to the trigger's event, the trigger's calls after its
     first look). The last loop ends ``last_after`` seconds after the others, so that its end falls at another
@@ -118,7 +133,7 @@ def event_vs_poll(bench: Bench, notes: list[str], *, loops: int = 200, window: f
     """Rows: detection latency (median of ``trials``) and API calls per completed loop, polling vs events."""
     from airflow_a2i.hooks.events import A2IEventsHook
 
-    counted = _Counted()
+    counted = Counted()
     flows = {"poll": bench.flow("polled"), "events": bench.flow("events")}  # the queue gets the event arm's only
     queue = A2IEventsHook(aws_conn_id=None).create_status_change_queue(unique("bench-events"),
                                                                       flow_definition_arn=flows["events"])["QueueUrl"]

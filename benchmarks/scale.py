@@ -16,35 +16,15 @@ import math
 import threading
 import time
 import tracemalloc
-from collections import Counter
 from typing import Any
 
 import boto3
 
-from benchmarks.events import _Counted, _run_in_thread
+from benchmarks.events import Counted, _run_in_thread
 from benchmarks.measure import Bench, log, run_trigger, unique
 from benchmarks.table import Row, fmt, ratio
 
 SIZES = (1_000, 10_000)
-
-
-class _SyncCounted:
-    """Every botocore (sync) call (service, operation) while ``on``: the results operator's."""
-
-    def __init__(self) -> None:
-        from botocore.client import BaseClient
-
-        self.calls: Counter = Counter()
-        self.on = False
-        original = BaseClient._make_api_call
-        counted = self
-
-        def call(client, operation_name, api_params):
-            if counted.on:
-                counted.calls[(client.meta.service_model.service_name, operation_name)] += 1
-            return original(client, operation_name, api_params)
-
-        BaseClient._make_api_call = call  # type: ignore[method-assign]
 
 
 def _last_answer(s3_results_uri: str) -> float:
@@ -61,7 +41,7 @@ def _last_answer(s3_results_uri: str) -> float:
     return last
 
 
-def _one_size(bench: Bench, n: int, quota: int, counted: _Counted, sync: _SyncCounted) -> dict[str, Any]:
+def _one_size(bench: Bench, n: int, quota: int, counted: Counted, sync: Counted) -> dict[str, Any]:
     from airflow_a2i.hooks.events import A2IEventsHook
     from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
     from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
@@ -139,7 +119,7 @@ def _one_size(bench: Bench, n: int, quota: int, counted: _Counted, sync: _SyncCo
 
 
 def scale(bench: Bench, notes: list[str], sizes: tuple[int, ...] = SIZES) -> list[Row]:
-    counted, sync = _Counted(), _SyncCounted()
+    counted, sync = Counted(), Counted(asynchronous=False)
     capacity = bench.capacity()
     quota = max(1, int(capacity / 2))
     rows: list[Row] = []

@@ -52,7 +52,7 @@ def test_a_hint_is_read_only_from_a2is_status_change_events() -> None:
 
 
 def test_messages_are_sorted_into_ours_to_confirm_ours_known_and_others() -> None:
-    wait = EventWait("https://sqs.us-east-1.amazonaws.com/1/q", reconcile_interval=300, now=0)
+    wait = EventWait("https://sqs.us-east-1.amazonaws.com/1/q", reconcile_interval=300)
     received = wait.sort([message(event_body("open"), 1), message(event_body("done"), 2),
                           message(event_body("someone-elses"), 3), message("garbage", 4),
                           message(event_body("open", "Stopped"), 5)],
@@ -72,7 +72,7 @@ def test_a_message_given_back_stays_out_of_sight_longer_the_more_it_was_received
 
 
 def test_the_wait_reconciles_first_then_on_its_interval_and_while_sqs_fails() -> None:
-    wait = EventWait("q", reconcile_interval=300, now=1000)
+    wait = EventWait("q", reconcile_interval=300)
     assert wait.due_for_reconcile(1000) and wait.receive_wait_seconds(1000) == 0
     wait.reconciled(1000)
     assert not wait.due_for_reconcile(1010)

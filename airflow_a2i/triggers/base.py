@@ -149,8 +149,7 @@ class A2IBaseWaitTrigger(BaseTrigger):
 
         backoff = Backoff()
         events = None if sqs is None else EventWait(str(self.policy.events_queue_url),
-                                                     reconcile_interval=self.policy.reconcile_interval,
-                                                     now=time.time())
+                                                     reconcile_interval=self.policy.reconcile_interval)
         while True:
             try:
                 states = await self._next_states(client, sqs, events)

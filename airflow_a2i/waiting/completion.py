@@ -95,15 +95,13 @@ class EventWait:
 
     :param queue_url: the SQS queue the EventBridge rule fills.
     :param reconcile_interval: seconds between two full looks while SQS works.
-    :param now: the time the wait begins (epoch seconds): it reconciles first.
     """
 
-    def __init__(self, queue_url: str, *, reconcile_interval: float, now: float) -> None:
+    def __init__(self, queue_url: str, *, reconcile_interval: float) -> None:
         self.queue_url = queue_url
         self.reconcile_interval = reconcile_interval
         self.last_reconcile: float | None = None
         self.sqs_error: str | None = None
-        self.began = now
         self.events_taken = 0
         self.confirmed = 0
 
