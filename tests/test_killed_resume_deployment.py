@@ -84,7 +84,9 @@ def task_process(resumed: dict[str, Any]) -> psutil.Process:
 def kill_resumed_attempt(deployment: AirflowDeployment, run_id: str, resumed: dict[str, Any]) -> None:
     """SIGKILL the resumed attempt's task process, after checking the API sees that very attempt running."""
     [instance] = [ti for ti in review_instances(deployment, run_id) if ti["map_index"] == resumed["map_index"]]
-    assert (instance["state"], instance["try_number"], instance["pid"]) == ("running", 1, resumed["pid"]), instance
+    # Running, or already up for retry: the scheduler may have met the stale-executor race before the kill does.
+    assert instance["state"] in ("running", "up_for_retry"), instance
+    assert (instance["try_number"], instance["pid"]) == (1, resumed["pid"]), instance
     process = task_process(resumed)
     process.kill()
     process.wait(timeout=30)
