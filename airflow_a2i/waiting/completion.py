@@ -15,13 +15,16 @@ of the way of the others instead of being received again and again ahead of them
 retention period drops it (:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one
 day).
 
-:class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits with
-the sync hook.
+:class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits (a
+sensor in ``poke`` mode, an operator waiting on its worker) with boto3 (:mod:`airflow_a2i.waiting.sync`), the same
+way. A sensor in ``reschedule`` mode is a new instance at every poke, and Airflow clears a task's XCom when a poke
+starts: what survives is A2I's state, the queue, and how many pokes came before (:func:`full_look_at_poke`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +33,7 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
 RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage's maximum
 RECEIVE_WAIT_SECONDS = 20  # SQS's longest long poll
+POKE_RECEIVE_WAIT_SECONDS = 1  # a rescheduled poke's receive: a long poll (every SQS server asked), kept short
 MAX_RELEASE_SECONDS = 120  # the longest another wait's (or nobody's) message is kept out of sight
 
 
@@ -37,6 +41,20 @@ def release_seconds(receive_count: int) -> int:
     """How long a message that is not the wait's stays invisible: 0, 1, 3, 7 ... seconds by how often it has been
     received (SQS's ApproximateReceiveCount), up to two minutes."""
     return min(MAX_RELEASE_SECONDS, 2 ** max(0, min(receive_count - 1, 16)) - 1)
+
+
+def full_look_at_poke(pokes_before: int | None, *, poke_interval: float, reconcile_interval: float) -> bool:
+    """
+    Whether a rescheduled sensor's poke must look at every loop whatever the queue says: the first poke, then every
+    ``ceil(reconcile_interval / poke_interval)``-th (pokes are at least ``poke_interval`` apart, so full looks are at
+    least ``reconcile_interval`` apart, and never further apart than that many pokes). ``pokes_before``: the
+    pokes of this try before this one (Airflow 3's ``task_reschedule_count``); None when Airflow does not say
+    (Airflow 2): every poke looks.
+    """
+    if pokes_before is None:
+        return True
+    every = max(1, math.ceil(reconcile_interval / poke_interval)) if poke_interval > 0 else 1
+    return pokes_before % every == 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,11 @@ class EventWait:
         recovered = self.sqs_error is not None
         self.sqs_error = None
         return recovered
+
+    def receive_request(self, wait_seconds: int) -> dict[str, Any]:
+        """The keyword arguments of one ``ReceiveMessage`` call (sync and async alike)."""
+        return {"QueueUrl": self.queue_url, "MaxNumberOfMessages": RECEIVE_MAX_MESSAGES,
+                "WaitTimeSeconds": wait_seconds, "MessageSystemAttributeNames": ["ApproximateReceiveCount"]}
 
     def receive_wait_seconds(self, now: float) -> int:
         """The long poll of the next receive: at most SQS's 20 s, and not past the next reconcile."""
