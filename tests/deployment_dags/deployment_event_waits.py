@@ -2,8 +2,9 @@
 (``completion="events"``), then every loop read.
 
 For tests/test_celery_deployment.py, which runs two of these at once on one events queue and kills the triggerer
-running one of the waits. The waits poll and reconcile once an hour: between the full look a trigger makes when it
-starts and its end, only A2I's status-change events (through the queue) move it.
+running one of the waits. The waits poll once an hour (only if SQS failed) and reconcile every 15 s: events move
+them between full looks, and a full look bounds how long an event given back by the other wait may take to reach
+its owner.
 Params: ``flow_definition_arn`` (a custom-task flow definition), ``s3_uri`` (where the manifest and the results
 go; the run id is added), ``queue_url`` (the SQS queue the flow definition's events reach) and ``count`` (items,
 one loop each).
@@ -39,7 +40,7 @@ with DAG(dag_id="deployment_event_waits", schedule=None, catchup=False, tags=["d
         aws_conn_id=None, **RETRIES)
     wait = A2IHumanLoopBatchSensor(
         task_id="wait_for_loops", manifest_uris=start.output, deferrable=True, completion="events",
-        events_queue_url="{{ params.queue_url }}", poll_interval=3600, reconcile_interval=3600, timeout=900,
+        events_queue_url="{{ params.queue_url }}", poll_interval=3600, reconcile_interval=15, timeout=900,
         aws_conn_id=None, **RETRIES)
     read = A2IHumanLoopResultsOperator(
         task_id="read_loops", manifests=start.output, output_s3_uri=f"{RUN}/results", fail_on_missing_output=True,
