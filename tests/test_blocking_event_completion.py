@@ -287,3 +287,18 @@ def test_a_rescheduled_sensor_ends_on_events_in_a_dag_run(airflow_dags, local_se
     # The first poke's look, and one for each poke that received an event of the wait's loops (two at most): not a
     # look a poke (at least 4 x 2), which Airflow 3 makes possible by telling each poke how many came before it.
     assert made["DescribeHumanLoop"] - before <= len(names) * (1 + len(names)), made
+
+
+def test_a_deferrable_sensor_defers_with_its_poke_interval_after_its_first_look(local_service, flow_definition_arn,
+                                                                               events_queue):
+    """The first look on the worker does not change the poll interval the trigger falls back to when SQS fails."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    names = start_loops(flow_definition_arn, 1)
+    sensor = A2IHumanLoopSensor(task_id="wait", human_loop_names=names, deferrable=True, poke_interval=7,
+                                completion="events", events_queue_url=events_queue["QueueUrl"], aws_conn_id=None)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    policy = deferred.value.trigger.policy  # type: ignore[attr-defined]
+    assert (policy.poll_interval, policy.completion, policy.events_queue_url) == (7, "events",
+                                                                                  events_queue["QueueUrl"])

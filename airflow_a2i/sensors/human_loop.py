@@ -131,7 +131,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
             judged = unless_throttled(lambda: wait.judge_rescheduled(rescheduled_pokes_before(context)), self.log)
         else:
             judged = unless_throttled(wait.judge, self.log)
-            self.poke_interval = wait.pause  # with events, the receive's long poll paces the pokes
+            if not self.deferrable:  # with events, the receive's long poll paces the pokes
+                self.poke_interval = wait.pause
         if judged is None:
             return PokeReturnValue(is_done=False)
         verdict, states = judged

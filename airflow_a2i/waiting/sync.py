@@ -195,6 +195,9 @@ class BlockingWait:
             return self.decided(self.loops.look())
         if not (full or received.to_confirm):
             self._settle(events, received)
+            self.log.info("No event of the wait's %d loop(s) since the last poke: still waiting, without a look "
+                          "(the next full look within %s s)", len(self.loops.waited_on()),
+                          self.policy.reconcile_interval)
             return None
         judged = self.decided(self.loops.look())  # confirms the events received before it
         events.confirmed += len(received.to_confirm)
