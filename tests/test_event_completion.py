@@ -71,6 +71,21 @@ def test_a_message_given_back_stays_out_of_sight_longer_the_more_it_was_received
     assert release({"MessageId": "m", "ReceiptHandle": "r"})["VisibilityTimeout"] == 0
 
 
+def test_a_fresh_message_comes_back_soon_however_often_other_waits_received_it() -> None:
+    """Capped at a quarter of its age: the owner of a fresh event gets it within moments even when other waits
+    sharing the queue win the receive again and again; an old one (most likely nobody's) keeps its long delays."""
+    assert [release_seconds(8, age) for age in (0, 3.9, 4, 12, 100, 480, 10_000)] == [0, 0, 1, 3, 25, 120, 120]
+    assert release_seconds(2, 100) == 1  # the count's delay when it is the shorter
+    sent = {"MessageId": "m", "ReceiptHandle": "r", "Attributes": {"ApproximateReceiveCount": "9",
+                                                                    "SentTimestamp": "1000000"}}
+    assert release(sent, now=1_008.0)["VisibilityTimeout"] == 2
+    assert release(sent)["VisibilityTimeout"] == 120  # no clock given: by the count alone
+    wait = EventWait("q", reconcile_interval=300)
+    received = wait.sort([{**sent, "Body": event_body("someone-elses")}], waited_on=set(), final=set(), now=1_020.0)
+    [entry] = received.others
+    assert entry == {"Id": "m", "ReceiptHandle": "r", "VisibilityTimeout": 5}
+
+
 def test_the_wait_reconciles_first_then_on_its_interval_and_while_sqs_fails() -> None:
     wait = EventWait("q", reconcile_interval=300)
     assert wait.due_for_reconcile(1000) and wait.receive_wait_seconds(1000) == 0
