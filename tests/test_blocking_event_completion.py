@@ -302,3 +302,35 @@ def test_a_deferrable_sensor_defers_with_its_poke_interval_after_its_first_look(
     policy = deferred.value.trigger.policy  # type: ignore[attr-defined]
     assert (policy.poll_interval, policy.completion, policy.events_queue_url) == (7, "events",
                                                                                   events_queue["QueueUrl"])
+
+
+def test_a_rescheduled_batch_sensor_lists_only_when_due_or_told(local_service, flow_definition_arn, output_bucket,
+                                                                events_queue, calls):
+    """The batch sensor in reschedule mode: a new instance a poke reads the manifests each time, and lists the loops
+    only on the first poke and when their events came."""
+    from tests.test_batch_wait import new_batch
+
+    loops, manifest = new_batch(flow_definition_arn, output_bucket, 30)
+    queue = events_queue["QueueUrl"]
+
+    def poke(number: int) -> tuple[Any, Counter]:
+        sensor = A2IHumanLoopBatchSensor(task_id="wait", manifest_uris=manifest,
+                                         flow_definition_arn=flow_definition_arn, mode="reschedule",
+                                         completion="events", events_queue_url=queue, poll_interval=1,
+                                         reconcile_interval=HOUR, aws_conn_id=None)
+        result: list = []
+        thread = threading.Thread(target=lambda: result.append(sensor.poke({"task_reschedule_count": number})),
+                                  name=f"batch-reschedule-{number}")
+        thread.start()
+        thread.join(60)
+        return result[0], calls.of(thread.name)
+
+    first, made = poke(0)
+    assert not first.is_done and made["ListHumanLoops"] == 1
+    second, made = poke(1)
+    assert not second.is_done and calls.a2i("batch-reschedule-1") == 0 and made["ReceiveMessage"] == 1
+    answer(local_service, list(loops.values()))
+    until(lambda: visible_messages(queue) >= 1, "the loops' events")
+    third, made = poke(2)
+    assert third.is_done and made["ListHumanLoops"] == 1, made
+    assert third.xcom_value["counts"] == {"Completed": 30}
