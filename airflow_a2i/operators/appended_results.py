@@ -90,6 +90,12 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
         if reconcile_flow_definition_arn and not is_templated(reconcile_flow_definition_arn):
             validate_flow_definition_arn(reconcile_flow_definition_arn)
 
+    def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
+        try:
+            return super()._validate(rendered=rendered)
+        except A2IValidationError as error:  # the results operator's words, for this operator's argument
+            raise A2IValidationError(str(error).replace("output_s3_uri", "results_s3_uri")) from None
+
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.batching import Progress
         from airflow_a2i.watching import finished_loop_names
