@@ -51,7 +51,8 @@ from datetime import timedelta
 
 # Airflow's DAG processor imports the airflow.* modules a DAG file names once (see a2i_custom_review.py).
 import airflow.providers.amazon.aws.links.base_aws
-import airflow.providers.amazon.aws.operators.base_aws  # noqa: F401
+import airflow.providers.amazon.aws.operators.base_aws
+import airflow.providers.amazon.aws.triggers.sqs  # noqa: F401  (the watcher's trigger)
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, Param
 

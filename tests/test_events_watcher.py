@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from airflow_a2i.operators.appended_results import A2IAppendHumanLoopResultsOper
 from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE
 from airflow_a2i.watching import RECEIVE_WAIT_SECONDS, asset_watcher_class, finished_loop_names, status_change_watcher
 from demo.dag_runner import load_dag_file
+from tests.aws_calls import AwsCallRecorder, readme_iam_actions
 from tests.conftest import unique
 
 DAG_FILE = Path(__file__).resolve().parent.parent / "dags" / "a2i_review_events_watcher.py"
@@ -317,8 +319,11 @@ def test_the_reconcile_dag_appends_the_finished_loops_whose_events_were_lost(air
     dag = load("reconcile_dag", monkeypatch, A2I_WATCHER_RESULTS_S3_URI=results, A2I_WATCHER_FLOW_DEFINITION_ARN=flow)
     for task in dag.tasks:
         task.aws_conn_id = None
-    run = airflow_dags.run(dag)
+    with AwsCallRecorder(ignored=threading.Thread()) as recorder:  # every call here is the task's
+        run = airflow_dags.run(dag)
     assert airflow_dags.task_states(run) == {"reconcile": "success"}
+    # What the reconcile called is what the README's IAM table lists for the operator (and no more).
+    assert recorder.iam_actions() == readme_iam_actions({"A2IAppendHumanLoopResultsOperator"}), recorder.calls
     reconciled = airflow_dags.xcom(run, "reconcile")
     assert (reconciled["appended"], reconciled["already_appended"], reconciled["loops"]) == (2, 1, 3)
     lines = results_under(s3, output_bucket, prefix)
