@@ -26,8 +26,10 @@ What it guarantees:
   to cover the pauses you expect, up to 14 days). Unpaused, the watcher starts again at the next parse and takes
   the backlog, batch by batch. What the watcher took between the pause and that parse became asset events while
   the DAG was paused: Airflow queues no run for them, but the first run after the pause takes them with its own
-  (a run takes every event of its asset since the previous run). Events older than the retention are dropped by
-  SQS: the reconcile appends their loops.
+  (a run takes every event of its asset since the previous run), once a new event comes (apache/airflow#49857).
+  A batch received just as the watcher is removed can be dropped by Airflow (its trigger is gone when the event
+  arrives) after SQS deleted it, and messages older than the retention are dropped by SQS: the reconcile appends
+  those loops.
 - **Many events, few runs.** Events that arrive while a run is going (``max_active_runs=1``) are taken together
   by the next run: a run appends a batch of any size.
 - **Triggerer restart.** ``SqsSensorTrigger`` deletes messages when it receives them, before Airflow has stored
