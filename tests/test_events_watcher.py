@@ -116,6 +116,8 @@ def test_the_operator_refuses_bad_arguments_before_any_call() -> None:
                                           reconcile_flow_definition_arn="x")
     with pytest.raises(A2IValidationError, match="results_s3_uri 's3://bucket' has no prefix"):
         A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="s3://bucket")
+    with pytest.raises(A2IValidationError, match=r"\['delete_finished_loops'\] are A2IHumanLoopResultsOperator's"):
+        A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="s3://bucket/p", delete_finished_loops=True)
     A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="{{ params.r }}",
                                       reconcile_flow_definition_arn="{{ params.f }}")
 

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # What A2I's status-change events announce, and what is appended: a loop that is Missing (deleted, or a name nobody
 # started) has nothing to append.
 FINISHED_STATES = frozenset({"Completed", "Failed", "Stopped"})
+# What the results operator takes for a run's one results file, and this operator does not.
+UNSUPPORTED_RESULTS_ARGUMENTS = frozenset({"output_s3_uri", "manifests", "delete_finished_loops", "results_asset",
+                                           "output_lookup", "fail_on_missing_output"})
 LOOPS_FOLDER = "loops"
 LOOP_SUFFIX = ".jsonl"
 DEFAULT_RECONCILE_LOOKBACK_HOURS = 240  # A2I's longest TaskAvailabilityLifetimeInSeconds (10 days): no loop is
@@ -75,6 +78,11 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
                  = None, reconcile_flow_definition_arn: str | None = None,
                  reconcile_lookback_hours: float = DEFAULT_RECONCILE_LOOKBACK_HOURS,
                  fail_on_unreadable_output: bool = True, **kwargs: Any) -> None:
+        unsupported = sorted(set(kwargs) & UNSUPPORTED_RESULTS_ARGUMENTS)
+        if unsupported:
+            raise A2IValidationError(f"{unsupported} are A2IHumanLoopResultsOperator's, not this operator's: it "
+                                     "appends one object per loop under results_s3_uri, from human_loops, the run's "
+                                     "asset events or reconcile_flow_definition_arn")
         # The results operator's reading, with an empty list standing for "from the asset events" until run time.
         super().__init__(output_s3_uri=results_s3_uri, human_loops=[] if human_loops is None else human_loops,
                          **kwargs)
