@@ -116,7 +116,11 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
             items = [ResultItem(name, name) for name in finished_loop_names(_triggering_asset_events(context))]
         if self.reconcile_flow_definition_arn:
             items += self._finished_in_a2i(validate_flow_definition_arn(self.reconcile_flow_definition_arn))
-        candidates = list({item.human_loop_name: item for item in items if item.human_loop_name}.values())
+        first: dict[str, ResultItem] = {}  # one item per loop: the first that names it (its item key)
+        for item in items:
+            if item.human_loop_name:
+                first.setdefault(item.human_loop_name, item)
+        candidates = list(first.values())
         s3 = self.s3_hook
         appended = self._appended(s3, bucket, prefix, [str(item.human_loop_name) for item in candidates])
         new = [item for item in candidates if item.human_loop_name not in appended]
