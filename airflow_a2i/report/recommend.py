@@ -1,0 +1,126 @@
+"""The recommendation: activation conditions that reach a target field accuracy, or fit a review budget (pure).
+
+The conditions are one ``ImportantFormKeyConfidenceCheck`` on every key (``*``) with a
+``KeyValueBlockConfidenceLessThan`` threshold, and a ``Sampling`` condition (so that the next run's report can
+estimate again), written as the JSON ``A2ICreateFlowDefinitionOperator(activation_conditions=...)`` and
+``airflow-a2i activation simulate`` take. The prediction is the threshold curve's: sampled pages are reviewed
+whole, so they add review and remove their share of the errors left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_a2i.report.estimates import CurvePoint
+
+DEFAULT_SAMPLING_PERCENTAGE = 5.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    conditions: dict[str, Any] | None
+    threshold: float | None
+    sampling_percentage: float
+    review_rate: float | None  # share of pages
+    accuracy: float | None
+    accuracy_interval: tuple[float, float] | None
+    meets_target: bool
+    target_accuracy: float | None
+    review_budget: float | None
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (list(value) if isinstance(value, tuple) else value) for name, value in self.__dict__.items()}
+
+
+def conditions_document(threshold: float, sampling_percentage: float) -> dict[str, Any]:
+    """The activation conditions: a key-value pair of any key read below the threshold, or a sampled page."""
+    conditions: list[dict[str, Any]] = [{
+        "ConditionType": "ImportantFormKeyConfidenceCheck",
+        "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": _number(threshold)}}]
+    if sampling_percentage > 0:
+        conditions.append({"ConditionType": "Sampling",
+                           "ConditionParameters": {"RandomSamplingPercentage": _number(sampling_percentage)}})
+    return {"Conditions": conditions}
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+@dataclass(frozen=True)
+class _Prediction:
+    point: CurvePoint
+    review_rate: float
+    accuracy: float
+    interval: tuple[float, float]
+
+
+def _predict(point: CurvePoint, sampling: float) -> _Prediction | None:
+    if point.error_rate is None or point.error_rate_interval is None:
+        return None
+    share = sampling / 100
+    kept = 1 - share  # a sampled page is reviewed whole: its errors do not stay
+    low, high = point.error_rate_interval
+    return _Prediction(point, point.page_review_rate + share * (1 - point.page_review_rate),
+                       1 - point.error_rate * kept, (1 - high * kept, 1 - low * kept))
+
+
+def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = None,
+              review_budget: float | None = None, sampling_percentage: float | None = None) -> Recommendation:
+    """The cheapest threshold whose accuracy interval lies above ``target_accuracy``; or, with a
+    ``review_budget`` (a share of pages), the most accurate threshold within it."""
+    if (target_accuracy is None) == (review_budget is None):
+        raise ValueError("Give exactly one of target_accuracy (such as 0.99) and review_budget (such as 0.3)")
+    for name, value in (("target_accuracy", target_accuracy), ("review_budget", review_budget)):
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"{name} is a share between 0 and 1 (0.99 for 99%), not {value!r}")
+    sampling = DEFAULT_SAMPLING_PERCENTAGE if sampling_percentage is None else float(sampling_percentage)
+    if not 0 <= sampling <= 100:
+        raise ValueError(f"sampling_percentage is between 0 and 100, not {sampling!r}")
+    common: dict[str, Any] = {"sampling_percentage": sampling, "target_accuracy": target_accuracy,
+                              "review_budget": review_budget}
+    predictions = [prediction for point in curve if (prediction := _predict(point, sampling)) is not None]
+    if not predictions:
+        return Recommendation(conditions=None, threshold=None, review_rate=None, accuracy=None,
+                              accuracy_interval=None, meets_target=False, **common,
+                              explanation="No recommendation: without a sample (a Sampling condition) the errors "
+                                          "in unreviewed fields are unknown, so no threshold can be said to reach "
+                                          "a target. Run with Sampling first.")
+    if target_accuracy is not None:
+        sure = [item for item in predictions if item.interval[0] >= target_accuracy]
+        likely = [item for item in predictions if item.accuracy >= target_accuracy]
+        if sure:
+            chosen = min(sure, key=lambda item: (item.review_rate, item.point.threshold))
+            how = f"the lowest review rate whose accuracy interval lies above the target {target_accuracy:.2%}"
+        elif likely:
+            chosen = min(likely, key=lambda item: (item.review_rate, item.point.threshold))
+            how = (f"the lowest review rate whose estimate reaches the target {target_accuracy:.2%}; its interval "
+                   "reaches below it: more sampled reviews would narrow it")
+        else:
+            chosen = max(predictions, key=lambda item: (item.interval[0], -item.review_rate))
+            how = (f"no confidence threshold reaches {target_accuracy:.2%} on this data: the errors left are read "
+                   "with high confidence, where a threshold cannot tell them from right values; this is the most "
+                   "accurate threshold")
+        meets = chosen.accuracy >= target_accuracy
+    else:
+        assert review_budget is not None
+        within = [item for item in predictions if item.review_rate <= review_budget]
+        if within:
+            chosen = max(within, key=lambda item: (item.accuracy, -item.review_rate))
+            how = f"the most accurate threshold that reviews at most {review_budget:.1%} of the pages"
+            meets = True
+        else:
+            chosen = min(predictions, key=lambda item: item.review_rate)
+            how = (f"no threshold fits a budget of {review_budget:.1%} with Sampling at {sampling:g}%: this is the "
+                   "cheapest")
+            meets = False
+    threshold = chosen.point.threshold
+    return Recommendation(
+        conditions=conditions_document(threshold, sampling), threshold=threshold, review_rate=chosen.review_rate,
+        accuracy=chosen.accuracy, accuracy_interval=chosen.interval, meets_target=meets, **common,
+        explanation=f"KeyValueBlockConfidenceLessThan {threshold:g} on every key with Sampling at {sampling:g}%: "
+                    f"{how}. Predicted: {chosen.review_rate:.1%} of pages reviewed, field accuracy "
+                    f"{chosen.accuracy:.2%} ({chosen.interval[0]:.2%} to {chosen.interval[1]:.2%}).")
