@@ -228,3 +228,79 @@ def test_an_empty_sample_per_key_gives_no_rate_for_that_key():
     assert keys["Not A Key"]["fields"] == 0 and keys["Not A Key"]["estimate"]["accuracy"] is None
     assert keys["Total"]["fields"] > 0
     assert estimate_errors_left(strata([], None)).accuracy is None
+
+
+def _write_results(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_the_command_combines_runs_and_writes_the_page_and_the_figures(tmp_path, capsys):
+    from airflow_a2i.cli import main
+
+    first, _ = result_rows(generate_pages(10, 150), conditions(80, 10), seed=10)
+    second, _ = result_rows(generate_pages(11, 150), conditions(80, 10), seed=11)
+    _write_results(tmp_path / "run-1" / "results.jsonl", first)
+    _write_results(tmp_path / "run-2" / "results.jsonl", second)
+    code = main(["report", str(tmp_path / "run-1"), str(tmp_path / "run-2" / "results.jsonl"),
+                 "--out", str(tmp_path / "out"), "--target-accuracy", "0.95", "--key", "Total", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    figures = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert figures["volume"]["pages"] == printed["pages"] == 300
+    assert [item["key"] for item in figures["key_curves"]] == ["Total"]
+    assert printed["recommended_conditions"] == figures["recommendation"]["conditions"]
+    # the conditions file `activation simulate` takes, as it is
+    conditions_file = tmp_path / "recommended.json"
+    conditions_file.write_text(json.dumps(printed["recommended_conditions"]))
+    assert parse_conditions(conditions_file.read_text(), TEXTRACT).document() == printed["recommended_conditions"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "Content-Security-Policy" in page
+    # nothing the page would fetch: no src/href but in-page references, no url(), no @import
+    import re
+
+    assert not [ref for ref in re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page) if not ref.startswith("#")]
+    assert not [ref for ref in re.findall(r"url\(([^)]*)\)", page) if not ref.startswith("#")]
+    assert "@import" not in page and "<script" not in page
+
+
+def test_the_command_says_what_is_wrong(tmp_path, capsys):
+    from airflow_a2i.cli import main
+
+    assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"human_loop_name": null}\nnot json\n')
+    assert main(["report", str(bad), "--out", str(tmp_path / "out")]) == 1
+    assert "line 2 is not JSON" in capsys.readouterr().err
+    rows, _ = result_rows(generate_pages(12, 20), conditions(80, 10), seed=12)
+    good = _write_results(tmp_path / "good.jsonl", rows)
+    assert main(["report", str(good), "--out", str(tmp_path / "out"), "--review-budget", "30"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    conditions_file = tmp_path / "conditions.json"
+    conditions_file.write_text('{"Conditions": []}')
+    assert main(["report", str(good), "--out", str(tmp_path / "out"), "--conditions", str(conditions_file)]) == 2
+    assert "is empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", str(good), "--out", "x", "--target-accuracy", "0.9", "--review-budget", "0.3"])
+
+
+def test_without_plots_the_page_has_the_tables_and_says_how_to_get_plots(tmp_path):
+    from airflow_a2i.report.files import report_files
+
+    rows, _ = result_rows(generate_pages(13, 60), conditions(80, 10), seed=13)
+    page = report_files(build_report(rows), plots=False)["report.html"]
+    assert "<svg" not in page and "airflow-a2i[report]" in page and "<table>" in page
+
+
+def test_building_a_report_imports_no_plotting_library_and_the_operator_module_no_report():
+    import subprocess
+    import sys
+
+    for check in ("import sys, airflow_a2i.report.build, airflow_a2i.report.files, airflow_a2i.report.command; "
+                  "assert 'matplotlib' not in sys.modules",
+                  # a DAG file's parse pays for the operator, not for the report's computations or plots
+                  "import sys, airflow_a2i.operators.report; "
+                  "assert not [name for name in sys.modules if name.startswith(('airflow_a2i.report', 'matplotlib'))]"):
+        subprocess.run([sys.executable, "-c", check], check=True, timeout=60)

@@ -81,11 +81,11 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     ``human_loop_arn``, ``status`` (A2I's, or ``Missing`` when no loop of that name exists),
     ``failure_code``, ``failure_reason``, ``output_s3_uri``, ``output_error`` (why a Completed loop's
     output could not be read), ``answers`` (``worker_id``, ``submission_time``, ``time_spent_in_seconds``,
-    ``answer``), ``consolidated_answer`` (majority per answer field), ``agreement``, ``ties``, ``activation_results`` (built-in
-    task types: the ``humanTaskActivationConditionResults`` A2I wrote, which conditions held) and ``sampled``
-    (a top-level ``Sampling`` condition started the loop: reviewed by chance; false without a loop, null when not
-    known, as for custom task types). The loop
-    columns are null for an item that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
+    ``answer``), ``consolidated_answer`` (majority per answer field), ``agreement``, ``ties``,
+    ``activation_results`` (built-in task types: the ``humanTaskActivationConditionResults`` A2I wrote, which
+    conditions held) and ``sampled`` (a top-level ``Sampling`` condition started the loop: reviewed by chance;
+    false without a loop, null when not known, as for custom task types). The loop columns are null for an item
+    that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
     Only the URIs and counts go to XCom.
 
     Built-in task types (Textract ``AnalyzeDocument``, Rekognition ``DetectModerationLabels``) get the

@@ -145,6 +145,10 @@ def estimate_errors_left(split: Strata) -> Estimate:
              f"not have ({wrong} of them corrected); {int(CONFIDENCE_LEVEL * 100)}% Wilson interval.")
 
 
+def _at_or_above(ordered: list[float], threshold: float) -> int:
+    return len(ordered) - bisect.bisect_left(ordered, threshold)
+
+
 @dataclass(frozen=True)
 class CurvePoint:
     """What a ``KeyValueBlockConfidenceLessThan`` threshold would have done to these fields."""
@@ -173,23 +177,27 @@ def threshold_curve(pages: Sequence[Page], split: Strata, key: str | None = None
         item.key == key for item in page.fields)))
     confidences = sorted([confidence for confidence, _ in split.known + split.sample] + split.unreviewed)
     known_wrong = sorted(confidence for confidence, wrong in split.known if wrong)
+    left_alone = sorted([confidence for confidence, _ in split.sample] + split.unreviewed)
+    sample_all = sorted(confidence for confidence, _ in split.sample)
     sample_wrong = sorted(confidence for confidence, wrong in split.sample if wrong)
-    total, sampled = split.total, len(split.sample)
+    total = split.total
     points = []
     for threshold in thresholds:
-        seen = len(known_wrong) - bisect.bisect_left(known_wrong, threshold)
-        seen_in_sample = len(sample_wrong) - bisect.bisect_left(sample_wrong, threshold)
+        seen = _at_or_above(known_wrong, threshold)
+        wrong_in_sample = _at_or_above(sample_wrong, threshold)
         rate = interval = None
-        if total and (sampled or not split.unreviewed):
-            share = seen_in_sample / sampled if sampled else 0.0
-            bounds = wilson_interval(seen_in_sample, sampled) or (0.0, 0.0)
-            # the sample stands for every field the conditions leave alone, sampled or not
-            rate = (seen + share * split.not_selected) / total
-            interval = ((seen + bounds[0] * split.not_selected) / total,
-                        (seen + bounds[1] * split.not_selected) / total)
+        if total and (sample_all or not split.unreviewed):
+            # The confidences of every field are known: how many fields the conditions leave alone stay at or
+            # above the threshold is exact; the sample's fields up there say what share of them is wrong.
+            staying = _at_or_above(left_alone, threshold)
+            sampled = _at_or_above(sample_all, threshold) or len(sample_all)  # none up there: the whole sample
+            share = wrong_in_sample / sampled if staying else 0.0
+            bounds = (wilson_interval(wrong_in_sample, sampled) or (0.0, 0.0)) if staying else (0.0, 0.0)
+            rate = (seen + share * staying) / total
+            interval = ((seen + bounds[0] * staying) / total, (seen + bounds[1] * staying) / total)
         points.append(CurvePoint(
             threshold=float(threshold),
             page_review_rate=bisect.bisect_left(minimums, threshold) / pages_count if pages_count else 0.0,
             field_review_rate=bisect.bisect_left(confidences, threshold) / len(confidences) if confidences else 0.0,
-            error_rate=rate, error_rate_interval=interval, errors_seen=seen + seen_in_sample))
+            error_rate=rate, error_rate_interval=interval, errors_seen=seen + wrong_in_sample))
     return points
