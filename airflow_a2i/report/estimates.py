@@ -187,14 +187,15 @@ def threshold_curve(pages: Sequence[Page], split: Strata, key: str | None = None
         wrong_in_sample = _at_or_above(sample_wrong, threshold)
         rate = interval = None
         if total and (sample_all or not split.unreviewed):
-            # The confidences of every field are known: how many fields the conditions leave alone stay at or
-            # above the threshold is exact; the sample's fields up there say what share of them is wrong.
+            # The sample stands for every field the conditions leave alone: its share of fields wrong and at or
+            # above the threshold, times their number (monotone in the threshold). Their confidences are known,
+            # so the estimate never exceeds how many of them stay at or above it (none: exactly no error).
             staying = _at_or_above(left_alone, threshold)
-            sampled = _at_or_above(sample_all, threshold) or len(sample_all)  # none up there: the whole sample
-            share = wrong_in_sample / sampled if staying else 0.0
-            bounds = (wilson_interval(wrong_in_sample, sampled) or (0.0, 0.0)) if staying else (0.0, 0.0)
-            rate = (seen + share * staying) / total
-            interval = ((seen + bounds[0] * staying) / total, (seen + bounds[1] * staying) / total)
+            share = wrong_in_sample / len(sample_all) if sample_all else 0.0
+            bounds = wilson_interval(wrong_in_sample, len(sample_all)) or (0.0, 0.0)
+            estimated = [min(staying, value * split.not_selected) for value in (share, *bounds)]
+            rate = (seen + estimated[0]) / total
+            interval = ((seen + estimated[1]) / total, (seen + estimated[2]) / total)
         points.append(CurvePoint(
             threshold=float(threshold),
             page_review_rate=bisect.bisect_left(minimums, threshold) / pages_count if pages_count else 0.0,
