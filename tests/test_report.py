@@ -304,3 +304,41 @@ def test_building_a_report_imports_no_plotting_library_and_the_operator_module_n
                   "import sys, airflow_a2i.operators.report; "
                   "assert not [name for name in sys.modules if name.startswith(('airflow_a2i.report', 'matplotlib'))]"):
         subprocess.run([sys.executable, "-c", check], check=True, timeout=60)
+
+
+_confidences = st.one_of(st.none(), st.floats(0, 100, allow_nan=False))
+_fields = st.lists(st.fixed_dictionaries({
+    "key": st.sampled_from(["Total", "Date", "Name:", ""]), "machine_confidence": _confidences,
+    "reviewed": st.booleans(), "corrected": st.booleans(), "added_by_reviewer": st.booleans()}), max_size=5)
+_rows = st.lists(st.fixed_dictionaries({
+    "item_key": st.one_of(st.none(), st.text(max_size=5)), "human_loop_name": st.one_of(st.none(), st.text(max_size=5)),
+    "status": st.sampled_from([None, "Completed", "Failed", "InProgress", "Missing"]),
+    "answers": st.one_of(st.none(), st.lists(st.fixed_dictionaries({
+        "worker_id": st.sampled_from(["w1", "w2"]), "time_spent_in_seconds": st.one_of(st.none(), st.floats(0, 1e4))}),
+        max_size=3)),
+    "agreement": st.one_of(st.none(), st.floats(0, 1)), "sampled": st.one_of(st.none(), st.booleans()),
+    "fields": st.one_of(st.none(), _fields),
+    "activation_results": st.one_of(st.none(), st.just(conditions(80, 10).document()))}), max_size=12)
+
+
+@given(rows=_rows, aim=st.sampled_from([{"target_accuracy": 0.99}, {"review_budget": 0.3}, {"target_accuracy": 1}]))
+@settings(max_examples=60)
+def test_any_results_give_a_report_and_a_page(rows, aim):
+    """Odd results (no fields, no loops, missing times, fields added, unknown conditions) never break the report:
+    its figures are JSON and its page renders; what cannot be estimated says so."""
+    from airflow_a2i.report.files import report_files
+
+    report = build_report(rows, **aim)
+    files = report_files(report, plots=False)
+    assert json.loads(files["report.json"])["volume"]["pages"] == len(rows)
+    estimate = report["estimate"]
+    assert (estimate["accuracy"] is None) == (estimate["accuracy_interval"] is None)
+    if estimate["accuracy"] is not None:
+        low, high = estimate["accuracy_interval"]
+        assert 0 <= low <= estimate["accuracy"] <= high <= 1
+    for point in report["threshold_curve"]:
+        if point["error_rate"] is not None:
+            low, high = point["error_rate_interval"]
+            assert 0 <= low <= point["error_rate"] <= high <= 1
+    recommendation = report["recommendation"]
+    assert (recommendation["conditions"] is None) == (recommendation["accuracy"] is None)

@@ -49,7 +49,7 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, sources: Sequence[str] = 
         target_accuracy = DEFAULT_TARGET_ACCURACY
     sampling = sampling_percentage_ if sampling_percentage_ is not None else sampling_percentage(current)
     recommendation = recommend(curve, target_accuracy=target_accuracy, review_budget=review_budget,
-                               sampling_percentage=sampling)
+                               sampling_percentage=sampling, no_fields=split.total == 0)
     return {
         "format": REPORT_FORMAT,
         "sources": list(sources),

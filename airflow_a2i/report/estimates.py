@@ -124,7 +124,11 @@ def estimate_errors_left(split: Strata) -> Estimate:
     interval = wilson_interval(wrong, len(split.sample))
     common = {"fields": split.total, "unreviewed": len(split.unreviewed), "sample": len(split.sample),
               "sample_errors": wrong, "known_errors": known, "added": split.added, "pending": split.pending}
-    if interval is None or split.total == 0:
+    if split.total == 0:
+        return Estimate(**common, error_rate=None, error_rate_interval=None, errors_left=None, accuracy=None,
+                        accuracy_interval=None, note="No form fields the machine read with a confidence (Textract "
+                                                     "forms): nothing to estimate.")
+    if interval is None:
         note = ("No sample: no field left unreviewed by the conditions was reviewed by chance (a Sampling "
                 "condition), so the errors in the unreviewed fields cannot be estimated. Add "
                 '{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": 5}} to the '

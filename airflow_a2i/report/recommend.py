@@ -69,7 +69,8 @@ def _predict(point: CurvePoint, sampling: float) -> _Prediction | None:
 
 
 def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = None,
-              review_budget: float | None = None, sampling_percentage: float | None = None) -> Recommendation:
+              review_budget: float | None = None, sampling_percentage: float | None = None,
+              no_fields: bool = False) -> Recommendation:
     """The cheapest threshold whose accuracy interval lies above ``target_accuracy``; or, with a
     ``review_budget`` (a share of pages), the most accurate threshold within it."""
     if (target_accuracy is None) == (review_budget is None):
@@ -84,11 +85,12 @@ def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = No
                               "review_budget": review_budget}
     predictions = [prediction for point in curve if (prediction := _predict(point, sampling)) is not None]
     if not predictions:
+        why = ("these results have no Textract form fields, which the conditions' confidence thresholds act on"
+               if no_fields else "without a sample (a Sampling condition) the errors in unreviewed fields are "
+                                 "unknown, so no threshold can be said to reach a target. Run with Sampling first")
         return Recommendation(conditions=None, threshold=None, review_rate=None, accuracy=None,
                               accuracy_interval=None, meets_target=False, **common,
-                              explanation="No recommendation: without a sample (a Sampling condition) the errors "
-                                          "in unreviewed fields are unknown, so no threshold can be said to reach "
-                                          "a target. Run with Sampling first.")
+                              explanation=f"No recommendation: {why}.")
     if target_accuracy is not None:
         sure = [item for item in predictions if item.interval[0] >= target_accuracy]
         likely = [item for item in predictions if item.accuracy >= target_accuracy]
