@@ -98,14 +98,18 @@ def test_the_threshold_curve_at_the_current_threshold_is_what_happened():
     assert sum(field["wrong"] for page in truths for field in page) > 0
 
 
-def test_the_recommendation_applied_on_held_out_data_reaches_its_prediction():
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("per_key", [True, False], ids=["thresholds per key", "one threshold"])
+def test_the_recommendation_applied_on_held_out_data_reaches_its_prediction(per_key):
     """The recommended conditions, evaluated by activation simulate on new pages from the same source, give
     an accuracy within the stated interval in most repetitions, and the target when the interval promised it."""
     target = 0.96
     held = reached = promised = 0
-    for seed in range(12):
+    seeds = range(10)
+    for seed in seeds:
         rows, _ = result_rows(generate_pages(seed, 500), conditions(80, 10), seed=seed)
-        recommendation = build_report(rows, target_accuracy=target)["recommendation"]
+        recommendation = build_report(rows, target_accuracy=target, per_key_thresholds=per_key)["recommendation"]
+        assert (recommendation["per_key_thresholds"] is not None) == (recommendation["threshold"] is None)
         chosen = parse_conditions(json.dumps(recommendation["conditions"]), TEXTRACT)  # as the JSON is taken
         held_out = generate_pages(1000 + seed, 600)
         report = simulate(chosen, response_documents(held_out))
@@ -122,17 +126,32 @@ def test_the_recommendation_applied_on_held_out_data_reaches_its_prediction():
         if low >= target:
             promised += 1
             reached += accuracy >= target - 0.004
-    assert held >= 10, held
-    assert reached >= 0.8 * promised
+    assert held >= 0.8 * len(seeds), held
+    assert promised and reached >= 0.8 * promised
+
+
+def test_thresholds_per_key_review_fewer_pages_where_keys_differ():
+    """The generated keys are misread at 2% to 12%: one threshold per key reaches the target with fewer pages."""
+    rows, _ = result_rows(generate_pages(14, 500), conditions(80, 10), seed=14)
+    per_key = build_report(rows, target_accuracy=0.96)["recommendation"]
+    single = build_report(rows, target_accuracy=0.96, per_key_thresholds=False)["recommendation"]
+    assert per_key["accuracy_interval"][0] >= 0.96 and single["accuracy_interval"][0] >= 0.96
+    assert per_key["review_rate"] < single["review_rate"] - 0.1
+    thresholds = per_key["per_key_thresholds"]
+    assert thresholds["Total"] > thresholds.get("Account", 0)  # the worst-read key gets the highest threshold
+    named = [item["ConditionParameters"]["ImportantFormKey"] for item in per_key["conditions"]["Conditions"]
+             if item["ConditionType"] == "ImportantFormKeyConfidenceCheck"]
+    assert named == sorted(thresholds) and "*" not in named
 
 
 def test_a_review_budget_gives_the_most_accurate_threshold_within_it():
     rows, _ = result_rows(generate_pages(6, 300), conditions(80, 10), seed=6)
-    report = build_report(rows, review_budget=0.5)
-    recommendation = report["recommendation"]
+    recommendation = build_report(rows, review_budget=0.5, per_key_thresholds=False)["recommendation"]
     assert recommendation["review_rate"] <= 0.5 and recommendation["meets_target"]
-    richer = build_report(rows, review_budget=0.9)["recommendation"]
+    richer = build_report(rows, review_budget=0.9, per_key_thresholds=False)["recommendation"]
     assert richer["accuracy"] >= recommendation["accuracy"] and richer["threshold"] >= recommendation["threshold"]
+    per_key = build_report(rows, review_budget=0.5)["recommendation"]  # per key: as accurate or more, in budget
+    assert per_key["review_rate"] <= 0.5 and per_key["accuracy"] >= recommendation["accuracy"]
     with pytest.raises(ValueError, match="exactly one"):
         recommend([], target_accuracy=0.9, review_budget=0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -263,6 +282,10 @@ def test_the_command_combines_runs_and_writes_the_page_and_the_figures(tmp_path,
     assert not [ref for ref in re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page) if not ref.startswith("#")]
     assert not [ref for ref in re.findall(r"url\(([^)]*)\)", page) if not ref.startswith("#")]
     assert "@import" not in page and "<script" not in page
+    import html
+
+    shown = html.unescape(page.split("<pre>", 1)[1].split("</pre>", 1)[0])
+    assert json.loads(shown) == printed["recommended_conditions"]  # the page's JSON can be copied as it is
 
 
 def test_the_command_says_what_is_wrong(tmp_path, capsys):

@@ -10,6 +10,7 @@ from airflow_a2i.activation.model import Conditions
 from airflow_a2i.report.data import Page, key_value_threshold, pages_of, recorded_conditions, sampling_percentage
 from airflow_a2i.report.estimates import estimate_errors_left, strata, threshold_curve
 from airflow_a2i.report.figures import people, quality, volume
+from airflow_a2i.report.per_key import KeyPlan, plan_per_key
 from airflow_a2i.report.recommend import recommend
 
 REPORT_FORMAT = "airflow-a2i.review-report/1"
@@ -20,7 +21,7 @@ IMPORTANT_KEYS = 6  # keys with a curve of their own, when not named: the most f
 def build_report(rows: Iterable[Mapping[str, Any]], *, sources: Sequence[str] = (),
                  conditions: Conditions | None = None, target_accuracy: float | None = None,
                  review_budget: float | None = None, sampling_percentage_: float | None = None,
-                 important_keys: Sequence[str] | None = None) -> dict[str, Any]:
+                 important_keys: Sequence[str] | None = None, per_key_thresholds: bool = True) -> dict[str, Any]:
     """The report's figures.
 
     :param rows: the results lines of one run or several.
@@ -30,6 +31,7 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, sources: Sequence[str] = 
     :param review_budget: instead, the share of pages the recommendation may send to review.
     :param sampling_percentage_: the Sampling percentage the recommendation keeps (default: the current one, or 5).
     :param important_keys: the keys with a threshold curve of their own (default: the most frequent).
+    :param per_key_thresholds: let the recommendation give each key its own threshold when that does better.
     """
     rows = list(rows)
     pages = pages_of(rows)
@@ -48,8 +50,15 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, sources: Sequence[str] = 
     if target_accuracy is None and review_budget is None:
         target_accuracy = DEFAULT_TARGET_ACCURACY
     sampling = sampling_percentage_ if sampling_percentage_ is not None else sampling_percentage(current)
+    splits = {key: strata(pages, current, key) for key, _ in counts.most_common()}
+
+    def plan_keys(sampling_percentage: float) -> KeyPlan | None:
+        return plan_per_key(pages, splits, sampling_percentage=sampling_percentage, target_accuracy=target_accuracy,
+                            review_budget=review_budget)
+
     recommendation = recommend(curve, target_accuracy=target_accuracy, review_budget=review_budget,
-                               sampling_percentage=sampling, no_fields=split.total == 0)
+                               sampling_percentage=sampling, no_fields=split.total == 0,
+                               per_key=plan_keys if per_key_thresholds else None)
     return {
         "format": REPORT_FORMAT,
         "sources": list(sources),

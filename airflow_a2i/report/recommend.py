@@ -9,11 +9,12 @@ whole, so they add review and remove their share of the errors left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_a2i.report.estimates import CurvePoint
+from airflow_a2i.report.per_key import KeyPlan
 
 DEFAULT_SAMPLING_PERCENTAGE = 5.0
 
@@ -30,6 +31,7 @@ class Recommendation:
     target_accuracy: float | None
     review_budget: float | None
     explanation: str
+    per_key_thresholds: dict[str, float] | None = field(default=None)  # set when thresholds per key won
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (list(value) if isinstance(value, tuple) else value) for name, value in self.__dict__.items()}
@@ -40,6 +42,18 @@ def conditions_document(threshold: float, sampling_percentage: float) -> dict[st
     conditions: list[dict[str, Any]] = [{
         "ConditionType": "ImportantFormKeyConfidenceCheck",
         "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": _number(threshold)}}]
+    if sampling_percentage > 0:
+        conditions.append({"ConditionType": "Sampling",
+                           "ConditionParameters": {"RandomSamplingPercentage": _number(sampling_percentage)}})
+    return {"Conditions": conditions}
+
+
+def per_key_conditions_document(thresholds: Mapping[str, float], sampling_percentage: float) -> dict[str, Any]:
+    """One confidence check per key with its own threshold, and a sampled page."""
+    conditions: list[dict[str, Any]] = [{
+        "ConditionType": "ImportantFormKeyConfidenceCheck",
+        "ConditionParameters": {"ImportantFormKey": key, "KeyValueBlockConfidenceLessThan": _number(threshold)}}
+        for key, threshold in sorted(thresholds.items())]
     if sampling_percentage > 0:
         conditions.append({"ConditionType": "Sampling",
                            "ConditionParameters": {"RandomSamplingPercentage": _number(sampling_percentage)}})
@@ -70,9 +84,11 @@ def _predict(point: CurvePoint, sampling: float) -> _Prediction | None:
 
 def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = None,
               review_budget: float | None = None, sampling_percentage: float | None = None,
-              no_fields: bool = False) -> Recommendation:
+              no_fields: bool = False, per_key: Callable[[float], KeyPlan | None] | None = None) -> Recommendation:
     """The cheapest threshold whose accuracy interval lies above ``target_accuracy``; or, with a
-    ``review_budget`` (a share of pages), the most accurate threshold within it."""
+    ``review_budget`` (a share of pages), the most accurate threshold within it. ``per_key`` plans thresholds
+    per key for a Sampling percentage (:func:`airflow_a2i.report.per_key.plan_per_key`): taken instead when it
+    does better (the target surely met with fewer pages, or more accuracy within the budget)."""
     if (target_accuracy is None) == (review_budget is None):
         raise ValueError("Give exactly one of target_accuracy (such as 0.99) and review_budget (such as 0.3)")
     for name, value in (("target_accuracy", target_accuracy), ("review_budget", review_budget)):
@@ -120,9 +136,32 @@ def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = No
                    "cheapest")
             meets = False
     threshold = chosen.point.threshold
+    plan = per_key(sampling) if per_key is not None else None
+    if plan is not None and plan.thresholds and _plan_wins(plan, chosen, target_accuracy, review_budget):
+        meets = plan.accuracy >= target_accuracy if target_accuracy is not None else True
+        named = ", ".join(f"{key!r} < {value:g}" for key, value in sorted(plan.thresholds.items()))
+        return Recommendation(
+            conditions=per_key_conditions_document(plan.thresholds, sampling), threshold=None,
+            review_rate=plan.review_rate, accuracy=plan.accuracy, accuracy_interval=plan.accuracy_interval,
+            meets_target=meets, per_key_thresholds=dict(plan.thresholds), **common,
+            explanation=f"A threshold per key ({named}; other keys none) with Sampling at {sampling:g}%: it does "
+                        f"better than one threshold on every key (that would be {threshold:g}: "
+                        f"{chosen.review_rate:.1%} of pages, accuracy {chosen.accuracy:.2%}). Predicted: "
+                        f"{plan.review_rate:.1%} of pages reviewed, field accuracy {plan.accuracy:.2%} "
+                        f"({plan.accuracy_interval[0]:.2%} to {plan.accuracy_interval[1]:.2%}).")
     return Recommendation(
         conditions=conditions_document(threshold, sampling), threshold=threshold, review_rate=chosen.review_rate,
         accuracy=chosen.accuracy, accuracy_interval=chosen.interval, meets_target=meets, **common,
         explanation=f"KeyValueBlockConfidenceLessThan {threshold:g} on every key with Sampling at {sampling:g}%: "
                     f"{how}. Predicted: {chosen.review_rate:.1%} of pages reviewed, field accuracy "
                     f"{chosen.accuracy:.2%} ({chosen.interval[0]:.2%} to {chosen.interval[1]:.2%}).")
+
+
+def _plan_wins(plan: KeyPlan, chosen: _Prediction, target_accuracy: float | None,
+               review_budget: float | None) -> bool:
+    if target_accuracy is not None:
+        if plan.accuracy_interval[0] < target_accuracy:
+            return False
+        return chosen.interval[0] < target_accuracy or plan.review_rate < chosen.review_rate
+    assert review_budget is not None
+    return plan.review_rate <= review_budget and plan.accuracy > chosen.accuracy

@@ -29,7 +29,7 @@ th, td { border-bottom: 1px solid #e3e7ee; padding: .25rem .6rem; text-align: ri
 th:first-child, td:first-child { text-align: left; } th { background: #f0f3f8; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: .5rem .8rem; margin: .8rem 0; }
 .good { background: #e8f5e9; border-left-color: #2e7d32; }
-pre { background: #f0f3f8; padding: .8rem; overflow-x: auto; font-size: .85rem; }
+pre { background: #f0f3f8; padding: .8rem; white-space: pre-wrap; font-size: .85rem; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; } .plots svg { max-width: 100%; height: auto; }
 .muted { color: #5a6475; font-size: .85rem; }
 """
@@ -53,6 +53,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
+
+
+def _conditions_json(document: Mapping[str, Any]) -> str:
+    """The conditions, one to a line: valid JSON, short enough to read."""
+    lines = ",\n".join(f"  {json.dumps(item)}" for item in document["Conditions"])
+    return '{"Conditions": [\n' + lines + "\n]}"
 
 
 def plots_available() -> bool:
@@ -103,7 +109,7 @@ def render_html(report: Mapping[str, Any], *, plots: bool | None = None) -> str:
     if recommendation["conditions"]:
         parts.append("<p>Activation conditions, as <code>A2ICreateFlowDefinitionOperator(activation_conditions=...)"
                      "</code> and <code>airflow-a2i activation simulate</code> take them:</p>")
-        parts.append(f"<pre>{html.escape(json.dumps(recommendation['conditions'], indent=2))}</pre>")
+        parts.append(f"<pre>{html.escape(_conditions_json(recommendation['conditions']))}</pre>")
 
     parts.append("<h2>Threshold curve</h2>")
     parts.append("<p>For each <code>KeyValueBlockConfidenceLessThan</code> threshold on every key: the share of pages "
@@ -210,6 +216,10 @@ def _curve_plot(axes: Any, report: Mapping[str, Any]) -> bool:
         if point is not None:
             axes.scatter([point["page_review_rate"] * 100], [point["error_rate"] * 100], color=color, zorder=3,
                          label=f"{label} (< {threshold:g})")
+    recommendation = report["recommendation"]
+    if recommendation.get("per_key_thresholds") and recommendation.get("accuracy") is not None:
+        axes.scatter([recommendation["review_rate"] * 100], [(1 - recommendation["accuracy"]) * 100], marker="D",
+                     color="#2e7d32", zorder=3, label="recommended (per key, with Sampling)")
     axes.set_xlabel("pages sent to review (%)")
     axes.set_ylabel("fields left wrong (%)")
     axes.set_title("Review rate caused vs error rate left")
