@@ -97,6 +97,8 @@ def _notes(pages: Sequence[Page], current: Conditions | None) -> list[str]:
     if not any(page.fields for page in pages):
         notes.append("No Textract form fields in these results: the quality figures, the threshold curve and the "
                      "recommendation need them (Rekognition and custom task types get volume and people only).")
+    notes.append("The intervals count fields as independent draws: where errors cluster on pages (a bad scan), they "
+                 "are narrower than they should be; more sampled pages narrow them honestly.")
     notes.append("Thresholds are judged on each pair's key-value confidence; word-confidence thresholds are not "
                  "(the results keep one confidence per pair).")
     return notes
