@@ -53,7 +53,8 @@ def activation_conditions(sampling_percentage: object) -> dict:
     """The conditions, and a share of images reviewed at random whatever their confidences (Sampling): what lets
     the review report (``airflow-a2i report``) estimate the errors left in the images nobody reviewed."""
     share = float(sampling_percentage)  # type: ignore[arg-type]
-    sampling = [{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": share}}]
+    percentage = int(share) if share.is_integer() else share  # 5, not 5.0, in the flow definition
+    sampling = [{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": percentage}}]
     return {"Conditions": ACTIVATION_CONDITIONS["Conditions"] + (sampling if share > 0 else [])}
 
 

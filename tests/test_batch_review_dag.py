@@ -67,6 +67,9 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     totals = json.loads(s3.get_object(Bucket=bucket, Key=results["summary_uri"].split("/", 3)[3])["Body"].read())
     assert totals["documents"] == 14 and totals["items"] == summary.pages
     assert totals["documents_reviewed"] == len({line["document"] for line in reviewed})
+    described = sagemaker.describe_flow_definition(FlowDefinitionName=flow_name)["HumanLoopActivationConfig"]
+    assert json.loads(described["HumanLoopActivationConditionsConfig"]["HumanLoopActivationConditions"])[
+        "Conditions"][1] == {"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": 40}}
     # Each loop says which conditions held; Sampling (40% here) drew some pages whatever their confidences.
     conditions_met = [[item["ConditionType"] for item in line["activation_results"]["Conditions"]
                        if item["EvaluationResult"]] for line in reviewed]
