@@ -68,3 +68,15 @@ def test_bad_arguments_are_refused_when_the_dag_is_parsed():
     with pytest.raises(A2IValidationError, match="activation_conditions"):
         make(activation_conditions={"Conditions": []})
     make(target_accuracy="{{ params.target }}", results="{{ ti.xcom_pull('results') }}")  # checked once rendered
+
+
+def test_the_command_reads_results_from_s3(s3, output_bucket, tmp_path, capsys):
+    """`airflow-a2i report s3://...`: boto3 with AWS_ENDPOINT_URL, as the session's local service sets it."""
+    from airflow_a2i.cli import main
+
+    rows, _ = result_rows(generate_pages(22, 120), conditions(80, 10), seed=22)
+    _put_results(s3, output_bucket, "runs/9/results/results.jsonl", rows)
+    assert main(["report", f"s3://{output_bucket}/runs/9/results", "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pages"] == 120
+    assert main(["report", f"s3://{output_bucket}/runs/none/results", "--out", str(tmp_path)]) == 1
+    assert "does not exist" in capsys.readouterr().err
