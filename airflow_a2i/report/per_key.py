@@ -62,9 +62,16 @@ def plan_per_key(pages: Sequence[Page], splits: Mapping[str, Strata], *, samplin
     fixed = [sum(values) for values in zip(*(_Counts(split).at(0) for key, split in splits.items()
                                              if key not in counts), strict=False)] or [0, 0, 0]
     scored = [page for page in pages if page.has_fields]
-    minimums = [{key: min(item.confidence for item in page.fields if item.key == key and item.confidence is not None)
-                 for key in {item.key for item in page.fields if item.confidence is not None} if key in counts}
-                for page in scored]
+    by_key: dict[str, list[tuple[float, int]]] = {key: [] for key in keys}  # (the page's lowest confidence, page)
+    for index, page in enumerate(scored):
+        lowest: dict[str, float] = {}
+        for item in page.fields:
+            if item.confidence is not None and item.key in by_key:
+                lowest[item.key] = min(item.confidence, lowest.get(item.key, 101.0))
+        for key, confidence in lowest.items():
+            by_key[key].append((confidence, index))
+    for entries in by_key.values():
+        entries.sort()
     share = sampling_percentage / 100
 
     def predict(state: dict[str, float], reviewed: int) -> tuple[float, float, float, float]:
@@ -83,28 +90,33 @@ def plan_per_key(pages: Sequence[Page], splits: Mapping[str, Strata], *, samplin
     reviewed = 0
     current = predict(state, reviewed)
     while not (target_accuracy is not None and current[2] >= target_accuracy):
-        best: tuple[float, str, float, list[int], tuple[float, float, float, float]] | None = None
+        best: tuple[float, str, float, tuple[float, float, float, float]] | None = None
         for key in keys:
-            for threshold in thresholds:
+            entries, position, added = by_key[key], 0, 0
+            for threshold in thresholds:  # ascending: the pages a threshold adds grow with it
+                while position < len(entries) and entries[position][0] < threshold:
+                    added += not under[entries[position][1]]
+                    position += 1
                 if threshold <= state[key]:
                     continue
-                added = [index for index, page_minimums in enumerate(minimums)
-                         if not under[index] and page_minimums.get(key, 101.0) < threshold]
-                moved = predict({**state, key: threshold}, reviewed + len(added))
+                moved = predict({**state, key: threshold}, reviewed + added)
                 if review_budget is not None and moved[0] > review_budget + 1e-12:
                     break  # higher thresholds of this key only add pages
                 gain = (moved[1] - current[1]) + (moved[2] - current[2])
                 if gain <= 1e-12:
                     continue
-                score = gain / max(len(added), 0.5)
+                score = gain / max(added, 0.5)
                 if best is None or score > best[0]:
-                    best = (score, key, threshold, added, moved)
+                    best = (score, key, threshold, moved)
         if best is None:
             break
-        _, key, threshold, added, current = best
+        _, key, threshold, current = best
         state[key] = threshold
-        for index in added:
-            under[index] = True
-        reviewed += len(added)
+        for confidence, index in by_key[key]:
+            if confidence >= threshold:
+                break
+            if not under[index]:
+                under[index] = True
+                reviewed += 1
     return KeyPlan(thresholds={key: value for key, value in state.items() if value > 0}, review_rate=current[0],
                    accuracy=current[1], accuracy_interval=(current[2], current[3]))
