@@ -365,3 +365,9 @@ def test_any_results_give_a_report_and_a_page(rows, aim):
             assert 0 <= low <= point["error_rate"] <= high <= 1
     recommendation = report["recommendation"]
     assert (recommendation["conditions"] is None) == (recommendation["accuracy"] is None)
+
+
+def test_rows_are_read_in_one_pass():
+    """The operator and the command stream a batch's rows: a one-shot iterator gives the same report as a list."""
+    rows, _ = result_rows(generate_pages(15, 120), conditions(80, 10), seed=15)
+    assert build_report(iter(rows)) == build_report(rows)

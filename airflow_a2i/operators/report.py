@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -138,7 +138,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.report.build import build_report, headline
         from airflow_a2i.report.data import load_conditions
-        from airflow_a2i.report.files import REPORT_HTML, REPORT_JSON, read_rows, report_files, results_location
+        from airflow_a2i.report.files import REPORT_HTML, REPORT_JSON, iter_rows, report_files, results_location
         from airflow_a2i.xcom_values import plain_lists
 
         target, budget, sampling = self._validate(rendered=True)
@@ -149,10 +149,9 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         if not all(location.startswith("s3://") for location in locations):
             raise A2IValidationError(f"results must be in S3 (s3://...), not {locations}")
         conditions = load_conditions(self.activation_conditions) if self.activation_conditions else None
-        rows = read_rows(locations, self._read)
-        self.log.info("Building the review report of %d item(s) from %s", len(rows), ", ".join(locations))
-        report = build_report(rows, sources=locations, conditions=conditions, target_accuracy=target,
-                              review_budget=budget, sampling_percentage_=sampling,
+        self.log.info("Building the review report of %s", ", ".join(locations))
+        report = build_report(iter_rows(locations, self._lines), sources=locations, conditions=conditions,
+                              target_accuracy=target, review_budget=budget, sampling_percentage_=sampling,
                               important_keys=self.important_keys)
         prefix = (self.output_s3_uri or f"{locations[0].rsplit('/', 1)[0]}/{REPORT_FOLDER}").rstrip("/")
         bucket, key_prefix = prefix.removeprefix("s3://").split("/", 1)
@@ -164,7 +163,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                       report["recommendation"]["explanation"])
         return {"report_uri": uris[REPORT_HTML], "figures_uri": uris[REPORT_JSON], **headline(report)}
 
-    def _read(self, uri: str) -> bytes:
+    def _lines(self, uri: str) -> Iterable[bytes]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.exceptions import ClientError
 
@@ -172,8 +171,9 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
 
         bucket, key = S3Hook.parse_s3_url(uri)
         try:
-            return bytes(self.s3_hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read())
+            body = self.s3_hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as error:
             if error_code(error) in S3_NOT_FOUND_CODES:
                 raise FileNotFoundError(f"the results {uri} do not exist") from None
             raise
+        return body.iter_lines()  # streamed: a batch's results need not fit in memory

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_a2i.activation.model import Conditions
@@ -15,6 +15,7 @@ from airflow_a2i.report.recommend import recommend
 
 REPORT_FORMAT = "airflow-a2i.review-report/1"
 DEFAULT_TARGET_ACCURACY = 0.99
+RECORDED_ROWS = 5  # loops whose recorded conditions are tried, in order, to read the current conditions back
 IMPORTANT_KEYS = 6  # keys with a curve of their own, when not named: the most frequent
 
 
@@ -33,9 +34,16 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, sources: Sequence[str] = 
     :param important_keys: the keys with a threshold curve of their own (default: the most frequent).
     :param per_key_thresholds: let the recommendation give each key its own threshold when that does better.
     """
-    rows = list(rows)
-    pages = pages_of(rows)
-    current = conditions if conditions is not None else recorded_conditions(rows)
+    recorded: list[Mapping[str, Any]] = []  # the first rows that recorded their conditions: read once, not kept
+
+    def watched(rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for row in rows:
+            if len(recorded) < RECORDED_ROWS and isinstance(row, Mapping) and row.get("activation_results"):
+                recorded.append(row)
+            yield row
+
+    pages = pages_of(watched(rows))  # one pass: a batch's rows are not all held at once, only their pages
+    current = conditions if conditions is not None else recorded_conditions(recorded)
     split = strata(pages, current)
     estimate = estimate_errors_left(split)
     curve = threshold_curve(pages, split)

@@ -37,11 +37,14 @@ def run_report(sources: Sequence[str], out: str | Path, *, target_accuracy: floa
     """Exit 0 written, 1 results unreadable, 2 bad arguments."""
     from airflow_a2i.report.build import build_report, headline
     from airflow_a2i.report.data import load_conditions
-    from airflow_a2i.report.files import REPORT_HTML, read_rows, report_files, results_location, write_local
+    from airflow_a2i.report.files import REPORT_HTML, iter_rows, report_files, results_location, write_local
+    from airflow_a2i.report.recommend import check_aim
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     conditions = None
     try:
+        check_aim(target_accuracy if target_accuracy is not None or review_budget is not None else 0.99,
+                  review_budget, sampling_percentage)
         locations = [results_location(source) for source in sources]
         if conditions_file is not None:
             conditions = load_conditions(Path(conditions_file).read_text(encoding="utf-8"))
@@ -49,23 +52,19 @@ def run_report(sources: Sequence[str], out: str | Path, *, target_accuracy: floa
         print(f"airflow-a2i report: {error}", file=stderr)
         return 2
     try:
-        rows = read_rows(locations)
+        # the rows are read as the report is built
+        report = build_report(iter_rows(locations), sources=locations, conditions=conditions,
+                              target_accuracy=target_accuracy, review_budget=review_budget,
+                              sampling_percentage_=sampling_percentage, important_keys=list(keys) or None)
     except FileNotFoundError as error:
         print(f"airflow-a2i report: {error}", file=stderr)
         return 1
-    except ValueError as error:
+    except ValueError as error:  # a line that is not a results line (the arguments were checked above)
         print(f"airflow-a2i report: {error}", file=stderr)
         return 1
     except Exception as error:  # botocore's (no bucket, no credentials), without importing botocore here
         print(f"airflow-a2i report: cannot read the results: {error}", file=stderr)
         return 1
-    try:
-        report = build_report(rows, sources=locations, conditions=conditions, target_accuracy=target_accuracy,
-                              review_budget=review_budget, sampling_percentage_=sampling_percentage,
-                              important_keys=list(keys) or None)
-    except ValueError as error:
-        print(f"airflow-a2i report: {error}", file=stderr)
-        return 2
     written = write_local(out, report_files(report, plots=plots))
     if as_json:
         print(json.dumps({"report": str(written[REPORT_HTML]), **headline(report)}, indent=2), file=stdout)

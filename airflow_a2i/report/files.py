@@ -26,8 +26,9 @@ def results_location(source: object) -> str:
     return f"{source.rstrip('/')}/{RESULTS_FILE}"
 
 
-def parse_lines(text: str, where: str) -> Iterator[dict[str, Any]]:
-    for number, line in enumerate(text.splitlines(), 1):
+def parse_lines(lines: Iterable[str | bytes], where: str) -> Iterator[dict[str, Any]]:
+    """The rows of a results file's lines, one at a time (a batch's results can be large)."""
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -40,38 +41,37 @@ def parse_lines(text: str, where: str) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def read_rows(locations: Iterable[str], read_s3: Callable[[str], bytes] | None = None) -> list[dict[str, Any]]:
-    """The rows of every results file, in order (several runs combine). ``read_s3`` reads an ``s3://`` URI's
-    bytes (default: boto3, which honours ``AWS_ENDPOINT_URL``)."""
-    rows: list[dict[str, Any]] = []
+def iter_rows(locations: Iterable[str], open_s3: Callable[[str], Iterable[bytes]] | None = None
+              ) -> Iterator[dict[str, Any]]:
+    """The rows of every results file, in order (several runs combine), read as they are used. ``open_s3``
+    gives an ``s3://`` URI's lines (default: boto3, which honours ``AWS_ENDPOINT_URL``)."""
     for location in locations:
         if location.startswith("s3://"):
-            reader = read_s3 or _boto3_reader()
-            text = reader(location).decode("utf-8")
-        else:
-            path = Path(location)
-            if not path.is_file():
-                raise FileNotFoundError(f"{location} does not exist: give a results.jsonl (or its folder)")
-            text = path.read_text(encoding="utf-8")
-        rows.extend(parse_lines(text, location))
-    return rows
+            yield from parse_lines((open_s3 or _boto3_lines())(location), location)
+            continue
+        path = Path(location)
+        if not path.is_file():
+            raise FileNotFoundError(f"{location} does not exist: give a results.jsonl (or its folder)")
+        with path.open("rb") as lines:
+            yield from parse_lines(lines, location)
 
 
-def _boto3_reader() -> Callable[[str], bytes]:
+def _boto3_lines() -> Callable[[str], Iterable[bytes]]:
     import boto3
 
     from airflow_a2i.s3_uris import split_s3_uri
 
     client = boto3.client("s3")
 
-    def read(uri: str) -> bytes:
+    def lines(uri: str) -> Iterable[bytes]:
         bucket, key = split_s3_uri(uri)
         try:
-            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+            body = client.get_object(Bucket=bucket, Key=key)["Body"]
         except client.exceptions.NoSuchKey:
             raise FileNotFoundError(f"{uri} does not exist: give a results.jsonl (or its prefix)") from None
+        return body.iter_lines()
 
-    return read
+    return lines
 
 
 def report_files(report: Mapping[str, Any], plots: bool | None = None) -> dict[str, str]:

@@ -82,6 +82,18 @@ def _predict(point: CurvePoint, sampling: float) -> _Prediction | None:
                        1 - point.error_rate * kept, (1 - high * kept, 1 - low * kept))
 
 
+def check_aim(target_accuracy: float | None, review_budget: float | None,
+              sampling_percentage: float | None = None) -> None:
+    """What the recommendation aims at: exactly one of a target and a budget, shares; a percentage to sample."""
+    if (target_accuracy is None) == (review_budget is None):
+        raise ValueError("Give exactly one of target_accuracy (such as 0.99) and review_budget (such as 0.3)")
+    for name, value in (("target_accuracy", target_accuracy), ("review_budget", review_budget)):
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"{name} is a share between 0 and 1 (0.99 for 99%), not {value!r}")
+    if sampling_percentage is not None and not 0 <= sampling_percentage <= 100:
+        raise ValueError(f"sampling_percentage is between 0 and 100, not {sampling_percentage!r}")
+
+
 def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = None,
               review_budget: float | None = None, sampling_percentage: float | None = None,
               no_fields: bool = False, per_key: Callable[[float], KeyPlan | None] | None = None) -> Recommendation:
@@ -89,14 +101,8 @@ def recommend(curve: Sequence[CurvePoint], *, target_accuracy: float | None = No
     ``review_budget`` (a share of pages), the most accurate threshold within it. ``per_key`` plans thresholds
     per key for a Sampling percentage (:func:`airflow_a2i.report.per_key.plan_per_key`): taken instead when it
     does better (the target surely met with fewer pages, or more accuracy within the budget)."""
-    if (target_accuracy is None) == (review_budget is None):
-        raise ValueError("Give exactly one of target_accuracy (such as 0.99) and review_budget (such as 0.3)")
-    for name, value in (("target_accuracy", target_accuracy), ("review_budget", review_budget)):
-        if value is not None and not 0 < value <= 1:
-            raise ValueError(f"{name} is a share between 0 and 1 (0.99 for 99%), not {value!r}")
+    check_aim(target_accuracy, review_budget, sampling_percentage)
     sampling = DEFAULT_SAMPLING_PERCENTAGE if sampling_percentage is None else float(sampling_percentage)
-    if not 0 <= sampling <= 100:
-        raise ValueError(f"sampling_percentage is between 0 and 100, not {sampling!r}")
     common: dict[str, Any] = {"sampling_percentage": sampling, "target_accuracy": target_accuracy,
                               "review_budget": review_budget}
     predictions = [prediction for point in curve if (prediction := _predict(point, sampling)) is not None]
