@@ -24,7 +24,7 @@ from airflow_a2i.activation.model import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Field:
     """One key-value pair the machine read (``confidence`` None for one a reviewer added)."""
 
@@ -35,13 +35,13 @@ class Field:
     added: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     worker_id: str
     seconds: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """One row: an item, reviewed in a loop or not.
 
