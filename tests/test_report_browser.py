@@ -41,6 +41,7 @@ def test_the_report_page_opens_offline_with_its_plots(page, tmp_path):  # noqa: 
         assert box is not None and box["width"] > 300 and box["height"] > 200
     assert "KeyValueBlockConfidenceLessThan" in page.locator("pre").inner_text()
     # the top of the page (the figures, the estimate, the recommendation, the curves): docs/screenshots/ has a copy
+    # (quantized to 256 colours, as the README shows it)
     curves = page.locator("svg").nth(1).bounding_box()
     bottom = curves["y"] + curves["height"] + 8
     save_screenshot(page, "review-report", clip={"x": 0, "y": 0, "width": 1280, "height": bottom})
