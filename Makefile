@@ -1,6 +1,7 @@
-# make demo: set up what the demo needs ('.[local]'), start the local A2I service, run a human loop end to end,
-#            print where the output is.
-# make test: set up what the tests need too ('.[local,dev]': pytest, playwright, awscli, mypy, ...) and run the suite.
+# make demo: set up what the demo needs ('.[local,report]'), start the local A2I service, run a human loop end to end,
+#            print where the output and the review report are.
+# make test: set up what the tests need too ('.[local,report,dev]': pytest, playwright, awscli, mypy, ...) and run
+#            the suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,12 +18,13 @@ $(BIN)/python:
 
 # Reinstall only when the project's metadata changed: `make test` twice installs once.
 $(INSTALLED_LOCAL): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local]'
+	$(BIN)/python -m pip install --quiet -e '.[local,report]'
 	touch $(INSTALLED_LOCAL)
 
-# pip skips what the demo's install already put there; '.[local,dev]' includes the demo's packages, so both stamps.
+# pip skips what the demo's install already put there; '.[local,report,dev]' includes the demo's packages, so both
+# stamps.
 $(INSTALLED_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,report,dev]'
 	touch $(INSTALLED_DEV) $(INSTALLED_LOCAL)
 
 demo: $(INSTALLED_LOCAL)

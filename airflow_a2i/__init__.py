@@ -27,7 +27,7 @@ def get_provider_info() -> dict:
         # Amazon provider's `aws` connection type, so they register no connection type of their own).
         "operators": [{"integration-name": INTEGRATION, "python-modules": [
             f"airflow_a2i.operators.{module}" for module in
-            ("human_loop", "batch", "flow_definition", "textract", "rekognition", "results", "events")]}],
+            ("human_loop", "batch", "flow_definition", "textract", "rekognition", "results", "report", "events")]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": [
             "airflow_a2i.sensors.human_loop", "airflow_a2i.sensors.batch"]}],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": [

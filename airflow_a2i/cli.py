@@ -1,6 +1,6 @@
 """``airflow-a2i``: the project's command line (``airflow-a2i local serve``, ``airflow-a2i local answer``,
 ``airflow-a2i local worker add``, ``airflow-a2i template render`` and ``check``,
-``airflow-a2i activation simulate``)."""
+``airflow-a2i activation simulate``, ``airflow-a2i report``)."""
 
 from __future__ import annotations
 
@@ -158,6 +158,28 @@ def _parser() -> argparse.ArgumentParser:
                           choices=(*BUILT_IN_REQUEST_SOURCES, "textract", "rekognition"),
                           help="the built-in task type (default: told by the conditions or the responses)")
     simulate.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
+
+    report = commands.add_parser(
+        "report", help="the review report of results: quality, estimates, the conditions to set",
+        description="Write report.html (one self-contained page) and report.json (the figures) from the results "
+                    "of A2IHumanLoopResultsOperator, one run or several. Exit 0 written, 1 results unreadable, "
+                    "2 bad arguments.")
+    report.add_argument("results", nargs="+", metavar="RESULTS_URI",
+                        help="a results.jsonl (or its folder): a path or s3:// URI (honours AWS_ENDPOINT_URL)")
+    report.add_argument("--out", required=True, type=Path, metavar="DIR", help="the folder to write to")
+    aim = report.add_mutually_exclusive_group()
+    aim.add_argument("--target-accuracy", type=float, metavar="SHARE",
+                     help="the field accuracy the recommendation aims at, such as 0.99 (default)")
+    aim.add_argument("--review-budget", type=float, metavar="SHARE",
+                     help="instead, the share of pages the recommendation may send to review, such as 0.3")
+    report.add_argument("--sampling-percentage", type=float, metavar="PERCENT",
+                        help="the Sampling percentage the recommendation keeps (default: the current one, or 5)")
+    report.add_argument("--conditions", type=Path, metavar="FILE",
+                        help="the activation conditions the loops ran under (default: read back from the loops)")
+    report.add_argument("--key", action="append", default=[], dest="keys", metavar="KEY",
+                        help="a form key with a threshold curve of its own (repeatable; default: the most frequent)")
+    report.add_argument("--no-plots", action="store_true", help="tables only, even with matplotlib installed")
+    report.add_argument("--json", action="store_true", dest="as_json", help="print the headline figures as JSON")
     return parser
 
 
@@ -456,8 +478,18 @@ def _missing_local_extra(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _report(args: argparse.Namespace) -> int:
+    from airflow_a2i.report.command import run_report
+
+    return run_report(args.results, args.out, target_accuracy=args.target_accuracy, review_budget=args.review_budget,
+                      sampling_percentage=args.sampling_percentage, conditions_file=args.conditions, keys=args.keys,
+                      plots=False if args.no_plots else None, as_json=args.as_json)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":  # no subcommand, and nothing of the [local] extra
+        return _report(args)
     missing = _missing_local_extra(args)
     if missing is not None:
         print(f"'airflow-a2i {' '.join(_command_path(args))}' needs the [local] extra, which is not installed "

@@ -4,8 +4,9 @@ That venv holds only Airflow, the Amazon provider and the airflow-a2i wheel (com
 imports nothing from the tests or from the ``[local]`` extra; tests/compat/ drives it and checks what it prints
 (one JSON document on stdout's last line).
 
-    probe.py run-dag DAG_FILE [--conf JSON] [--xcom TASK_ID ...]
-                                               dag.test() the file's ``dag``: its state, task states, the XComs
+    probe.py run-dag DAG_FILE [--conf JSON] [--xcom TASK_ID ...] [--attribute NAME]
+                                               dag.test() the file's ``dag`` (or NAME): its state, task states,
+                                               the XComs
     probe.py triggers                          each trigger through Airflow's own stored form and back
 """
 
@@ -32,13 +33,14 @@ TRIGGER_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def run_dag(dag_file: Path, conf: dict[str, Any] | None, xcom_tasks: list[str]) -> dict[str, Any]:
+def run_dag(dag_file: Path, conf: dict[str, Any] | None, xcom_tasks: list[str], attribute: str = "dag"
+            ) -> dict[str, Any]:
     # The in-process DAG runner is a repository helper (demo/), not part of the wheel under test: the repository is
     # appended to the path, after site-packages, so airflow_a2i itself still comes from the installed wheel.
     sys.path.append(str(Path(__file__).resolve().parent.parent))
     from demo.dag_runner import load_dag_file, run_dag, task_states, xcom
 
-    dag = load_dag_file(dag_file)
+    dag = load_dag_file(dag_file, attribute)
     dag_run = run_dag(dag, run_conf=conf)
     states = task_states(dag_run)
     return {"state": str(getattr(dag_run.state, "value", dag_run.state)), "tasks": states,
@@ -96,11 +98,12 @@ def main(argv: list[str]) -> int:
     run.add_argument("dag_file", type=Path)
     run.add_argument("--conf", type=json.loads, default=None)
     run.add_argument("--xcom", action="append", default=[], help="a (not mapped) task whose return value to print")
+    run.add_argument("--attribute", default="dag", help="the file's DAG to run (a module attribute)")
     commands.add_parser("triggers")
     commands.add_parser("imports")
     args = parser.parse_args(argv)
     if args.command == "run-dag":
-        result = run_dag(args.dag_file, args.conf, args.xcom)
+        result = run_dag(args.dag_file, args.conf, args.xcom, args.attribute)
     else:
         result = triggers() if args.command == "triggers" else imports()
     print(json.dumps(result, default=str))

@@ -8,6 +8,8 @@
 3. One deferrable sensor waits for every loop of the run (a poll lists 100 loops a call).
 4. The results operator merges the people's corrections into the machine results and writes JSON Lines
    and a summary; the results URI is an asset downstream DAGs can be scheduled on.
+5. The review report (``report/report.html`` beside the results): how good the results are, the errors left in
+   unreviewed pages estimated from the pages Sampling sent to review, and the activation conditions to set.
 
 It runs unchanged on AWS and on ``airflow-a2i local serve``: no endpoint or account is named here.
 Defaults of the params come from the DAG processor's environment (``A2I_ROLE_ARN``, ``A2I_WORKTEAM_ARN``,
@@ -30,6 +32,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, Param, task
 
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator
+from airflow_a2i.operators.report import A2IReviewReportOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor
@@ -41,6 +44,17 @@ ACTIVATION_CONDITIONS = {"Conditions": [
     {"ConditionType": "ImportantFormKeyConfidenceCheck",
      "ConditionParameters": {"ImportantFormKey": "*", "KeyValueBlockConfidenceLessThan": 80}},
 ]}
+
+
+def activation_conditions(sampling_percentage: object) -> dict:
+    """The conditions, and a share of pages reviewed at random whatever their confidences (Sampling): what lets
+    the review report estimate the errors left in the pages nobody reviewed."""
+    share = float(sampling_percentage)  # type: ignore[arg-type]
+    percentage = int(share) if share.is_integer() else share  # 5, not 5.0, in the flow definition
+    sampling = [{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": percentage}}]
+    return {"Conditions": ACTIVATION_CONDITIONS["Conditions"] + (sampling if share > 0 else [])}
+
+
 # An Asset on Airflow 3, a Dataset on 2.x (common-compat maps one to the other): only ``uri`` works on both.
 REVIEWED_RESULTS = Asset(uri=f"{OUTPUT or 's3://a2i-reviewed-results'}/reviewed")
 # The results task announces REVIEWED_RESULTS through this alias, not as a static outlet: Airflow fails a task whose
@@ -69,7 +83,15 @@ with DAG(
         "chunk_size": Param(100, type="integer", minimum=1, description="documents per mapped task"),
         "review_timeout_seconds": Param(2 * 24 * 3600, type="integer", minimum=1),
         "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
+        "sampling_percentage": Param(5, type="number", minimum=0, maximum=100,
+                                     description="pages reviewed at random, whatever their confidences: the review "
+                                                 "report estimates the errors left from them (a flow definition "
+                                                 "cannot change: give another flow_definition_name with another "
+                                                 "percentage)"),
+        "target_accuracy": Param(0.99, type="number", exclusiveMinimum=0, maximum=1,
+                                 description="the field accuracy the review report's recommendation aims at"),
     },
+    user_defined_macros={"activation_conditions": activation_conditions},
 ) as dag:
     # The run's flow definition ARN when given; else the task UI and flow definition are created (or reused).
     flow_definition = A2ICreateFlowDefinitionOperator(
@@ -79,7 +101,8 @@ with DAG(
         ui_template_file="templates/textract_review.liquid.html",
         task_title="Check the values read from a form", task_description="Correct the values that are wrong",
         human_loop_request_source="AWS/Textract/AnalyzeDocument/Forms/V1",
-        activation_conditions=ACTIVATION_CONDITIONS, task_availability_lifetime_in_seconds=7 * 24 * 3600)
+        activation_conditions="{{ activation_conditions(params.sampling_percentage) | tojson }}",
+        task_availability_lifetime_in_seconds=7 * 24 * 3600)
 
     @task
     def chunk_documents(input_s3_uri: str, run_s3_uri: str, chunk_size: int) -> list[str]:
@@ -110,5 +133,6 @@ with DAG(
     results = A2IHumanLoopResultsOperator(
         task_id="results", manifests=analyze.output, output_s3_uri=f"{RUN}/results",
         outlets=[REVIEWED_RESULTS_ALIAS], results_asset=REVIEWED_RESULTS)
+    A2IReviewReportOperator(task_id="report", results=results.output, target_accuracy="{{ params.target_accuracy }}")
     flow_definition >> chunks
     analyze >> wait >> results

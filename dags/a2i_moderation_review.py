@@ -48,6 +48,16 @@ ACTIVATION_CONDITIONS = {"Conditions": [{
     "ConditionParameters": {"ModerationLabelName": "*", "ConfidenceLessThan": REVIEW_BELOW},
 }]}
 
+
+def activation_conditions(sampling_percentage: object) -> dict:
+    """The conditions, and a share of images reviewed at random whatever their confidences (Sampling): what lets
+    the review report (``airflow-a2i report``) estimate the errors left in the images nobody reviewed."""
+    share = float(sampling_percentage)  # type: ignore[arg-type]
+    percentage = int(share) if share.is_integer() else share  # 5, not 5.0, in the flow definition
+    sampling = [{"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": percentage}}]
+    return {"Conditions": ACTIVATION_CONDITIONS["Conditions"] + (sampling if share > 0 else [])}
+
+
 with DAG(
     dag_id="a2i_moderation_review",
     description="Rekognition moderation labels for every image, people review the uncertain ones (A2I)",
@@ -70,7 +80,13 @@ with DAG(
                                         description="Stop a review nobody finished in time; the image keeps "
                                                     "the machine's labels"),
         "poll_seconds": Param(60, type="number", minimum=0, description="seconds between two looks at the loops"),
+        "sampling_percentage": Param(0, type="number", minimum=0, maximum=100,
+                                     description="images reviewed at random, whatever their confidences, from which "
+                                                 "the review report estimates the errors nobody reviewed (a flow "
+                                                 "definition cannot change: another percentage needs another "
+                                                 "flow_definition_name)"),
     },
+    user_defined_macros={"activation_conditions": activation_conditions},
 ) as dag:
     task_ui = A2ICreateHumanTaskUiOperator(
         task_id="task_ui",
@@ -88,7 +104,7 @@ with DAG(
         task_description="Choose the categories the image shows",
         task_count=1,
         human_loop_request_source="AWS/Rekognition/DetectModerationLabels/Image/V3",
-        activation_conditions=ACTIVATION_CONDITIONS,
+        activation_conditions="{{ activation_conditions(params.sampling_percentage) | tojson }}",
     )
 
     @task

@@ -3,8 +3,9 @@
 Generates the sample documents (fixed seed), starts ``airflow-a2i local serve`` with a simulated
 workforce that answers from the ground truth, uploads the documents, runs
 ``dags/a2i_batch_document_review.py`` with real Airflow (``dag.test()``: tasks, mapping, deferral and
-the trigger, in this process), and prints what happened and where the results are. Leaves nothing
-running.
+the trigger, in this process), and prints what happened and where the results are; then the review report:
+where it is, the conditions it recommends, and how close its estimate came to the ground truth. Leaves
+nothing running.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SAMPLES = DEMO / "samples"
 BUCKET = "a2i-demo"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the local service's account (moto's default)
+SAMPLING_PERCENTAGE = 20
 
 
 def environment(endpoint: str) -> None:
@@ -59,7 +61,8 @@ def run_dag():
     from demo.dag_runner import run_dag as run
 
     dag = load_dag_file(ROOT / "dags" / "a2i_batch_document_review.py")
-    return run(dag, run_conf={"poll_seconds": 2})
+    # 20% of the pages reviewed at random: enough of a sample, on 60 documents, for the report's estimate
+    return run(dag, run_conf={"poll_seconds": 2, "sampling_percentage": SAMPLING_PERCENTAGE})
 
 
 def report(summary_uri: str, results_uri: str, elapsed: float) -> None:
@@ -117,6 +120,45 @@ def accuracy(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int, int]:
     return before, after, total
 
 
+def review_report(report: dict, lines: list[dict], truth: dict[str, dict]) -> None:
+    """Where the review report is, its recommendation, and how close its estimate came to the ground truth."""
+    import boto3
+
+    from airflow_a2i.report.command import summary_text
+
+    s3 = boto3.client("s3")
+    local = DEMO / "report"
+    local.mkdir(parents=True, exist_ok=True)
+    for uri in (report["report_uri"], report["figures_uri"]):
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        (local / key.rsplit("/", 1)[1]).write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    figures = json.loads((local / "report.json").read_text())
+    print("\n" + summary_text(figures, f"{report['report_uri']} (a copy: {local / 'report.html'})"))
+    right, total = truly_right(lines, truth)
+    estimate = figures["estimate"]
+    if estimate["accuracy"] is not None and total:
+        low, high = estimate["accuracy_interval"]
+        actual = right / total
+        verdict = "inside" if low <= actual <= high else "outside"
+        print(f"Against the ground truth: the fields the machine read are {actual:.2%} right after review "
+              f"({right}/{total}); the estimate said {estimate['accuracy']:.2%} ({low:.2%} to {high:.2%}): "
+              f"{abs(estimate['accuracy'] - actual) * 100:.2f} points off, {verdict} its interval")
+
+
+def truly_right(lines: list[dict], truth: dict[str, dict]) -> tuple[int, int]:
+    """Of the fields the machine read (not those reviewers added), how many are right after review."""
+    right = total = 0
+    for line in lines:
+        record = truth.get((line.get("document") or "").removeprefix(f"s3://{BUCKET}/input/"))
+        for field in line.get("fields") or []:
+            if field.get("added_by_reviewer") or record is None or field["key"] not in record["fields"]:
+                continue
+            final = field.get("human_value") if field.get("reviewed") else field.get("machine_value")
+            total += 1
+            right += final == record["fields"][field["key"]]
+    return right, total
+
+
 def main() -> int:
     started = time.monotonic()
     from demo.samples import GROUND_TRUTH_ENV, write_samples
@@ -143,6 +185,10 @@ def main() -> int:
 
         results = xcom(dag_run, "results")
         report(results["summary_uri"], results["results_uri"], time.monotonic() - started)
+        lines = [json.loads(line) for line in (DEMO / "results.jsonl").read_text().splitlines() if line.strip()]
+        truth = {record["document"]: record for record in
+                 (json.loads(line) for line in (SAMPLES / "ground_truth.jsonl").read_text().splitlines())}
+        review_report(xcom(dag_run, "report"), lines, truth)
     return 0
 
 

@@ -33,7 +33,7 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     partial = dag.partial_subset(task_ids=["flow_definition"], include_upstream=True, include_downstream=False)
     conf = {"input_s3_uri": f"s3://{bucket}/input", "output_s3_uri": f"s3://{bucket}/output",
             "role_arn": ROLE_ARN, "workteam_arn": workteam_arn(), "flow_definition_name": flow_name, "chunk_size": 5,
-            "poll_seconds": 0.5}
+            "poll_seconds": 0.5, "sampling_percentage": 40}
     flow_arn = airflow_dags.xcom(airflow_dags.run(partial, run_conf=conf), "flow_definition")
     truth = {f"s3://{bucket}/input/{record['document']}": record for record in load_ground_truth(samples)}
     AdminClient(local_service).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
@@ -67,6 +67,19 @@ def test_the_batch_review_dag_reviews_the_uncertain_pages(airflow_dags, local_se
     totals = json.loads(s3.get_object(Bucket=bucket, Key=results["summary_uri"].split("/", 3)[3])["Body"].read())
     assert totals["documents"] == 14 and totals["items"] == summary.pages
     assert totals["documents_reviewed"] == len({line["document"] for line in reviewed})
+    described = sagemaker.describe_flow_definition(FlowDefinitionName=flow_name)["HumanLoopActivationConfig"]
+    assert json.loads(described["HumanLoopActivationConditionsConfig"]["HumanLoopActivationConditions"])[
+        "Conditions"][1] == {"ConditionType": "Sampling", "ConditionParameters": {"RandomSamplingPercentage": 40}}
+    # Each loop says which conditions held; Sampling (40% here) drew some pages whatever their confidences.
+    conditions_met = [[item["ConditionType"] for item in line["activation_results"]["Conditions"]
+                       if item["EvaluationResult"]] for line in reviewed]
+    assert all(conditions_met)
+    assert [line["sampled"] for line in reviewed] == ["Sampling" in met for met in conditions_met]
+    assert any(line["sampled"] for line in reviewed) and all(line["sampled"] is False for line in lines
+                                                             if not line["human_loop_name"])
+    report = airflow_dags.xcom(run, "report")
+    assert report["report_uri"] == results["results_uri"].rsplit("/", 1)[0] + "/report/report.html"
+    assert report["pages"] == len(lines) and report["sample"] > 0
     # Runs that succeed log no error (Airflow's task logs go to stdout): no task asks for an XCom that does not
     # exist, such as one past a mapped task's last.
     logged = "".join(capfd.readouterr())

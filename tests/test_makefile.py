@@ -1,4 +1,5 @@
-"""The Makefile installs what each target needs: the demo the `[local]` extra only, the tests the dev tools too."""
+"""The Makefile installs what each target needs: the demo the `[local]` and `[report]` extras only, the tests the dev
+tools too."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from packaging.utils import canonicalize_name
 pytestmark = pytest.mark.service  # starts processes of its own (see TIERS in tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_INSTALL = "pip install --quiet -e '.[local]'"
-DEV_INSTALL = "pip install --quiet -e '.[local,dev]'"
+DEMO_INSTALL = "pip install --quiet -e '.[local,report]'"
+DEV_INSTALL = "pip install --quiet -e '.[local,report,dev]'"
 
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 

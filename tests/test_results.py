@@ -344,9 +344,12 @@ def test_the_operator_reads_the_local_services_outputs_in_a_dag(airflow_dags, re
     columns = ["item_key", "human_loop_name", "human_loop_arn", "status", "failure_code", "failure_reason",
                "output_s3_uri", "output_error", "answers", "consolidated_answer", "agreement", "ties",
                # built-in task types only (tests/test_builtin_operators.py); null for custom ones
-               "request_source", "machine_result_s3_uri", "fields", "labels", "final_labels"]
+               "activation_results", "request_source", "machine_result_s3_uri", "fields", "labels", "final_labels",
+               "sampled"]
     assert all(list(row) == columns for row in rows.values())
-    assert all(row[column] is None for row in rows.values() for column in columns[-5:])
+    assert all(row[column] is None for row in rows.values() for column in columns[-7:-1])
+    # a custom loop says nothing of Sampling; an item without a loop was not drawn
+    assert [row["sampled"] for row in rows.values()] == [None, None, None, None, None, False]
 
     majority = rows["doc-majority"]
     assert majority["human_loop_name"] == loops["majority"]
@@ -381,7 +384,7 @@ def test_the_operator_reads_the_local_services_outputs_in_a_dag(airflow_dags, re
 
     confident = rows["doc-confident"]
     assert confident["human_loop_name"] is None
-    assert all(confident[column] is None for column in columns[1:])
+    assert all(confident[column] is None for column in columns[1:-1]) and confident["sampled"] is False
 
     summary = read_json(s3, returned["summary_uri"])
     assert summary == {

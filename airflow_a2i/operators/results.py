@@ -81,8 +81,11 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     ``human_loop_arn``, ``status`` (A2I's, or ``Missing`` when no loop of that name exists),
     ``failure_code``, ``failure_reason``, ``output_s3_uri``, ``output_error`` (why a Completed loop's
     output could not be read), ``answers`` (``worker_id``, ``submission_time``, ``time_spent_in_seconds``,
-    ``answer``), ``consolidated_answer`` (majority per answer field), ``agreement`` and ``ties``. The loop
-    columns are null for an item that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
+    ``answer``), ``consolidated_answer`` (majority per answer field), ``agreement``, ``ties``,
+    ``activation_results`` (built-in task types: the ``humanTaskActivationConditionResults`` A2I wrote, which
+    conditions held) and ``sampled`` (a top-level ``Sampling`` condition started the loop: reviewed by chance;
+    false without a loop, null when not known, as for custom task types). The loop columns are null for an item
+    that needed no loop. ``<output_s3_uri>/summary.json`` holds the counts.
     Only the URIs and counts go to XCom.
 
     Built-in task types (Textract ``AnalyzeDocument``, Rekognition ``DetectModerationLabels``) get the
@@ -244,6 +247,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                     progress: Any) -> list[dict[str, Any]]:
         """The result lines of some items: their loops read at once (bounded), their outputs dropped after."""
         from airflow_a2i.batching import run_bounded
+        from airflow_a2i.results.built_in import sampled_by_condition_results
 
         outputs: dict[str, HumanLoopOutput] = {}  # loop name -> its parsed output.json, when read
 
@@ -263,6 +267,8 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                 row.update(document=item.document, page=item.page,
                            review_reasons=list(item.review_reasons) if item.review_reasons else None)
             row.update(self._built_in_columns(item, row, outputs.get(name) if name else None, s3))
+            # An item without a loop was not drawn by Sampling either; a loop says so in its condition results.
+            row["sampled"] = False if name is None else sampled_by_condition_results(row["activation_results"])
             rows.append(row)
         return rows
 
@@ -365,6 +371,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
             consolidated_answer=consolidation.consolidated,
             agreement=consolidation.agreement,
             ties=consolidation.ties,
+            activation_results=output.human_task_activation_condition_results,
         )
         unexpected = unexpected_answer_fields(output, list(self.expected_answer_fields or [])) \
             if self.expected_answer_fields else []
@@ -447,4 +454,4 @@ def _lacking(row: dict[str, Any]) -> str:
 def _no_loop_columns() -> dict[str, Any]:
     return {"human_loop_arn": None, "status": None, "failure_code": None, "failure_reason": None,
             "output_s3_uri": None, "output_error": None, "answers": None, "consolidated_answer": None,
-            "agreement": None, "ties": None}
+            "agreement": None, "ties": None, "activation_results": None}

@@ -185,6 +185,19 @@ def moderation_labels(machine_response: dict[str, Any], answer: dict[str, Any] |
     return labels
 
 
+def sampled_by_condition_results(condition_results: object) -> bool | None:
+    """Whether a top-level ``Sampling`` condition started the loop, read off the loop's
+    ``humanTaskActivationConditionResults`` (None when there are none, as for custom task types).
+
+    A loop drawn so was sent to review by chance, whatever its confidences: what the review report estimates
+    the errors nobody reviewed from. A Sampling inside an ``And`` only gates other conditions: not counted.
+    """
+    if not isinstance(condition_results, dict) or not isinstance(condition_results.get("Conditions"), list):
+        return None
+    return any(isinstance(item, dict) and item.get("ConditionType") == "Sampling" and item.get("EvaluationResult")
+               is True for item in condition_results["Conditions"])
+
+
 def final_labels(labels: list[dict[str, Any]]) -> list[str]:
     """The names of the labels that stand: chosen by the reviewer, or reported and not reviewed."""
     return [label["name"] for label in labels if label["kept_by_reviewer"] is not False]

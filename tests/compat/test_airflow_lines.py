@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -48,7 +49,9 @@ class AirflowLine:
         self.home = home
         self.env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
                     "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
-                    "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": ""}
+                    "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": "",
+                    # The watcher example defines its asset-watcher DAG only with a queue to watch (never read here).
+                    "A2I_WATCHER_QUEUE_URL": f"{endpoint}/123456789012/a2i-watcher"}
         home.mkdir(parents=True, exist_ok=True)
         self.run("airflow", "db", "migrate", timeout=300)
 
@@ -112,7 +115,10 @@ def test_the_example_dags_parse_without_errors(airflow_line: AirflowLine):
     airflow_line.run("airflow", "dags", "reserialize")
     assert airflow_line.json("dags", "list-import-errors") in ([], {})
     dag_ids = {entry["dag_id"] for entry in airflow_line.json("dags", "list")}
-    assert {"a2i_custom_review", "a2i_batch_document_review", "a2i_moderation_review"} <= dag_ids
+    assert {"a2i_custom_review", "a2i_batch_document_review", "a2i_moderation_review",
+            "a2i_review_events_reconcile"} <= dag_ids
+    # Asset watchers are Airflow 3's: on Airflow 2 the watcher DAG is left out (a log line says why), not an error.
+    assert ("a2i_review_events_watcher" in dag_ids) == (not airflow_line.line.startswith("2.")), dag_ids
 
 
 @pytest.mark.timeout(300)
@@ -174,6 +180,35 @@ def test_the_moderation_review_dag_runs(airflow_line: AirflowLine):
                              "--xcom", "final_labels")
     assert run["state"] == "success", run
     assert run["xcom"]["final_labels"]["items"] == len(IMAGES), run["xcom"]
+
+
+@pytest.mark.timeout(600)
+def test_the_watcher_examples_reconcile_appends_finished_loops(airflow_line: AirflowLine):
+    """The hourly reconcile of dags/a2i_review_events_watcher.py, the file's only DAG on Airflow 2 (no asset
+    watchers there): it appends each finished loop of the flow definition once, and nothing on a second run."""
+    from tests.flows import create_flow
+
+    bucket = _bucket("compat-watcher")
+    flow = create_flow(boto3.client("sagemaker"), output_path=f"s3://{bucket}/a2i-output",
+                       workteam_arn=workteam_arn())
+    runtime = boto3.client("sagemaker-a2i-runtime")
+    names = [unique("compat-watched") for _ in range(3)]
+    for name in names:
+        runtime.start_human_loop(HumanLoopName=name, FlowDefinitionArn=flow,
+                                 HumanLoopInput={"InputContent": json.dumps({"text": name})})
+    deadline = time.monotonic() + 60  # the compat service's simulated workforce answers every loop
+    while {runtime.describe_human_loop(HumanLoopName=name)["HumanLoopStatus"] for name in names} != {"Completed"}:
+        assert time.monotonic() < deadline, "the loops were not answered"
+        time.sleep(0.2)
+    conf = json.dumps({"results_s3_uri": f"s3://{bucket}/reviewed", "flow_definition_arn": flow})
+    runs = [airflow_line.probe("run-dag", str(ROOT / "dags" / "a2i_review_events_watcher.py"), "--attribute",
+                               "reconcile_dag", "--conf", conf, "--xcom", "reconcile") for _ in range(2)]
+    assert [run["state"] for run in runs] == ["success", "success"], runs
+    assert [(run["xcom"]["reconcile"]["appended"], run["xcom"]["reconcile"]["already_appended"]) for run in runs] \
+        == [(3, 0), (0, 3)], runs
+    keys = [entry["Key"] for entry in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="reviewed/loops/")
+            .get("Contents", [])]
+    assert sorted(keys) == sorted(f"reviewed/loops/{name}.jsonl" for name in names)
 
 
 def _bucket(prefix: str) -> str:
