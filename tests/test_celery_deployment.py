@@ -5,6 +5,9 @@ workers, two triggerers, scheduler, dag-processor and api-server, each a process
   tasks spread over both workers.
 - 1,000 loops wait in one deferred batch trigger; the triggerer running it is killed with SIGKILL, the other
   triggerer takes the trigger over, and the wait ends exactly once with every loop seen.
+- Two runs' deferred batch waits in event mode share one events queue over the two triggerers; the triggerer
+  running one of them is killed after that wait took (and deleted) half its loops' events; the other triggerer
+  takes it over, its first full look sees those ends, and each wait ends exactly once on events.
 
 PostgreSQL and Redis must be running (A2I_TEST_POSTGRES_URL, A2I_TEST_REDIS_URL; defaults in the harness):
 the tests skip without them, and fail under CI=true.
@@ -24,6 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
+from airflow_a2i.hooks.events import A2IEventsHook
 from airflow_a2i.local.admin_client import AdminClient
 from airflow_a2i.manifest import ManifestRecord
 from airflow_a2i.s3_uris import split_s3_uri
@@ -41,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DAGS = Path(__file__).parent / "deployment_dags"
 REVIEW_DAG = "a2i_batch_document_review"
 TAKEOVER_DAG = "deployment_batch_takeover"
+EVENTS_DAG = "deployment_event_waits"
+EVENT_LOOPS = 100  # a run's; two runs share the queue
 DOCUMENTS = 16
 CHUNK_SIZE = 2  # 8 chunk tasks: more than the two workers' two slots, so both get several
 LOOPS = 1000
@@ -146,16 +152,17 @@ def manifest_records(s3: Any, manifest_uri: str) -> list[ManifestRecord]:
             for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines() if line.strip()]
 
 
-def trigger_log(deployment: AirflowDeployment, run_id: str, job_id: int) -> str:
+def trigger_log(deployment: AirflowDeployment, run_id: str, job_id: int, dag_id: str = TAKEOVER_DAG) -> str:
     """What one triggerer's trigger runner logged for the wait (``attempt=1.log.trigger.<job id>.log``)."""
-    run_folder = deployment.home / "logs" / f"dag_id={TAKEOVER_DAG}" / f"run_id={run_id}"
+    run_folder = deployment.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
     return "".join(path.read_text(errors="replace")
                    for path in run_folder.glob(f"task_id=wait_for_loops/attempt=1.log.trigger.{job_id}.log"))
 
 
-def triggerer_of_wait(deployment: AirflowDeployment, run_id: str) -> Callable[[], int | None]:
+def triggerer_of_wait(deployment: AirflowDeployment, run_id: str,
+                      dag_id: str = TAKEOVER_DAG) -> Callable[[], int | None]:
     def check() -> int | None:
-        instance = deployment.task_instance(TAKEOVER_DAG, run_id, "wait_for_loops")
+        instance = deployment.task_instance(dag_id, run_id, "wait_for_loops")
         if instance is None or instance["state"] != "deferred":
             pytest.fail(f"the wait is not deferred: {instance}\n{deployment.logs()}")
         return (instance.get("trigger") or {}).get("triggerer_id")
@@ -236,3 +243,85 @@ def test_a_killed_triggerers_batch_trigger_is_taken_over_and_ends_once(
           f"{survivor} took the trigger over {taken_over:.1f}s later, {victim}'s last heartbeat having been "
           f"{(killed_at - last_beat).total_seconds():.1f}s before the kill (health-check threshold "
           f"{TRIGGERER_HEALTH_CHECK_THRESHOLD}s); run done {finished - killed:.1f}s after the kill")
+
+
+def test_event_waits_sharing_a_queue_over_two_triggerers_end_once_through_a_kill(
+        celery_airflow: AirflowDeployment, local_service: str, make_flow_definition: Callable[..., str],
+        output_bucket: str, s3: Any) -> None:
+    deployment = celery_airflow
+    flow_arn = make_flow_definition()  # no workforce policy yet: the loops stay open until the test answers them
+    queue_url = A2IEventsHook(aws_conn_id=None).create_status_change_queue(
+        unique("celery-events"), flow_definition_arn=flow_arn)["QueueUrl"]
+    assert deployment.add_dag_file(DAGS / f"{EVENTS_DAG}.py") == [EVENTS_DAG]
+    started = time.monotonic()
+    runs = [deployment.trigger_dag(EVENTS_DAG, conf={
+        "flow_definition_arn": flow_arn, "s3_uri": f"s3://{output_bucket}/{unique('events')}", "queue_url": queue_url,
+        "count": EVENT_LOOPS}) for _ in range(2)]
+    for run_id in runs:
+        deployment.wait_for_task_state(EVENTS_DAG, run_id, "wait_for_loops", "deferred", timeout=300)
+    jobs = [deployment.poll(triggerer_of_wait(deployment, run_id, EVENTS_DAG), 60, "a triggerer to take the wait")
+            for run_id in runs]
+    placed = [deployment.job(job)["hostname"] for job in jobs]
+    run_a = runs[0]
+
+    def victims_look(counts: str) -> Callable[[], bool | None]:
+        return lambda: f"Batch of {EVENT_LOOPS} human loop(s): {counts}" in \
+            trigger_log(deployment, run_a, jobs[0], EVENTS_DAG) or None
+
+    deployment.poll(victims_look(f"{{'InProgress': {EVENT_LOOPS}}}"), 60, "run A's trigger to look at its loops")
+    records = {run_id: manifest_records(s3, deployment.xcom(EVENTS_DAG, run_id, "start_loops")["manifest_uri"])
+               for run_id in runs}
+    # Half of run A's loops end while its first triggerer runs it: it takes their events, and sees them in a look.
+    admin = AdminClient(local_service)
+    for record in records[run_a][: EVENT_LOOPS // 2]:
+        admin.answer(record.human_loop_name, ANSWER)
+    half = f"{{'Completed': {EVENT_LOOPS // 2}, 'InProgress': {EVENT_LOOPS // 2}}}"
+    deployment.poll(victims_look(half), 60, "run A's trigger to see half its loops end")
+
+    victim = placed[0]
+    (survivor,) = set(deployment.names("triggerer")) - {victim}
+    deployment.kill_component(victim)
+    try:
+        taken_over = deployment.poll(
+            lambda: job if (job := triggerer_of_wait(deployment, run_a, EVENTS_DAG)()) not in (None, jobs[0])
+            else None, 120, f"{survivor} to take run A's wait over from the killed {victim}")
+        assert deployment.job(taken_over)["hostname"] == survivor
+        # The survivor's first full look sees the ends the victim saw (their events may be gone: it deleted them).
+        deployment.poll(lambda: f"Reconciled with A2I: Batch of {EVENT_LOOPS} human loop(s): {half}" in
+                        trigger_log(deployment, run_a, taken_over, EVENTS_DAG) or None, 60, "the survivor's look")
+        # Now the reviewers answer every open loop of both runs.
+        admin.request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
+            "delaySeconds": [0.0, 0.0], "answer": {"mode": "fixed", "answer": ANSWER}}})
+        states = [deployment.wait_for_run(EVENTS_DAG, run_id, timeout=300) for run_id in runs]
+        finished = time.monotonic()
+    finally:
+        deployment.start_triggerer(victim, timeout=120)  # the module's deployment keeps two triggerers
+    logs = deployment.logs(80)
+    for run_id, state in zip(runs, states, strict=True):
+        instances = {task_id: ti for (task_id, _), ti in instances_of(deployment, EVENTS_DAG, run_id).items()}
+        assert state == "success", f"{instances}\n{logs}"
+        # Exactly once: every task's first try succeeded, the wait deferred once, its trigger fired once, and the
+        # resumed sensor handled the event once.
+        assert {task: (ti["state"], ti["try_number"]) for task, ti in instances.items()} == {
+            task: ("success", 1) for task in ("make_items", "start_loops", "wait_for_loops", "read_loops")}, instances
+        text = deployment.task_log(EVENTS_DAG, run_id, "wait_for_loops", 1)
+        assert text.count("Pausing task as DEFERRED.") == 1, text
+        assert text.count("Trigger fired event") == 1, text
+        assert text.count("Batch wait ended success") == 1, text
+        # Each loop started once, and every loop was seen by the wait and by the task downstream of it.
+        start = deployment.xcom(EVENTS_DAG, run_id, "start_loops")
+        assert (start["started"], start["adopted"], start["errors"]) == (EVENT_LOOPS, 0, 0), start
+        assert len(records[run_id]) == len({record.item_key for record in records[run_id]}) == EVENT_LOOPS
+        wait = deployment.xcom(EVENTS_DAG, run_id, "wait_for_loops")
+        assert (wait["total"], wait["counts"]) == (EVENT_LOOPS, {"Completed": EVENT_LOOPS}), wait
+        read = deployment.xcom(EVENTS_DAG, run_id, "read_loops")
+        assert (read["loops"], read["statuses"]) == (EVENT_LOOPS, {"Completed": EVENT_LOOPS}), read
+        answers = [json.loads(line)["consolidated_answer"] for line in read_s3(s3, read["results_uri"]).splitlines()]
+        assert answers == [ANSWER] * EVENT_LOOPS
+    loops = loop_summaries(flow_arn)
+    assert len(loops) == len({loop["HumanLoopName"] for loop in loops}) == 2 * EVENT_LOOPS
+    assert {loop["HumanLoopName"] for loop in loops} == {record.human_loop_name for run_id in runs
+                                                         for record in records[run_id]}
+    assert f"{{'Completed': {EVENT_LOOPS}}}" not in trigger_log(deployment, run_a, jobs[0], EVENTS_DAG)  # victim
+    print(f"\nevent waits: run A's wait on {placed[0]}, run B's on {placed[1]}; {victim} killed, {survivor} took run "
+          f"A's over; both runs done {finished - started:.1f}s after they were triggered")

@@ -71,23 +71,25 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
 
     def wait_for_loop(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
         """Wait until the loop ends as the policy says; ``result`` is returned with its final status. A throttled
-        look is looked at again after a backoff, as the trigger does."""
+        look is looked at again after a backoff, as the trigger does; with ``completion="events"`` the looks between
+        full ones take events (:class:`~airflow_a2i.waiting.sync.BlockingWait`)."""
         # Run time only (as the trigger): DAG parsing does not pay for these.
-        from airflow_a2i.waiting.sync import Backoff, judge, unless_throttled
+        from airflow_a2i.triggers.base import aws_kwargs_of
+        from airflow_a2i.waiting.sync import Backoff, BlockingWait, NamedLoops, sqs_client_factory, unless_throttled
 
         self._started = name
-        policy = self.wait_policy()
+        wait = BlockingWait(self.a2i_hook, NamedLoops(self.a2i_hook, [name]), self.wait_policy(), self.log,
+                            sqs_client_factory(**aws_kwargs_of(self)))
         backoff = Backoff()
-        judged = unless_throttled(lambda: judge(self.a2i_hook, [name], policy), self.log)
+        judged = unless_throttled(wait.judge, self.log)
         if (judged is None or not judged[0].done) and self.deferrable:
             self.defer(trigger=self._trigger([name]), method_name="execute_complete",  # type: ignore[attr-defined]
                        timeout=self._deferral_timeout(), kwargs={"result": result})
         while judged is None or not judged[0].done:
-            if judged is not None:
-                self.log.info("Human loop %s is %s; next look in %s s", name, judged[1][0].status,
-                              policy.poll_interval)
-                time.sleep(policy.poll_interval)
-            judged = unless_throttled(lambda: judge(self.a2i_hook, [name], policy), self.log, backoff)
+            if judged is not None and wait.pause:
+                self.log.info("Human loop %s is %s; next look in %s s", name, judged[1][0].status, wait.pause)
+                time.sleep(wait.pause)
+            judged = unless_throttled(wait.judge, self.log, backoff)
         verdict, states = judged
         return self._finish(verdict.outcome, verdict.message, {s.name: s.to_json() for s in states}, result)
 

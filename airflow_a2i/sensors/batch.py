@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +22,14 @@ from airflow_a2i.validation import check_literal_part, has_template, is_template
 from airflow_a2i.waiting.arguments import WaitPolicyArguments
 from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops, unfinished_manifests, write_report
 from airflow_a2i.waiting.events import batch_event
-from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
-from airflow_a2i.waiting.sync import raise_for_outcome, unless_throttled
+from airflow_a2i.waiting.policies import LoopState
+from airflow_a2i.waiting.sync import (
+    BlockingWait,
+    raise_for_outcome,
+    rescheduled_pokes_before,
+    sqs_client_factory,
+    unless_throttled,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +48,9 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
     returned; without it (plain URIs) it lists newest first until it has seen every loop of the batch.
     Later looks start from the earliest loop still open, and stop paging once they have seen every open
     loop; loops already ended are not looked at again (in ``reschedule`` mode, where each poke is a new
-    sensor instance, every poke reads the manifests and looks at every loop).
+    sensor instance, every poke reads the manifests and looks at every loop). With ``completion="events"`` the
+    looks between full ones take events instead (in ``reschedule`` mode, see the README's "Event-driven
+    completion").
 
     In deferrable mode the sensor looks once on the worker, then defers with the earliest creation time
     it found, the manifests' URIs and the counts (never the names), passing its ``timeout`` to the
@@ -107,6 +114,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
                               events_queue_url=events_queue_url, reconcile_interval=reconcile_interval)
         self.deferrable = deferrable
         self._batch_look: BatchLook | None = None
+        self._wait: BlockingWait | None = None
         check_literal_part(manifest_uris, manifest_sources)
         if flow_definition_arn is not None and not is_templated(flow_definition_arn):
             validate_flow_definition_arn(flow_definition_arn)
@@ -170,39 +178,31 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        batch, policy = self._batch(), self.wait_policy()
-        judged = unless_throttled(lambda: self._judge(batch, policy), self.log)
+        wait = self._blocking_wait()
+        if self.reschedule:
+            judged = unless_throttled(lambda: wait.judge_rescheduled(rescheduled_pokes_before(context)), self.log)
+        else:
+            judged = unless_throttled(wait.judge, self.log)
+            if not self.deferrable:  # with events, the receive's long poll paces the pokes
+                self.poke_interval = wait.pause
         if judged is None:
             return PokeReturnValue(is_done=False)
         verdict, states = judged
-        self.log.info("%s", batch.progress(states))
+        self.log.info("%s", wait.progress(states))
         if not verdict.done:
             return PokeReturnValue(is_done=False)
         report_uri = self._report_uri()
-        write_report(self.s3_hook, report_uri, batch.loops, states, verdict.timed_out)
+        write_report(self.s3_hook, report_uri, self._batch().loops, states, verdict.timed_out)
         event = batch_event(verdict, states, report_s3_uri=report_uri, manifest_uris=self._uris())
         return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
 
-    def _judge(self, batch: BatchLook, policy: WaitPolicy) -> tuple[Verdict, list[LoopState]]:
-        """One look at the batch (listing pages, then describes of what they did not show), the verdict,
-        and the stops it asks for."""
-        params = batch.begin()
-        if params is not None:
-            for page in self.hook.conn.get_paginator("list_human_loops").paginate(**params):
-                batch.pages += 1
-                for summary in page["HumanLoopSummaries"]:
-                    batch.take(summary)
-                if batch.all_seen:
-                    break
-            unseen = batch.unseen()
-            batch.describes = len(unseen)
-            for name in unseen:
-                batch.take_description(name, self.hook.describe_human_loop(name))
-        states = batch.end()
-        verdict = policy.decide(states, time.time())
-        for name in verdict.stop:
-            self.hook.stop_human_loop(name)
-        return verdict, states
+    def _blocking_wait(self) -> BlockingWait:
+        """The looks of this sensor instance (in ``poke`` mode it lives across pokes; in ``reschedule`` mode each
+        poke is a new instance, which reads the manifests again)."""
+        if self._wait is None:
+            self._wait = BlockingWait(self.hook, ListedLoops(self.hook, self._batch()), self.wait_policy(), self.log,
+                                      sqs_client_factory(**aws_kwargs_of(self)))
+        return self._wait
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._finish(validate_execute_complete_event(event))
@@ -217,3 +217,45 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
                           ", ".join(event["timed_out"]))
         raise_for_outcome(event["status"], event.get("message", ""))
         return event["report"]
+
+
+class ListedLoops:
+    """A batch's loops looked at with the sync hook, as the batch trigger looks with aiobotocore: a look is
+    ``ListHumanLoops`` pages until every open loop has been seen, then describes of the rest."""
+
+    def __init__(self, hook: A2IHook, batch: BatchLook) -> None:
+        self.hook = hook
+        self.batch = batch
+
+    def look(self) -> list[LoopState]:
+        batch = self.batch
+        params = batch.begin()
+        if params is not None:
+            for page in self.hook.conn.get_paginator("list_human_loops").paginate(**params):
+                batch.pages += 1
+                for summary in page["HumanLoopSummaries"]:
+                    batch.take(summary)
+                if batch.all_seen:
+                    break
+            unseen = batch.unseen()
+            batch.describes = len(unseen)
+            for name in unseen:
+                batch.take_description(name, self.hook.describe_human_loop(name))
+        return batch.end()
+
+    def waited_on(self) -> Collection[str]:
+        return self.batch.loops
+
+    def current_states(self) -> list[LoopState]:
+        return self.batch.current()
+
+    def confirm(self, names: Collection[str]) -> list[LoopState]:
+        """Describe the loops events named, or look at every open one when that takes fewer calls."""
+        if self.batch.confirms_by_listing(names):
+            return self.look()
+        for name in names:
+            self.batch.take_description(name, self.hook.describe_human_loop(name))
+        return self.batch.current()
+
+    def progress(self, states: list[LoopState]) -> str:
+        return self.batch.progress(states)

@@ -21,9 +21,11 @@ from airflow_a2i.validation import check_literal_part, is_templated
 from airflow_a2i.waiting.arguments import WaitPolicyArguments
 from airflow_a2i.waiting.sync import (
     INLINE_NAMES_LIMIT,
-    judge,
-    names_by_status,
+    BlockingWait,
+    NamedLoops,
     raise_for_outcome,
+    rescheduled_pokes_before,
+    sqs_client_factory,
     unless_throttled,
     wait_report,
 )
@@ -37,8 +39,10 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     Wait until one human loop, or each of a list, has ended as the policies say.
 
     In deferrable mode it looks once on the worker and defers only when the loops are still open,
-    passing its ``timeout`` to the deferral. ``review_timeout`` is enforced by the sensor and the
-    trigger themselves, per loop, from its creation time; the sensor's ``timeout`` is a backstop.
+    passing its ``timeout`` to the deferral. With ``completion="events"`` every mode takes events between full
+    looks (``reschedule`` mode, which keeps nothing between pokes: see the README's "Event-driven completion").
+    ``review_timeout`` is enforced by the sensor and the trigger themselves, per loop, from its creation time; the
+    sensor's ``timeout`` is a backstop.
 
     :param human_loop_names: a loop name, a list of them, or what the A2I start, Textract and Rekognition
         operators return (their ``.output``; a mapped task's list of results): items for which A2I started no
@@ -88,6 +92,7 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
                               events_queue_url=events_queue_url, reconcile_interval=reconcile_interval)
         self.report_s3_uri = report_s3_uri
         self.deferrable = deferrable
+        self._wait: BlockingWait | None = None
         check_literal_part(human_loop_names, self._checked_names)
 
     def _names(self) -> list[str]:
@@ -121,17 +126,30 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        names, policy = self._names(), self.wait_policy()
-        judged = unless_throttled(lambda: judge(self.hook, names, policy), self.log)
+        wait = self._blocking_wait()
+        if self.reschedule:
+            judged = unless_throttled(lambda: wait.judge_rescheduled(rescheduled_pokes_before(context)), self.log)
+        else:
+            judged = unless_throttled(wait.judge, self.log)
+            if not self.deferrable:  # with events, the receive's long poll paces the pokes
+                self.poke_interval = wait.pause
         if judged is None:
             return PokeReturnValue(is_done=False)
         verdict, states = judged
         loops = {state.name: state.to_json() for state in states}
         if not verdict.done:
-            self.log.info("Human loops: %s", {status: len(group) for status, group in names_by_status(loops).items()})
+            self.log.info("%s", wait.progress(states))
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._finish(verdict.outcome, verdict.message, loops,
                                                                      verdict.timed_out))
+
+    def _blocking_wait(self) -> BlockingWait:
+        """The looks of this sensor instance (in ``poke`` mode it lives across pokes; in ``reschedule`` mode each
+        poke is a new instance)."""
+        if self._wait is None:
+            self._wait = BlockingWait(self.hook, NamedLoops(self.hook, self._names()), self.wait_policy(), self.log,
+                                      sqs_client_factory(**aws_kwargs_of(self)))
+        return self._wait
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = validate_execute_complete_event(event)

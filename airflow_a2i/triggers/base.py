@@ -20,7 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_a2i.aws_errors import error_code, is_throttling
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.waiting.completion import RECEIVE_MAX_MESSAGES, EventWait
+from airflow_a2i.waiting.completion import EventWait
 from airflow_a2i.waiting.events import ErrorEvent, error_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
 from airflow_a2i.waiting.states import FINAL_STATES
@@ -200,9 +200,7 @@ class A2IBaseWaitTrigger(BaseTrigger):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = await sqs.receive_message(QueueUrl=events.queue_url, MaxNumberOfMessages=RECEIVE_MAX_MESSAGES,
-                                                 WaitTimeSeconds=events.receive_wait_seconds(time.time()),
-                                                 MessageSystemAttributeNames=["ApproximateReceiveCount"])
+            response = await sqs.receive_message(**events.receive_request(events.receive_wait_seconds(time.time())))
         except (ClientError, BotoCoreError) as error:
             raise SqsUnavailable(str(error)) from error
         messages = response.get("Messages", [])

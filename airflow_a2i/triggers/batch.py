@@ -7,12 +7,11 @@ this trigger drives it with aiobotocore.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_a2i.triggers.base import A2IBaseWaitTrigger, describe_all
-from airflow_a2i.waiting.batch import PAGE_SIZE, BatchLook, started_loops, write_report
+from airflow_a2i.waiting.batch import BatchLook, started_loops, write_report
 from airflow_a2i.waiting.events import BatchEvent, batch_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
 
@@ -120,7 +119,7 @@ class A2IHumanLoopBatchTrigger(A2IBaseWaitTrigger):
         """Describe the loops events named, or list the open ones when that takes fewer calls (many events at once:
         a page shows 100 loops)."""
         batch = self._batch_look()
-        if len(names) > math.ceil(len(batch.open_names()) / PAGE_SIZE):
+        if batch.confirms_by_listing(names):
             return await self.look(client)
         for name, described in await describe_all(client, names):
             batch.take_description(name, described)

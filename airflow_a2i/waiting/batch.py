@@ -12,7 +12,8 @@ The batch sensor drives :class:`BatchLook` with the sync hook, the batch trigger
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,11 @@ class BatchLook:
     def open_names(self) -> list[str]:
         return [name for name in self.loops if name not in self.states or
                 self.states[name].status not in FINAL_STATES]
+
+    def confirms_by_listing(self, names: Collection[str]) -> bool:
+        """Whether confirming ``names`` (loops events say ended) takes fewer calls as a look (a listing page shows
+        100 open loops) than as one describe each."""
+        return len(names) > math.ceil(len(self.open_names()) / PAGE_SIZE)
 
     def begin(self) -> dict[str, Any] | None:
         """Start a look: the keyword arguments of the ``list_human_loops`` paginator, or None when no

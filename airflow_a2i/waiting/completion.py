@@ -10,18 +10,25 @@ duplicate, a late or a stale one changes nothing.
 Many waits may share one queue (one per flow definition is the natural set-up): a wait deletes the messages of
 its own loops once it has confirmed them, and makes every other message visible again for the wait it belongs to:
 at once the first time it is received, then after 1, 3, 7 ... seconds, up to two minutes, the more often it has
-been received. A message of a loop nobody waits on (a wait that ended, loops started outside Airflow) so gets out
-of the way of the others instead of being received again and again ahead of them, and stays in the queue until its
-retention period drops it (:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one
-day).
+been received, and never longer than a quarter of its age. A message of a loop nobody waits on (a wait that ended,
+loops started outside Airflow) so gets out of the way of the others instead of being received again and again ahead
+of them, and stays in the queue until its retention period drops it
+(:meth:`~airflow_a2i.hooks.events.A2IEventsHook.create_status_change_queue` sets one day). A fresh message, which
+its owner is likely waiting for, comes back within moments however many other waits received it first: by its
+receive count alone, a wait sharing the queue with others that win the receive half the time would see its own
+events hidden ever longer, up to two minutes at a time.
 
-:class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits with
-the sync hook.
+:class:`EventWait` holds that logic with no I/O; the triggers drive it with aiobotocore, the blocking waits (a
+sensor in ``poke`` mode, an operator waiting on its worker) with boto3 (:mod:`airflow_a2i.waiting.sync`), the same
+way. A sensor in ``reschedule`` mode is a new instance at every poke, and Airflow clears a task's XCom when a poke
+starts: what survives is A2I's state, the queue, and how many pokes came before (:func:`full_look_at_poke`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,13 +37,33 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
 RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage's maximum
 RECEIVE_WAIT_SECONDS = 20  # SQS's longest long poll
+POKE_RECEIVE_WAIT_SECONDS = 1  # a rescheduled poke's receive: a long poll (every SQS server asked), kept short
 MAX_RELEASE_SECONDS = 120  # the longest another wait's (or nobody's) message is kept out of sight
+AGE_SHARE = 4  # ... and never longer than a quarter of its age
 
 
-def release_seconds(receive_count: int) -> int:
+def release_seconds(receive_count: int, age_seconds: float | None = None) -> int:
     """How long a message that is not the wait's stays invisible: 0, 1, 3, 7 ... seconds by how often it has been
-    received (SQS's ApproximateReceiveCount), up to two minutes."""
-    return min(MAX_RELEASE_SECONDS, 2 ** max(0, min(receive_count - 1, 16)) - 1)
+    received (SQS's ApproximateReceiveCount), up to two minutes, and at most a quarter of the message's age (seconds
+    since SQS took it) when known."""
+    by_count = min(MAX_RELEASE_SECONDS, 2 ** max(0, min(receive_count - 1, 16)) - 1)
+    if age_seconds is None:
+        return by_count
+    return min(by_count, int(max(0.0, age_seconds) / AGE_SHARE))
+
+
+def full_look_at_poke(pokes_before: int | None, *, poke_interval: float, reconcile_interval: float) -> bool:
+    """
+    Whether a rescheduled sensor's poke must look at every loop whatever the queue says: the first poke, then every
+    ``ceil(reconcile_interval / poke_interval)``-th (pokes are at least ``poke_interval`` apart, so full looks are at
+    least ``reconcile_interval`` apart, and never further apart than that many pokes). ``pokes_before``: the
+    pokes of this try before this one (Airflow 3's ``task_reschedule_count``); None when Airflow does not say
+    (Airflow 2): every poke looks.
+    """
+    if pokes_before is None:
+        return True
+    every = max(1, math.ceil(reconcile_interval / poke_interval)) if poke_interval > 0 else 1
+    return pokes_before % every == 0
 
 
 @dataclass(frozen=True)
@@ -69,13 +96,19 @@ def receipt(message: Mapping[str, Any]) -> dict[str, str]:
     return {"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]}
 
 
-def release(message: Mapping[str, Any]) -> dict[str, Any]:
-    """The entry of a ``ChangeMessageVisibilityBatch`` call that gives a message back to the queue."""
+def release(message: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
+    """The entry of a ``ChangeMessageVisibilityBatch`` call that gives a message back to the queue; ``now`` (epoch
+    seconds) gives its age from its ``SentTimestamp``."""
+    attributes = message.get("Attributes") or {}
     try:
-        count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+        count = int(attributes.get("ApproximateReceiveCount", 1))
     except ValueError:
         count = 1
-    return {**receipt(message), "VisibilityTimeout": release_seconds(count)}
+    try:
+        age = None if now is None else now - int(attributes["SentTimestamp"]) / 1000
+    except (KeyError, ValueError):
+        age = None
+    return {**receipt(message), "VisibilityTimeout": release_seconds(count, age)}
 
 
 @dataclass
@@ -128,6 +161,12 @@ class EventWait:
         self.sqs_error = None
         return recovered
 
+    def receive_request(self, wait_seconds: int) -> dict[str, Any]:
+        """The keyword arguments of one ``ReceiveMessage`` call (sync and async alike)."""
+        return {"QueueUrl": self.queue_url, "MaxNumberOfMessages": RECEIVE_MAX_MESSAGES,
+                "WaitTimeSeconds": wait_seconds,
+                "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]}
+
     def receive_wait_seconds(self, now: float) -> int:
         """The long poll of the next receive: at most SQS's 20 s, and not past the next reconcile."""
         if self.last_reconcile is None:
@@ -136,17 +175,19 @@ class EventWait:
         return max(0, min(RECEIVE_WAIT_SECONDS, int(left)))
 
     def sort(self, messages: Iterable[Mapping[str, Any]], waited_on: Collection[str],
-             final: Collection[str]) -> SortedMessages:
+             final: Collection[str], now: float | None = None) -> SortedMessages:
         """
         Sort one receive's messages. ``waited_on``: every loop of this wait; ``final``: those already seen in a final
         state, whose events (duplicates) need no describe. A message that is not an A2I status-change event belongs
-        to nobody here: it is made visible again, like other waits' messages.
+        to nobody here: it is made visible again, like other waits' messages. ``now``: epoch seconds (default: the
+        clock's), the time the others' release delays are reckoned from.
         """
+        now = time.time() if now is None else now
         result = SortedMessages()
         for message in messages:
             hint = status_hint(str(message.get("Body", "")))
             if hint is None or hint.human_loop_name not in waited_on:
-                result.others.append(release(message))
+                result.others.append(release(message, now))
                 continue
             result.ours.append(receipt(message))
             self.events_taken += 1
