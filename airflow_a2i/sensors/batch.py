@@ -25,10 +25,9 @@ from airflow_a2i.waiting.events import batch_event
 from airflow_a2i.waiting.policies import LoopState
 from airflow_a2i.waiting.sync import (
     BlockingWait,
+    judge_poke,
     raise_for_outcome,
-    rescheduled_pokes_before,
     sqs_client_factory,
-    unless_throttled,
 )
 
 if TYPE_CHECKING:
@@ -179,12 +178,7 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
 
     def poke(self, context: Context) -> PokeReturnValue:
         wait = self._blocking_wait()
-        if self.reschedule:
-            judged = unless_throttled(lambda: wait.judge_rescheduled(rescheduled_pokes_before(context)), self.log)
-        else:
-            judged = unless_throttled(wait.judge, self.log)
-            if not self.deferrable:  # with events, the receive's long poll paces the pokes
-                self.poke_interval = wait.pause
+        judged = judge_poke(self, wait, context)
         if judged is None:
             return PokeReturnValue(is_done=False)
         verdict, states = judged

@@ -236,6 +236,18 @@ def rescheduled_pokes_before(context: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
+def judge_poke(sensor: Any, wait: BlockingWait, context: Any) -> tuple[Verdict, list[LoopState]] | None:
+    """One poke of a waiting sensor: the verdict and the states, or None when A2I throttled the look (the next poke
+    looks again). A rescheduled poke looks only when it must (:meth:`BlockingWait.judge_rescheduled`); in ``poke``
+    mode the wait paces the pokes (with events, the receive's long poll)."""
+    if sensor.reschedule:
+        return unless_throttled(lambda: wait.judge_rescheduled(rescheduled_pokes_before(context)), sensor.log)
+    judged = unless_throttled(wait.judge, sensor.log)
+    if not sensor.deferrable:
+        sensor.poke_interval = wait.pause
+    return judged
+
+
 def sqs_client_factory(aws_conn_id: str | None, region_name: str | None, verify: bool | str | None,
                        botocore_config: dict | None) -> Callable[[], Any]:
     """What makes the SQS client (boto3) of an event-driven blocking wait, through the Amazon provider's hook."""
