@@ -21,7 +21,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
-from airflow_a2i.local import s3, sigv4, strict_json
+from airflow_a2i.local import moto_queues, s3, sigv4, strict_json
 from airflow_a2i.local.admin_client import ADMIN_HEADER, ADMIN_TOKEN_VARIABLE
 from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
@@ -82,6 +82,7 @@ class LocalService:
                  behind_proxy: bool = False, portal_allowed_origins: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.credentials = credentials  # given: every AWS API request must be signed with one of these keys
+        moto_queues.install()  # many status-change events: none lost, none costing the whole queue
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.accounts = Accounts(self.store, session_seconds=session_seconds)
