@@ -27,7 +27,7 @@ from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
 from airflow_a2i.local.credentials import Credentials
 from airflow_a2i.local.errors import ServiceError
-from airflow_a2i.local.events import publish_status_change
+from airflow_a2i.local.events import publish_status_changes
 from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.guard import MOTO_API_PREFIX, Guard, Refusal, is_s3_request
 from airflow_a2i.local.outputs import identity_problem
@@ -94,7 +94,7 @@ class LocalService:
         self.built_in = BuiltInTasks(self.runtime, analyzer)
         self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
                                             default_policy=workforce_default, callables=answer_callables)
-        self.runtime.listeners.append(publish_status_change)
+        self.runtime.listeners.append(publish_status_changes)
         self.faults = Faults(seed)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._bucket_lock = threading.Lock()
