@@ -80,7 +80,10 @@ def _patch_sqs() -> None:
     from moto.sqs import models
     from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
 
-    queue_class, message_class, backend_class = models.Queue, models.Message, models.SQSBackend
+    # Any: their methods are replaced below, which the models' own types do not allow
+    queue_class: Any = models.Queue
+    message_class: Any = models.Message
+    backend_class: Any = models.SQSBackend
     original_messages = queue_class.messages
     original_attributes = queue_class.attributes
     original_delete = queue_class.delete_message
@@ -93,7 +96,7 @@ def _patch_sqs() -> None:
 
     def attributes(self: Any) -> dict[str, Any]:
         # A standard queue's SendMessage reads only ContentBasedDeduplication, which such a queue never has.
-        if getattr(_sending, "queue", None) is self and not self.fifo_queue:
+        if not self.fifo_queue and getattr(_sending, "queue", None) is self:
             return {}
         return original_attributes.fget(self)
 

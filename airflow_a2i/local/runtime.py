@@ -35,7 +35,7 @@ DEFAULT_TASK_AVAILABILITY_SECONDS = 864_000
 
 _MODEL = botocore.session.get_session().get_service_model("sagemaker-a2i-runtime")
 
-StatusListener = Callable[[HumanLoop], None]
+StatusListener = Callable[[HumanLoop], object]
 FinishedListener = Callable[[list[HumanLoop]], None]
 
 
