@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import threading
 import time
 import tracemalloc
@@ -25,6 +26,27 @@ from benchmarks.measure import Bench, log, run_trigger, unique
 from benchmarks.table import Row, fmt, ratio
 
 SIZES = (1_000, 10_000)
+LATENCY_CALLS = 200  # DescribeHumanLoop calls, and ListHumanLoops pages, timed at each size
+
+
+def _call_latencies(flow: str, names: list[str]) -> dict[str, float]:
+    """Median milliseconds of one DescribeHumanLoop (loops spread over the batch) and of one ListHumanLoops page of
+    100 (filtered by creation time, newest first, continued by NextToken): what one call costs with ``len(names)``
+    loops held."""
+    client = boto3.client("sagemaker-a2i-runtime")
+    describe = []
+    for index in range(LATENCY_CALLS):
+        began = time.perf_counter()
+        client.describe_human_loop(HumanLoopName=names[(index * 7919) % len(names)])
+        describe.append(time.perf_counter() - began)
+    pages, token = [], None
+    while len(pages) < LATENCY_CALLS // 4:
+        began = time.perf_counter()
+        page = client.list_human_loops(FlowDefinitionArn=flow, SortOrder="Descending", MaxResults=100,
+                                       CreationTimeAfter=0, **({"NextToken": token} if token else {}))
+        pages.append(time.perf_counter() - began)
+        token = page.get("NextToken")
+    return {"describe_ms": statistics.median(describe) * 1000, "list_page_ms": statistics.median(pages) * 1000}
 
 
 def _last_answer(s3_results_uri: str) -> float:
@@ -58,6 +80,9 @@ def _one_size(bench: Bench, n: int, quota: int, counted: Counted, sync: Counted)
     measured.update(start_wall=wall, efficiency=(n / quota) / wall)
     measured["duplicates"], measured["lost"] = bench.audit(flow, names)
     log(f"scale {n}: started in {wall:.1f} s (efficiency {measured['efficiency']:.2f})")
+    measured.update(_call_latencies(flow, sorted(names)))
+    log(f"scale {n}: DescribeHumanLoop {measured['describe_ms']:.1f} ms, a ListHumanLoops page "
+        f"{measured['list_page_ms']:.1f} ms")
 
     def trigger(policy: WaitPolicy) -> A2IHumanLoopBatchTrigger:
         return A2IHumanLoopBatchTrigger(manifest_uris=[summary["manifest_uri"]], flow_definition_arn=flow,
@@ -132,6 +157,10 @@ def scale(bench: Bench, notes: list[str], sizes: tuple[int, ...] = SIZES) -> lis
                 fmt(got["efficiency"], 2), "", ">= 0.95", got["efficiency"] >= 0.95),
             Row(f"Scale {n:,}: start duplicates / lost items", "", f"{got['duplicates']} / {got['lost']}", "",
                 "0 / 0", got["duplicates"] == got["lost"] == 0),
+            Row(f"Scale {n:,}: one DescribeHumanLoop, median (ms; the same at every size)", "",
+                fmt(got["describe_ms"], 2)),
+            Row(f"Scale {n:,}: one ListHumanLoops page of 100, newest first, filtered, median (ms)", "",
+                fmt(got["list_page_ms"], 2)),
             Row(f"Scale {n:,}: API calls per polling look (one Describe a loop: {n:,})", str(n),
                 str(got["calls_per_poll"]), ratio(got["calls_per_poll"], n), f"<= {budget}",
                 got["calls_per_poll"] <= budget),

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
+PUT_EVENTS_MAX_ENTRIES = 10  # EventBridge's (and moto's) limit per PutEvents
 EVENT_STATUSES = frozenset({"Completed", "Failed", "Stopped"})  # A2I sends no event for the others
 
 
@@ -34,11 +35,18 @@ def status_change_event(loop: HumanLoop) -> dict:
             "EventBusName": "default"}
 
 
-def publish_status_change(loop: HumanLoop) -> None:
-    """Put the event on the loop Region's default bus; moto's rules deliver it to their targets."""
-    if loop.status not in EVENT_STATUSES:
-        return
-    results = events_backends[ACCOUNT_ID][loop.region].put_events([status_change_event(loop)])
-    failed = [entry for entry in results if "ErrorCode" in entry]
-    if failed:
-        log.warning("status-change event for %s was not accepted: %s", loop.name, failed)
+def publish_status_changes(loops: list[HumanLoop]) -> None:
+    """Put the loops' events on their Regions' default buses, ten to a PutEvents as EventBridge takes them; moto's
+    rules deliver them to their targets."""
+    by_region: dict[str, list[HumanLoop]] = {}
+    for loop in loops:
+        if loop.status in EVENT_STATUSES:
+            by_region.setdefault(loop.region, []).append(loop)
+    for region, finished in by_region.items():
+        backend = events_backends[ACCOUNT_ID][region]
+        for start in range(0, len(finished), PUT_EVENTS_MAX_ENTRIES):
+            chunk = finished[start:start + PUT_EVENTS_MAX_ENTRIES]
+            results = backend.put_events([status_change_event(loop) for loop in chunk])
+            failed = [(loop.name, entry) for loop, entry in zip(chunk, results, strict=False) if "ErrorCode" in entry]
+            if failed:
+                log.warning("status-change events not accepted: %s", failed)

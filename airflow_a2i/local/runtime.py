@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +35,8 @@ DEFAULT_TASK_AVAILABILITY_SECONDS = 864_000
 
 _MODEL = botocore.session.get_session().get_service_model("sagemaker-a2i-runtime")
 
-StatusListener = Callable[[HumanLoop], None]
+StatusListener = Callable[[HumanLoop], object]
+FinishedListener = Callable[[list[HumanLoop]], None]
 
 
 def check_model(operation: str, params: dict) -> None:
@@ -71,16 +72,19 @@ def _timestamp_text(text: str) -> float | None:
 class A2IRuntime:
     """The runtime operations on the store.
 
-    ``start_listeners`` hear of every loop created; ``listeners`` of every loop that reaches a final status.
+    ``start_listeners`` hear of every loop created; ``listeners`` of loops that reached a final status (one at a
+    time, or all of a :meth:`batch` at once once it is committed).
     """
 
     def __init__(self, store: Store, *, stop_delay: float = 1.0, max_open_loops: int | None = None) -> None:
         self.store = store
         self.stop_delay = stop_delay
         self.max_open_loops = max_open_loops
-        self.listeners: list[StatusListener] = []
+        self.listeners: list[FinishedListener] = []
         self.start_listeners: list[StatusListener] = []
         self._advance_lock = threading.Lock()
+        self._batch_thread: int | None = None
+        self._finished_in_batch: list[HumanLoop] = []
 
     # StartHumanLoop ---------------------------------------------------------------------------
 
@@ -102,7 +106,8 @@ class A2IRuntime:
 
     def check_quota(self, db, region: str, error_code: str) -> None:
         """Refuse a new loop beyond ``max_open_loops`` with the calling API's own error code."""
-        if self.max_open_loops is not None and self.store.count_open_loops(db, region) >= self.max_open_loops:
+        limit = self.max_open_loops
+        if limit is not None and self.store.count_open_loops(db, region, up_to=limit) >= limit:
             raise ServiceError(error_code, f"You have reached the maximum of {self.max_open_loops} human loops in "
                                f"progress in {region}; wait for some to finish, or stop them, and try again")
 
@@ -325,9 +330,30 @@ class A2IRuntime:
                 self.fail(loop, "Expired", f"The human loop expired: no worker completed its task within the "
                           f"flow definition's TaskAvailabilityLifetimeInSeconds ({lifetime} s)")
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Changes to many loops in one store transaction (each loop's own transactions become savepoints); the
+        loops it finished are announced together once it is committed, and not at all when it fails."""
+        with self.store.transaction():
+            self._batch_thread, self._finished_in_batch = threading.get_ident(), []
+            try:
+                yield
+            except BaseException:
+                self._batch_thread, self._finished_in_batch = None, []
+                raise
+        finished, self._batch_thread, self._finished_in_batch = self._finished_in_batch, None, []
+        self._announce(finished)
+
     def _notify(self, loop: HumanLoop) -> None:
-        for listener in self.listeners:
-            listener(loop)
+        if self._batch_thread == threading.get_ident():
+            self._finished_in_batch.append(loop)
+        else:
+            self._announce([loop])
+
+    def _announce(self, loops: list[HumanLoop]) -> None:
+        if loops:
+            for listener in self.listeners:
+                listener(loops)
 
     def rewrite_outputs(self) -> int:
         """Write the output.json of every finished loop again (S3 lives in memory); returns how many."""

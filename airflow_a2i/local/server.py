@@ -21,13 +21,13 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
-from airflow_a2i.local import s3, sigv4, strict_json
+from airflow_a2i.local import moto_queues, s3, sigv4, strict_json
 from airflow_a2i.local.admin_client import ADMIN_HEADER, ADMIN_TOKEN_VARIABLE
 from airflow_a2i.local.builtin import OPERATIONS as BUILT_IN_OPERATIONS
 from airflow_a2i.local.builtin import Analyzer, BuiltInTasks
 from airflow_a2i.local.credentials import Credentials
 from airflow_a2i.local.errors import ServiceError
-from airflow_a2i.local.events import publish_status_change
+from airflow_a2i.local.events import publish_status_changes
 from airflow_a2i.local.faults import Faults, lost_response
 from airflow_a2i.local.guard import MOTO_API_PREFIX, Guard, Refusal, is_s3_request
 from airflow_a2i.local.outputs import identity_problem
@@ -82,6 +82,7 @@ class LocalService:
                  behind_proxy: bool = False, portal_allowed_origins: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.credentials = credentials  # given: every AWS API request must be signed with one of these keys
+        moto_queues.install()  # many status-change events: none lost, none costing the whole queue
         self.store = Store(data_dir / "state.sqlite3")
         self.runtime = A2IRuntime(self.store, stop_delay=stop_delay, max_open_loops=max_open_loops)
         self.accounts = Accounts(self.store, session_seconds=session_seconds)
@@ -93,7 +94,7 @@ class LocalService:
         self.built_in = BuiltInTasks(self.runtime, analyzer)
         self.workforce = SimulatedWorkforce(self.store, self.runtime, auto=workforce_auto, seed=seed,
                                             default_policy=workforce_default, callables=answer_callables)
-        self.runtime.listeners.append(publish_status_change)
+        self.runtime.listeners.append(publish_status_changes)
         self.faults = Faults(seed)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._bucket_lock = threading.Lock()

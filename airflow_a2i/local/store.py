@@ -45,6 +45,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS human_loops_live_name ON human_loops (region, 
 CREATE INDEX IF NOT EXISTS human_loops_by_flow
     ON human_loops (flow_definition_arn, creation_time, name) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS human_loops_by_status ON human_loops (status) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS human_loops_by_name ON human_loops (name) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS human_loops_open_by_expiry ON human_loops (expires_at)
+    WHERE status = 'InProgress' AND deleted = 0;
+CREATE INDEX IF NOT EXISTS human_loops_open_by_region ON human_loops (region, status)
+    WHERE status IN ('InProgress', 'Stopping') AND deleted = 0;
 CREATE TABLE IF NOT EXISTS answers (
     loop_id INTEGER NOT NULL REFERENCES human_loops (id), worker_id TEXT NOT NULL,
     answer TEXT NOT NULL, acceptance_time REAL NOT NULL, submission_time REAL NOT NULL,
@@ -217,6 +222,7 @@ class Store:
         for companion in SQLITE_COMPANIONS:  # left by an older version or a crash: tighten before use
             restrict_to_owner(path.with_name(path.name + companion), OWNER_ONLY_FILE)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open in the thread holding the lock (more than one: savepoints)
         # SQLite gives its -wal/-shm/-journal files the database's mode; the umask covers any it makes otherwise.
         with owner_only_umask():
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -230,15 +236,38 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the store for a read-check-write sequence; commits at the end, rolls back on error."""
+        """Hold the store for a read-check-write sequence; commits at the end, rolls back on error.
+
+        Inside another transaction of the same thread (the simulated workforce answers many loops in one) it is a
+        savepoint: its error undoes its own changes only, and they are committed with the outer transaction."""
         with self._lock:
+            if self._depth:
+                yield from self._savepoint()
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._db.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        name = f"nested_{self._depth}"
+        self._db.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute(f"ROLLBACK TO {name}")
+            self._db.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self._db.execute(f"RELEASE {name}")
 
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -317,9 +346,11 @@ class Store:
              loop["status"], loop["creation_time"], loop["creation_time"], loop["expires_at"]),
         )
 
-    def count_open_loops(self, db: sqlite3.Connection, region: str) -> int:
-        row = db.execute("SELECT COUNT(*) FROM human_loops WHERE region = ? AND deleted = 0 "
-                         "AND status IN ('InProgress', 'Stopping')", (region,)).fetchone()
+    def count_open_loops(self, db: sqlite3.Connection, region: str, *, up_to: int) -> int:
+        """How many loops are open in the Region, counted no further than ``up_to`` (the quota): the count costs
+        what the quota allows, not what the service holds."""
+        row = db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM human_loops WHERE region = ? AND deleted = 0 "
+                         "AND status IN ('InProgress', 'Stopping') LIMIT ?)", (region, up_to)).fetchone()
         return int(row[0])
 
     def set_status(self, db: sqlite3.Connection, loop_id: int, status: str, at: float, *,
@@ -354,8 +385,8 @@ class Store:
         return [HumanLoop.from_row(row) for row in self._query(sql, (*params, limit))]
 
     def expired_loops(self, now: float) -> list[HumanLoop]:
-        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
-                           "AND expires_at <= ?", (now,))
+        rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops INDEXED BY human_loops_open_by_expiry "
+                           "WHERE status = 'InProgress' AND deleted = 0 AND expires_at <= ?", (now,))
         return [HumanLoop.from_row(row) for row in rows]
 
     def loops_in_status(self, status: str) -> list[HumanLoop]:
@@ -401,22 +432,42 @@ class Store:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO workforce_plans VALUES (?, ?, ?)", (loop_id, due_time, action))
 
-    def due_plans(self, now: float) -> list[tuple[int, str]]:
-        return [(row[0], row[1]) for row in self._query(
-            "SELECT loop_id, action FROM workforce_plans WHERE due_time <= ? ORDER BY due_time, loop_id", (now,))]
+    def due_plans(self, now: float, *, after: tuple[float, int] | None = None,
+                  limit: int = -1) -> list[tuple[int, str, float]]:
+        """Plans due at ``now`` in (due time, loop id) order, ``after`` the last one a caller took: (loop id, action,
+        due time); ``limit`` -1: all."""
+        start = "AND (due_time, loop_id) > (?, ?) " if after is not None else ""
+        return [(row[0], row[1], row[2]) for row in self._query(
+            f"SELECT loop_id, action, due_time FROM workforce_plans WHERE due_time <= ? {start}"
+            "ORDER BY due_time, loop_id LIMIT ?", (now, *(after or ()), limit))]
 
     def drop_plan(self, loop_id: int) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM workforce_plans WHERE loop_id = ?", (loop_id,))
 
-    def unplanned_open_loops(self) -> list[HumanLoop]:
+    def unplanned_open_loops(self, flow_definition_arn: str | None = None) -> list[HumanLoop]:
+        """Open loops without a plan: all of them, or one flow definition's (through its index)."""
+        of_flow = "AND flow_definition_arn = ? " if flow_definition_arn is not None else ""
         rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE status = 'InProgress' AND deleted = 0 "
-                           "AND id NOT IN (SELECT loop_id FROM workforce_plans) ORDER BY id")
+                           f"{of_flow}AND NOT EXISTS (SELECT 1 FROM workforce_plans p WHERE p.loop_id = id) "
+                           "ORDER BY id",
+                           (flow_definition_arn,) if flow_definition_arn is not None else ())
         return [HumanLoop.from_row(row) for row in rows]
 
     def loop_by_id(self, loop_id: int) -> HumanLoop | None:
         rows = self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE id = ?", (loop_id,))
         return HumanLoop.from_row(rows[0]) if rows else None
+
+    def loops_by_id(self, loop_ids: list[int]) -> dict[int, HumanLoop]:
+        """Many loops in one query (at most SQLite's 999 parameters at a time)."""
+        found: dict[int, HumanLoop] = {}
+        for start in range(0, len(loop_ids), 900):
+            chunk = loop_ids[start:start + 900]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._query(f"SELECT {LOOP_COLUMNS} FROM human_loops WHERE id IN ({marks})", tuple(chunk)):
+                loop = HumanLoop.from_row(row)
+                found[loop.id] = loop
+        return found
 
     # Buckets ----------------------------------------------------------------------------------
 

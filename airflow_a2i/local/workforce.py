@@ -8,14 +8,16 @@ holds in the worker portal (they opened the task) is left to them: the plan wait
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -23,11 +25,16 @@ from typing import Any
 from airflow_a2i.local.errors import ServiceError
 from airflow_a2i.local.outputs import local_worker_metadata
 from airflow_a2i.local.runtime import A2IRuntime
-from airflow_a2i.local.store import HumanLoop, Store
+from airflow_a2i.local.store import HumanLoop, NamedResource, Store
 from airflow_a2i.local.strict_json import finite_float, shown
 from airflow_a2i.preflight import PUBLIC_WORKFORCE
 
 log = logging.getLogger(__name__)
+
+# Due plans carried out in one store transaction: many loops a commit, while a request waits at most this many
+# loops' work for the store.
+TICK_BATCH = 100
+PLAN_BATCH = 1000  # plans written in one transaction when a policy arrives for many open loops
 
 ANSWER_MODES = ("echo", "fixed", "callable")
 CALLABLE_ENTRY_POINT_GROUP = "airflow_a2i.workforce_answers"
@@ -176,6 +183,7 @@ class SimulatedWorkforce:
         # Where the simulated workers sign in, as the portal's workers do (workerMetadata's issuer); set once the
         # service listens. None: its answers carry no workerMetadata.
         self.issuer: str | None = None
+        self._memo = threading.local()  # the tick's reads of policies and flow definitions (see _remembering)
         runtime.start_listeners.append(self.plan_loop)
 
     # Policies ---------------------------------------------------------------------------------
@@ -183,10 +191,13 @@ class SimulatedWorkforce:
     def set_policy(self, flow_definition_arn: str, body: dict | None) -> WorkforcePolicy | None:
         policy = None if body is None else WorkforcePolicy.from_json(body, self.callables)
         self.store.set_workforce_policy(flow_definition_arn, None if policy is None else policy.to_json())
-        self.plan_open_loops()
+        self.plan_open_loops(flow_definition_arn)
         return policy
 
     def policy_for(self, flow_definition_arn: str) -> WorkforcePolicy | None:
+        return self._remembered(("policy", flow_definition_arn), lambda: self._policy_for(flow_definition_arn))
+
+    def _policy_for(self, flow_definition_arn: str) -> WorkforcePolicy | None:
         stored = self.store.workforce_policies().get(flow_definition_arn)
         if stored is not None:
             return WorkforcePolicy.from_json(stored, self.callables) if self._callable_ok(stored) else None
@@ -222,51 +233,87 @@ class SimulatedWorkforce:
         seed = self.seed if policy.seed is None else policy.seed
         return random.Random(f"{seed}:{purpose}:{loop.flow_definition_arn}:{loop.name}:{loop.creation_time}")
 
-    def plan_loop(self, loop: HumanLoop) -> None:
+    def plan_loop(self, loop: HumanLoop) -> bool:
+        """Plan a loop whose flow definition has a policy; whether it did."""
         policy = self.policy_for(loop.flow_definition_arn)
         if policy is None:
-            return
+            return False
         plan = self.plan(loop, policy, self._task_count(loop))
         self.store.add_plan(loop.id, plan.due, plan.action)
+        return True
 
-    def plan_open_loops(self) -> int:
-        """Plan loops that were started before their flow definition had a policy (or before a restart)."""
+    def plan_open_loops(self, flow_definition_arn: str | None = None) -> int:
+        """Plan loops that were started before their flow definition had a policy (or before a restart): all, or
+        one flow definition's; the plans of many loops in one transaction."""
         planned = 0
-        for loop in self.store.unplanned_open_loops():
-            if self.policy_for(loop.flow_definition_arn) is not None:
-                self.plan_loop(loop)
-                planned += 1
+        with self._remembering():
+            loops = self.store.unplanned_open_loops(flow_definition_arn)
+            for start in range(0, len(loops), PLAN_BATCH):
+                with self.store.transaction():
+                    planned += sum(self.plan_loop(loop) for loop in loops[start:start + PLAN_BATCH])
         return planned
 
     def _task_count(self, loop: HumanLoop) -> int:
-        flow = self.runtime.flow_definition(loop.region, loop.flow_definition_arn)
-        return int(flow.body["HumanLoopConfig"]["TaskCount"])
+        return int(self._flow(loop).body["HumanLoopConfig"]["TaskCount"])
 
     def _workteam(self, loop: HumanLoop) -> str:
-        flow = self.runtime.flow_definition(loop.region, loop.flow_definition_arn)
-        return str(flow.body["HumanLoopConfig"]["WorkteamArn"])
+        return str(self._flow(loop).body["HumanLoopConfig"]["WorkteamArn"])
+
+    def _flow(self, loop: HumanLoop) -> NamedResource:
+        return self._remembered((loop.region, loop.flow_definition_arn),
+                                lambda: self.runtime.flow_definition(loop.region, loop.flow_definition_arn))
 
     # Carrying plans out -----------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> int:
-        """Carry out every plan that is due; returns how many loops it finished or failed."""
+        """Carry out every plan that is due, :data:`TICK_BATCH` loops to a store transaction whose status changes
+        are announced together; returns how many loops it finished or failed."""
         now = time.time() if now is None else now
         done = 0
-        for loop_id, action in self.store.due_plans(now):
-            loop = self.store.loop_by_id(loop_id)
-            if loop is None or loop.deleted or loop.status != "InProgress":
-                self.store.drop_plan(loop_id)
-                continue
-            if action == "expire":
-                continue  # the runtime's expiry fails it; the plan goes once the loop has moved on
-            waiting = False
-            try:
-                waiting = self._carry_out(loop, action, now)
-                done += 0 if waiting else 1
-            finally:
-                if not waiting:
-                    self.store.drop_plan(loop_id)
+        after: tuple[float, int] | None = None
+        with self._remembering():
+            while plans := self.store.due_plans(now, after=after, limit=TICK_BATCH):
+                after = (plans[-1][2], plans[-1][0])  # plans left waiting are not met again in this tick
+                loops = self.store.loops_by_id([loop_id for loop_id, _, _ in plans])
+                with self.runtime.batch():
+                    done += sum(self._carry_out_plan(loops.get(loop_id), loop_id, action, now)
+                                for loop_id, action, _ in plans)
         return done
+
+    def _carry_out_plan(self, loop: HumanLoop | None, loop_id: int, action: str, now: float) -> int:
+        """One due plan, in a savepoint of the tick's transaction: 1 when it finished or failed its loop."""
+        if loop is None or loop.deleted or loop.status != "InProgress":
+            self.store.drop_plan(loop_id)
+            return 0
+        if action == "expire":
+            return 0  # the runtime's expiry fails it; the plan goes once the loop has moved on
+        try:
+            with self.store.transaction():
+                waiting = self._carry_out(loop, action, now)
+        except Exception:  # one loop's trouble must not undo the others' answers in this transaction
+            log.exception("the simulated workforce could not carry out its plan for %s", loop.name)
+            waiting = False
+        if waiting:
+            return 0
+        self.store.drop_plan(loop_id)
+        return 1
+
+    @contextlib.contextmanager
+    def _remembering(self) -> Iterator[None]:
+        """Policies and flow definitions read once per tick, not once per loop."""
+        self._memo.cache = {}
+        try:
+            yield
+        finally:
+            self._memo.cache = None
+
+    def _remembered(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
+        cache = getattr(self._memo, "cache", None)
+        if cache is None:
+            return compute()
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     def _carry_out(self, loop: HumanLoop, action: str, now: float) -> bool:
         """Do the plan's action; True when part of it waits: answers that people in the portal hold (the plan stays
