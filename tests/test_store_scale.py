@@ -103,3 +103,49 @@ def test_the_check_finds_a_scan(service):
     assert scans(store, ["SELECT * FROM human_loops WHERE input_content = 'x'"])
     assert scans(store, ["SELECT COUNT(*) FROM answers a WHERE a.time_spent > 1"])
     assert not scans(store, ["SELECT * FROM human_loops WHERE region = 'r' AND name = 'n' AND deleted = 0"])
+
+
+def test_a_tick_answers_many_loops_a_transaction_at_a_time_and_announces_them_together(service, monkeypatch):
+    """Over two batches of the tick: one loop's unexpected error undoes only its own answer, completion and
+    announcement (a savepoint), every other loop is completed with its output.json, and the finished loops are
+    announced a batch at a time, after their commit."""
+    from airflow_a2i.local import workforce as workforce_module
+
+    store, runtime, workforce = service
+    flow_arn = flow(store, "batched")
+    count = workforce_module.TICK_BATCH + 50
+    for index in range(count):
+        start(runtime, flow_arn, f"batched-{index:03d}")
+    announced: list[list[str]] = []
+    committed: list[bool] = []
+
+    def listener(loops: list) -> None:
+        announced.append([loop.name for loop in loops])
+        committed.append(not store._db.in_transaction)
+
+    runtime.listeners.append(listener)
+    answer = runtime.answer
+
+    def answer_or_break(region, name, *args, **kwargs):
+        answered = answer(region, name, *args, **kwargs)
+        if name == "batched-007":  # after its answer, completion and announcement were recorded
+            raise RuntimeError("a fault the service cannot produce by itself")
+        return answered
+
+    monkeypatch.setattr(runtime, "answer", answer_or_break)
+    workforce.set_policy(flow_arn, WorkforcePolicy(min_delay=0, max_delay=0, answer_mode="fixed",
+                                                   fixed_answer={"ok": 1}).to_json())
+    assert workforce.tick() == count  # the broken loop's plan is dropped, as before: it counts as carried out
+    assert [len(names) for names in announced] == [workforce_module.TICK_BATCH - 1, 50]
+    assert "batched-007" not in announced[0]
+    assert all(committed)
+    statuses = {loop.name: loop.status for loop in store.list_loops(flow_arn, after=None, before=None,
+                                                                      descending=False, start_after=None,
+                                                                      limit=1000)}
+    assert statuses.pop("batched-007") == "InProgress"
+    assert set(statuses.values()) == {"Completed"}
+    done = store.get_loop(REGION, "batched-100")
+    assert done is not None and done.output_s3_uri is not None
+    assert json.loads(s3.get_object(*done.output_s3_uri.removeprefix("s3://").split("/", 1)))["humanAnswers"][0][
+        "answerContent"] == {"ok": 1}
+    assert store.answers(store.get_loop(REGION, "batched-007").id) == []  # type: ignore[union-attr]

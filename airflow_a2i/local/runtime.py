@@ -344,6 +344,18 @@ class A2IRuntime:
         finished, self._batch_thread, self._finished_in_batch = self._finished_in_batch, None, []
         self._announce(finished)
 
+    @contextlib.contextmanager
+    def batch_step(self) -> Iterator[None]:
+        """A part of a :meth:`batch` that may fail alone: its changes (a savepoint) and the announcements it queued
+        are undone together, the rest of the batch kept."""
+        mark = len(self._finished_in_batch)
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            del self._finished_in_batch[mark:]
+            raise
+
     def _notify(self, loop: HumanLoop) -> None:
         if self._batch_thread == threading.get_ident():
             self._finished_in_batch.append(loop)

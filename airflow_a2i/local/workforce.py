@@ -288,7 +288,7 @@ class SimulatedWorkforce:
         if action == "expire":
             return 0  # the runtime's expiry fails it; the plan goes once the loop has moved on
         try:
-            with self.store.transaction():
+            with self.runtime.batch_step():
                 waiting = self._carry_out(loop, action, now)
         except Exception:  # one loop's trouble must not undo the others' answers in this transaction
             log.exception("the simulated workforce could not carry out its plan for %s", loop.name)
