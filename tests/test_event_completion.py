@@ -439,3 +439,42 @@ def test_a_batch_wait_costs_at_most_one_a2i_call_per_loop_that_ends(local_servic
     after = calls[first_look:]
     a2i_calls = after.count("DescribeHumanLoop") + after.count("ListHumanLoops")
     assert 0 < a2i_calls <= 300
+
+
+def test_a_step_receives_again_only_while_the_queue_gives_full_batches() -> None:
+    from airflow_a2i.waiting.completion import RECEIVES_PER_STEP, in_batches
+
+    assert EventWait.receive_more(10, 1) and EventWait.receive_more(10, RECEIVES_PER_STEP - 1)
+    assert not EventWait.receive_more(9, 1)  # the queue has nothing more at hand
+    assert not EventWait.receive_more(10, RECEIVES_PER_STEP)  # the step confirms and decides now
+    entries = [{"Id": str(n)} for n in range(23)]
+    assert [len(piece) for piece in in_batches(entries)] == [10, 10, 3]
+    assert [entry for piece in in_batches(entries) for entry in piece] == entries
+    assert in_batches([]) == []
+
+
+def test_a_burst_of_events_is_taken_in_one_step(local_service, flow_definition_arn, events_queue):
+    """25 loops end at once: one step receives until the queue has no more at hand (three receives), confirms the
+    25 and deletes their messages (three batch calls), instead of a receive, a decision over every loop and a delete
+    per ten events."""
+    names = start_loops(flow_definition_arn, 26)
+    queue = events_queue["QueueUrl"]
+    trigger = events_trigger(names, queue)
+    admin = AdminClient(local_service)
+
+    async def step() -> list:
+        await trigger.prepare()
+        async with await trigger.hook().get_async_conn() as client, \
+                await trigger.sqs_hook().get_async_conn() as sqs:
+            await trigger.look(client)  # the first full look: every loop open
+            for name in names[:25]:
+                admin.answer(name, {"ok": True})
+            until(lambda: visible_messages(queue) == 25, "the 25 events in the queue")
+            events = EventWait(queue, reconcile_interval=HOUR)
+            events.reconciled(time.time())
+            return await trigger._take_events(client, sqs, events)
+
+    states = asyncio.run(step())
+    assert sorted(state.name for state in states if state.status == "Completed") == sorted(names[:25])
+    assert [state.status for state in states if state.name == names[25]] == ["InProgress"]
+    until(lambda: visible_messages(queue) == 0, "the 25 events to be deleted")

@@ -20,7 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_a2i.aws_errors import error_code, is_throttling
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.waiting.completion import EventWait
+from airflow_a2i.waiting.completion import EventWait, in_batches
 from airflow_a2i.waiting.events import ErrorEvent, error_event
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy
 from airflow_a2i.waiting.states import FINAL_STATES
@@ -196,20 +196,33 @@ class A2IBaseWaitTrigger(BaseTrigger):
         return states
 
     async def _take_events(self, client: Any, sqs: Any, events: EventWait) -> list[LoopState]:
-        """One receive: confirm the loops the wait's own events name, delete those events, release the others'."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = await sqs.receive_message(**events.receive_request(events.receive_wait_seconds(time.time())))
-        except (ClientError, BotoCoreError) as error:
-            raise SqsUnavailable(str(error)) from error
-        messages = response.get("Messages", [])
-        final = {state.name for state in self.current_states() if state.status in FINAL_STATES}
-        received = events.sort(messages, self.waited_on(), final)
+        """One step of receives: confirm the loops the wait's own events name, delete those events, release the
+        others'."""
+        received = events.sort(await self._receive(sqs, events), self.waited_on(),
+                               {state.name for state in self.current_states() if state.status in FINAL_STATES})
         states = await self.confirm(client, received.to_confirm) if received.to_confirm else self.current_states()
         events.confirmed += len(received.to_confirm)
         await self._settle(sqs, events.queue_url, received.ours, received.others)
         return states
+
+    async def _receive(self, sqs: Any, events: EventWait) -> list[dict[str, Any]]:
+        """The messages of one step: a receive (long poll), then more at once while each comes back full."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        messages: list[dict[str, Any]] = []
+        wait_seconds, receives = events.receive_wait_seconds(time.time()), 0
+        while True:
+            try:
+                batch = (await sqs.receive_message(**events.receive_request(wait_seconds))).get("Messages", [])
+            except (ClientError, BotoCoreError) as error:
+                if not messages:
+                    raise SqsUnavailable(str(error)) from error
+                return messages  # act on what came; the next step meets the failure
+            messages += batch
+            receives += 1
+            if not events.receive_more(len(batch), receives):
+                return messages
+            wait_seconds = 0
 
     async def _settle(self, sqs: Any, queue_url: str, ours: list[dict[str, str]], others: list[dict[str, Any]]) -> None:
         """Delete the wait's own (confirmed) messages; give the others back to the queue for their waits. A failure
@@ -217,10 +230,10 @@ class A2IBaseWaitTrigger(BaseTrigger):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            if ours:
-                await sqs.delete_message_batch(QueueUrl=queue_url, Entries=ours)
-            if others:
-                await sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=others)
+            for entries in in_batches(ours):
+                await sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+            for entries in in_batches(others):
+                await sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
         except (ClientError, BotoCoreError) as error:
             self.log.warning("Could not delete or release events in %s: %s", queue_url, error)
 

@@ -37,6 +37,10 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
 RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage's maximum
 RECEIVE_WAIT_SECONDS = 20  # SQS's longest long poll
+# A step takes up to this many receives while each comes back full (a backlog), then confirms and decides once: a
+# wait over many loops, whose every decision goes over all of them, keeps up with a burst of events.
+RECEIVES_PER_STEP = 10
+BATCH_ENTRIES = 10  # DeleteMessageBatch's and ChangeMessageVisibilityBatch's maximum
 POKE_RECEIVE_WAIT_SECONDS = 1  # a rescheduled poke's receive: a long poll (every SQS server asked), kept short
 MAX_RELEASE_SECONDS = 120  # the longest another wait's (or nobody's) message is kept out of sight
 AGE_SHARE = 4  # ... and never longer than a quarter of its age
@@ -89,6 +93,11 @@ def status_hint(body: str) -> StatusHint | None:
     arn = detail.get("flowDefinitionArn")
     return StatusHint(detail["humanLoopName"], str(detail.get("humanLoopStatus")),
                       arn if isinstance(arn, str) else None)
+
+
+def in_batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``entries`` in the pieces one ``DeleteMessageBatch`` or ``ChangeMessageVisibilityBatch`` call takes."""
+    return [entries[start:start + BATCH_ENTRIES] for start in range(0, len(entries), BATCH_ENTRIES)]
 
 
 def receipt(message: Mapping[str, Any]) -> dict[str, str]:
@@ -167,6 +176,12 @@ class EventWait:
                 "WaitTimeSeconds": wait_seconds,
                 "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]}
 
+    @staticmethod
+    def receive_more(last_received: int, receives: int) -> bool:
+        """Whether a step receives again (without waiting): the last receive came back full, so more are at hand,
+        and the step has not reached :data:`RECEIVES_PER_STEP`."""
+        return last_received >= RECEIVE_MAX_MESSAGES and receives < RECEIVES_PER_STEP
+
     def receive_wait_seconds(self, now: float) -> int:
         """The long poll of the next receive: at most SQS's 20 s, and not past the next reconcile."""
         if self.last_reconcile is None:
@@ -177,7 +192,7 @@ class EventWait:
     def sort(self, messages: Iterable[Mapping[str, Any]], waited_on: Collection[str],
              final: Collection[str], now: float | None = None) -> SortedMessages:
         """
-        Sort one receive's messages. ``waited_on``: every loop of this wait; ``final``: those already seen in a final
+        Sort one step's messages. ``waited_on``: every loop of this wait; ``final``: those already seen in a final
         state, whose events (duplicates) need no describe. A message that is not an A2I status-change event belongs
         to nobody here: it is made visible again, like other waits' messages. ``now``: epoch seconds (default: the
         clock's), the time the others' release delays are reckoned from.

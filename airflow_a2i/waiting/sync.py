@@ -12,7 +12,13 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_a2i.aws_errors import is_throttling
-from airflow_a2i.waiting.completion import POKE_RECEIVE_WAIT_SECONDS, EventWait, SortedMessages, full_look_at_poke
+from airflow_a2i.waiting.completion import (
+    POKE_RECEIVE_WAIT_SECONDS,
+    EventWait,
+    SortedMessages,
+    full_look_at_poke,
+    in_batches,
+)
 from airflow_a2i.waiting.policies import LoopState, Verdict, WaitPolicy, counts
 from airflow_a2i.waiting.states import FINAL_STATES
 
@@ -168,13 +174,31 @@ class BlockingWait:
         return states
 
     def _take_events(self, events: EventWait, wait_seconds: int) -> list[LoopState]:
-        """One receive: confirm the loops the wait's own events name, delete those events, release the others'."""
+        """One step of receives: confirm the loops the wait's own events name, delete those events, release the
+        others'."""
         final = {state.name for state in self.loops.current_states() if state.status in FINAL_STATES}
-        received = events.sort(self._receive(events, wait_seconds), self.loops.waited_on(), final)
+        received = events.sort(self._receive_step(events, wait_seconds), self.loops.waited_on(), final)
         states = self.loops.confirm(received.to_confirm) if received.to_confirm else self.loops.current_states()
         events.confirmed += len(received.to_confirm)
         self._settle(events, received)
         return states
+
+    def _receive_step(self, events: EventWait, wait_seconds: int) -> list[dict[str, Any]]:
+        """The messages of one step: a receive (long poll), then more at once while each comes back full."""
+        messages: list[dict[str, Any]] = []
+        receives = 0
+        while True:
+            try:
+                batch = self._receive(events, wait_seconds)
+            except SqsUnreadable:
+                if not messages:
+                    raise
+                return messages  # act on what came; the next step meets the failure
+            messages += batch
+            receives += 1
+            if not events.receive_more(len(batch), receives):
+                return messages
+            wait_seconds = 0
 
     def judge_rescheduled(self, pokes_before: int | None) -> tuple[Verdict, list[LoopState]] | None:
         """
@@ -189,7 +213,7 @@ class BlockingWait:
         full = full_look_at_poke(pokes_before, poke_interval=self.policy.poll_interval,
                                  reconcile_interval=self.policy.reconcile_interval)
         try:
-            received = events.sort(self._receive(events, POKE_RECEIVE_WAIT_SECONDS), self.loops.waited_on(), ())
+            received = events.sort(self._receive_step(events, POKE_RECEIVE_WAIT_SECONDS), self.loops.waited_on(), ())
         except SqsUnreadable as error:
             self.log.warning("Cannot read the events queue (%s): looking at every loop", error)
             return self.decided(self.loops.look())
@@ -221,10 +245,10 @@ class BlockingWait:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            if received.ours:
-                self._sqs.delete_message_batch(QueueUrl=events.queue_url, Entries=received.ours)
-            if received.others:
-                self._sqs.change_message_visibility_batch(QueueUrl=events.queue_url, Entries=received.others)
+            for entries in in_batches(received.ours):
+                self._sqs.delete_message_batch(QueueUrl=events.queue_url, Entries=entries)
+            for entries in in_batches(received.others):
+                self._sqs.change_message_visibility_batch(QueueUrl=events.queue_url, Entries=entries)
         except (ClientError, BotoCoreError) as error:
             self.log.warning("Could not delete or release events in %s: %s", events.queue_url, error)
 
