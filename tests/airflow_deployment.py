@@ -334,6 +334,9 @@ class DeploymentOptions:
         airflow-a2i wheel must be what runs, as in a real deployment.
     :param triggerer_health_check_threshold: seconds of silence after which a triggerer counts as dead and another
         takes its triggers: :data:`TRIGGERER_HEALTH_CHECK_THRESHOLD` where a test kills triggerers.
+    :param triggerer_capacity: how many triggers each triggerer runs at once (``airflow triggerer --capacity``);
+        None: Airflow's default (1,000). A triggerer claims every unassigned trigger up to its capacity, so with
+        the default one triggerer usually takes them all; capacity 1 puts two triggers on two triggerers.
     """
 
     executor: str = LOCAL_EXECUTOR
@@ -346,6 +349,7 @@ class DeploymentOptions:
     python: str = sys.executable
     working_tree_on_path: bool = True
     triggerer_health_check_threshold: int = DEFAULT_TRIGGERER_HEALTH_CHECK_THRESHOLD
+    triggerer_capacity: int | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in (LOCAL_EXECUTOR, CELERY_EXECUTOR):
@@ -356,6 +360,8 @@ class DeploymentOptions:
             raise ValueError("the CeleryExecutor needs a database_url its workers and scheduler share (PostgreSQL)")
         if self.triggerers < 1 or (self.celery and self.celery_workers < 1):
             raise ValueError("at least one triggerer, and with Celery at least one worker")
+        if self.triggerer_capacity is not None and self.triggerer_capacity < 1:
+            raise ValueError(f"triggerer_capacity must be at least 1 (or None), not {self.triggerer_capacity}")
 
     @property
     def celery(self) -> bool:
@@ -804,6 +810,8 @@ class AirflowDeployment:
             # pool: tasks are received, never run (apache/airflow#59707). Celery's nodenames may then repeat; the
             # workers are told apart by the hostname callable (task instances' hostname) and the queue is ours.
             command += ["--concurrency", str(self.options.worker_concurrency), "--queues", self.celery_queue]
+        elif component.kind == "triggerer" and self.options.triggerer_capacity is not None:
+            command += ["--capacity", str(self.options.triggerer_capacity)]  # both generations' CLI has it
         return command
 
     # ------------------------------------------------------------------ processes
@@ -1294,7 +1302,7 @@ def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends,
                       celery_workers: int = 2, worker_concurrency: int = 1, python: str = sys.executable,
                       working_tree_on_path: bool = True,
                       triggerer_health_check_threshold: int = DEFAULT_TRIGGERER_HEALTH_CHECK_THRESHOLD,
-                      ) -> Iterator[AirflowDeployment]:
+                      triggerer_capacity: int | None = None) -> Iterator[AirflowDeployment]:
     """Generator for a fixture: a CeleryExecutor deployment on a fresh PostgreSQL database (also its Celery result
     backend) with Redis as broker; afterwards the processes are stopped, the database dropped and the
     deployment's keys removed from Redis. Check ``backends.unreachable()`` first. ``python`` may be another
@@ -1305,7 +1313,8 @@ def celery_deployment(root: Path, env: dict[str, str], backends: CeleryBackends,
                                     triggerers=triggerers, celery_workers=celery_workers,
                                     worker_concurrency=worker_concurrency, python=python,
                                     working_tree_on_path=working_tree_on_path,
-                                    triggerer_health_check_threshold=triggerer_health_check_threshold)
+                                    triggerer_health_check_threshold=triggerer_health_check_threshold,
+                                    triggerer_capacity=triggerer_capacity)
         deployment = AirflowDeployment(root / "home", root / "dags", env, options)
         try:
             deployment.start()

@@ -5,9 +5,13 @@ workers, two triggerers, scheduler, dag-processor and api-server, each a process
   tasks spread over both workers.
 - 1,000 loops wait in one deferred batch trigger; the triggerer running it is killed with SIGKILL, the other
   triggerer takes the trigger over, and the wait ends exactly once with every loop seen.
-- Two runs' deferred batch waits in event mode share one events queue over the two triggerers; the triggerer
-  running one of them is killed after that wait took (and deleted) half its loops' events; the other triggerer
-  takes it over, its first full look sees those ends, and each wait ends exactly once on events.
+- Two runs' deferred batch waits in event mode share one events queue, each on its own triggerer: every
+  triggerer runs one trigger at most (capacity 1; Airflow's default would put both on whichever claims first,
+  and the other tests never run two triggers at once). Half of each run's loops end while the two waits run side
+  by side, each taking its own events off the queue and giving the other's back. The triggerer running run A's
+  wait is killed after that wait took (and deleted) its half's events; the other triggerer, full with run B's
+  wait, takes run A's over once run B's has ended; its first full look sees those ends, and each wait ends
+  exactly once on events.
 
 PostgreSQL and Redis must be running (A2I_TEST_POSTGRES_URL, A2I_TEST_REDIS_URL; defaults in the harness):
 the tests skip without them, and fail under CI=true.
@@ -63,7 +67,8 @@ def celery_airflow(session_dir: Path, local_service: str) -> Iterator[AirflowDep
     yield from celery_deployment(session_dir / "celery-deployment",
                                  {"AWS_ENDPOINT_URL": local_service}, backends,
                                  triggerers=2, celery_workers=2, worker_concurrency=1,
-                                 triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD)
+                                 triggerer_health_check_threshold=TRIGGERER_HEALTH_CHECK_THRESHOLD,
+                                 triggerer_capacity=1)  # two triggers at once run on two triggerers
 
 
 def read_s3(s3: Any, uri: str) -> str:
@@ -152,11 +157,27 @@ def manifest_records(s3: Any, manifest_uri: str) -> list[ManifestRecord]:
             for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines() if line.strip()]
 
 
-def trigger_log(deployment: AirflowDeployment, run_id: str, job_id: int, dag_id: str = TAKEOVER_DAG) -> str:
-    """What one triggerer's trigger runner logged for the wait (``attempt=1.log.trigger.<job id>.log``)."""
+def trigger_logs(deployment: AirflowDeployment, run_id: str, dag_id: str, job_id: int | str = "*") -> list[Path]:
+    """The wait's trigger logs, one per triggerer job that ran it (``attempt=1.log.trigger.<job id>.log``)."""
     run_folder = deployment.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-    return "".join(path.read_text(errors="replace")
-                   for path in run_folder.glob(f"task_id=wait_for_loops/attempt=1.log.trigger.{job_id}.log"))
+    return sorted(run_folder.glob(f"task_id=wait_for_loops/attempt=1.log.trigger.{job_id}.log"))
+
+
+def trigger_log(deployment: AirflowDeployment, run_id: str, job_id: int, dag_id: str = TAKEOVER_DAG) -> str:
+    """What one triggerer's trigger runner logged for the wait."""
+    return "".join(path.read_text(errors="replace") for path in trigger_logs(deployment, run_id, dag_id, job_id))
+
+
+def jobs_that_ran(deployment: AirflowDeployment, run_id: str, dag_id: str) -> set[int]:
+    """The triggerer jobs that ran the wait's trigger."""
+    return {int(path.name.split(".")[-2]) for path in trigger_logs(deployment, run_id, dag_id)}
+
+
+def logged_at(deployment: AirflowDeployment, run_id: str, job_id: int, dag_id: str, text: str = "") -> list[datetime]:
+    """When one triggerer's trigger runner logged each of the wait's records containing ``text`` (JSON lines)."""
+    records = [json.loads(line) for line in trigger_log(deployment, run_id, job_id, dag_id).splitlines()
+               if line.startswith("{")]
+    return [datetime.fromisoformat(record["timestamp"]) for record in records if text in str(record.get("event"))]
 
 
 def triggerer_of_wait(deployment: AirflowDeployment, run_id: str,
@@ -259,37 +280,46 @@ def test_event_waits_sharing_a_queue_over_two_triggerers_end_once_through_a_kill
         "count": EVENT_LOOPS}) for _ in range(2)]
     for run_id in runs:
         deployment.wait_for_task_state(EVENTS_DAG, run_id, "wait_for_loops", "deferred", timeout=300)
-    jobs = [deployment.poll(triggerer_of_wait(deployment, run_id, EVENTS_DAG), 60, "a triggerer to take the wait")
+    jobs = [deployment.poll(triggerer_of_wait(deployment, run_id, EVENTS_DAG), 120, "a triggerer to take the wait")
             for run_id in runs]
     placed = [deployment.job(job)["hostname"] for job in jobs]
-    run_a = runs[0]
+    # A triggerer runs one trigger at most here: the two waits run on the two triggerers, one each.
+    assert sorted(placed) == sorted(deployment.names("triggerer")), placed
+    run_a, run_b = runs
+    victim, survivor = placed
 
-    def victims_look(counts: str) -> Callable[[], bool | None]:
-        return lambda: f"Batch of {EVENT_LOOPS} human loop(s): {counts}" in \
-            trigger_log(deployment, run_a, jobs[0], EVENTS_DAG) or None
+    def seen(run_id: str, job: int, counts: str, reconciled: bool = False) -> Callable[[], bool | None]:
+        line = f"{'Reconciled with A2I: ' if reconciled else ''}Batch of {EVENT_LOOPS} human loop(s): {counts}"
+        return lambda: line in trigger_log(deployment, run_id, job, EVENTS_DAG) or None
 
-    deployment.poll(victims_look(f"{{'InProgress': {EVENT_LOOPS}}}"), 60, "run A's trigger to look at its loops")
+    for run_id, job, host in zip(runs, jobs, placed, strict=True):
+        deployment.poll(seen(run_id, job, f"{{'InProgress': {EVENT_LOOPS}}}"), 120, f"{host}'s wait to look")
     records = {run_id: manifest_records(s3, deployment.xcom(EVENTS_DAG, run_id, "start_loops")["manifest_uri"])
                for run_id in runs}
-    # Half of run A's loops end while its first triggerer runs it: it takes their events, and sees them in a look.
+    # Side by side on the one queue: half of each run's loops end. Each wait takes (and deletes) its own loops'
+    # events, gives the other's back, and sees its half end in a look.
     admin = AdminClient(local_service)
-    for record in records[run_a][: EVENT_LOOPS // 2]:
-        admin.answer(record.human_loop_name, ANSWER)
+    for run_id in runs:
+        for record in records[run_id][: EVENT_LOOPS // 2]:
+            admin.answer(record.human_loop_name, ANSWER)
     half = f"{{'Completed': {EVENT_LOOPS // 2}, 'InProgress': {EVENT_LOOPS // 2}}}"
-    deployment.poll(victims_look(half), 60, "run A's trigger to see half its loops end")
+    for run_id, job, host in zip(runs, jobs, placed, strict=True):
+        deployment.poll(seen(run_id, job, half), 120, f"{host}'s wait to see half its loops end")
+    assert [triggerer_of_wait(deployment, run_id, EVENTS_DAG)() for run_id in runs] == jobs  # neither moved
 
-    victim = placed[0]
-    (survivor,) = set(deployment.names("triggerer")) - {victim}
     deployment.kill_component(victim)
     try:
+        # The survivor is full with run B's wait: it takes run A's over once run B's has ended. Run B's other
+        # loops end now.
+        for record in records[run_b][EVENT_LOOPS // 2:]:
+            admin.answer(record.human_loop_name, ANSWER)
         taken_over = deployment.poll(
             lambda: job if (job := triggerer_of_wait(deployment, run_a, EVENTS_DAG)()) not in (None, jobs[0])
-            else None, 120, f"{survivor} to take run A's wait over from the killed {victim}")
+            else None, 240, f"{survivor} to take run A's wait over from the killed {victim}")
         assert deployment.job(taken_over)["hostname"] == survivor
         # The survivor's first full look sees the ends the victim saw (their events may be gone: it deleted them).
-        deployment.poll(lambda: f"Reconciled with A2I: Batch of {EVENT_LOOPS} human loop(s): {half}" in
-                        trigger_log(deployment, run_a, taken_over, EVENTS_DAG) or None, 60, "the survivor's look")
-        # Now the reviewers answer every open loop of both runs.
+        deployment.poll(seen(run_a, taken_over, half, reconciled=True), 120, "the survivor's look at run A's loops")
+        # Now the reviewers answer run A's open loops.
         admin.request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
             "delaySeconds": [0.0, 0.0], "answer": {"mode": "fixed", "answer": ANSWER}}})
         states = [deployment.wait_for_run(EVENTS_DAG, run_id, timeout=300) for run_id in runs]
@@ -322,6 +352,15 @@ def test_event_waits_sharing_a_queue_over_two_triggerers_end_once_through_a_kill
     assert len(loops) == len({loop["HumanLoopName"] for loop in loops}) == 2 * EVENT_LOOPS
     assert {loop["HumanLoopName"] for loop in loops} == {record.human_loop_name for run_id in runs
                                                          for record in records[run_id]}
-    assert f"{{'Completed': {EVENT_LOOPS}}}" not in trigger_log(deployment, run_a, jobs[0], EVENTS_DAG)  # victim
-    print(f"\nevent waits: run A's wait on {placed[0]}, run B's on {placed[1]}; {victim} killed, {survivor} took run "
-          f"A's over; both runs done {finished - started:.1f}s after they were triggered")
+    # Where each wait ran: run B's on the survivor only, run A's on the victim and then on the survivor, which
+    # started it only after run B's had ended there; the victim never saw run A's loops all end.
+    assert jobs_that_ran(deployment, run_b, EVENTS_DAG) == {jobs[1]}
+    assert jobs_that_ran(deployment, run_a, EVENTS_DAG) == {jobs[0], taken_over}
+    done = f"Batch of {EVENT_LOOPS} human loop(s): {{'Completed': {EVENT_LOOPS}}}"
+    b_done = max(logged_at(deployment, run_b, jobs[1], EVENTS_DAG, done))  # its last look, maybe a reconcile too
+    a_resumed = min(logged_at(deployment, run_a, taken_over, EVENTS_DAG))
+    assert b_done < a_resumed, (b_done, a_resumed)
+    assert done not in trigger_log(deployment, run_a, jobs[0], EVENTS_DAG)
+    print(f"\nevent waits: run A's wait on {victim}, run B's on {survivor}, side by side on one queue; {victim} "
+          f"killed, {survivor} took run A's over {(a_resumed - b_done).total_seconds():.1f}s after run B's ended; "
+          f"both runs done {finished - started:.1f}s after they were triggered")
