@@ -18,6 +18,7 @@ import pytest
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.local.admin_client import AdminClient
+from airflow_a2i.operators.appended_results import A2IAppendHumanLoopResultsOperator
 from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
 from airflow_a2i.operators.events import A2ICreateEventQueueOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator, A2ICreateHumanTaskUiOperator
@@ -27,6 +28,7 @@ from airflow_a2i.operators.human_loop import (
     A2IStopHumanLoopOperator,
 )
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
+from airflow_a2i.operators.report import A2IReviewReportOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator, TextractAnalyzeDocumentOperator
 from airflow_a2i.results.output import template_field_names
@@ -97,6 +99,17 @@ ROWS: list[tuple[type, dict[str, Any], str]] = [
      "machine_result_s3_uri must be an s3:// URI"),
     (A2IHumanLoopResultsOperator, {"expected_answer_fields": "answer"},
      "expected_answer_fields must be a non-empty list of the template's form field names"),
+    (A2IAppendHumanLoopResultsOperator, {"results_s3_uri": "s3://bucket"}, "results_s3_uri"),
+    (A2IAppendHumanLoopResultsOperator, {"delete_finished_loops": True}, "are A2IHumanLoopResultsOperator's"),
+    (A2IAppendHumanLoopResultsOperator, {"reconcile_flow_definition_arn": "my-flow"}, "flow definition ARN"),
+    (A2IAppendHumanLoopResultsOperator, {"reconcile_lookback_hours": 0}, "must be a positive number of hours"),
+    # The review report
+    (A2IReviewReportOperator, {"target_accuracy": 99}, "is a share between 0 and 1 (0.99 for 99%)"),
+    (A2IReviewReportOperator, {"review_budget": 0.3}, "Give target_accuracy or review_budget, not both"),
+    (A2IReviewReportOperator, {"sampling_percentage": 150}, "sampling_percentage is a percentage from 0 to 100"),
+    (A2IReviewReportOperator, {"results": 42}, "results must be what A2IHumanLoopResultsOperator returned"),
+    (A2IReviewReportOperator, {"activation_conditions": {"Conditions": [{"ConditionType": "Samplin"}]}},
+     "activation_conditions: "),
     # Batches
     (A2IStartHumanLoopBatchOperator, {"content_classifiers": ["FreeOfPII"]},
      "Unknown content classifier(s) ['FreeOfPII']"),

@@ -21,6 +21,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 from airflow_a2i.exceptions import A2IValidationError
+from airflow_a2i.operators.appended_results import A2IAppendHumanLoopResultsOperator
 from airflow_a2i.operators.batch import A2IStartHumanLoopBatchOperator, A2IStopHumanLoopBatchOperator
 from airflow_a2i.operators.flow_definition import A2ICreateFlowDefinitionOperator
 from airflow_a2i.operators.human_loop import (
@@ -29,6 +30,7 @@ from airflow_a2i.operators.human_loop import (
     A2IStopHumanLoopOperator,
 )
 from airflow_a2i.operators.rekognition import RekognitionDetectModerationLabelsOperator
+from airflow_a2i.operators.report import A2IReviewReportOperator
 from airflow_a2i.operators.results import A2IHumanLoopResultsOperator
 from airflow_a2i.operators.textract import TextractAnalyzeDocumentBatchOperator, TextractAnalyzeDocumentOperator
 from airflow_a2i.sensors.batch import A2IHumanLoopBatchSensor, manifest_sources
@@ -89,6 +91,15 @@ ROWS = [
         lambda member: [member, "bucket/batches"], "manifests holds 'bucket/batches'", others={"human_loops": None}),
     Row(A2IHumanLoopResultsOperator, "expected_answer_fields", lambda member: ["answer", member],
         lambda member: [member, ""], "expected_answer_fields must be a non-empty list"),
+    Row(A2IAppendHumanLoopResultsOperator, "human_loops", lambda member: ["loop-1", member],
+        lambda member: [member, "Loop_2"], "human_loops[1]: human_loop_name 'Loop_2'"),
+    Row(A2IAppendHumanLoopResultsOperator, "expected_answer_fields", lambda member: ["answer", member],
+        lambda member: [member, ""], "expected_answer_fields must be a non-empty list"),
+    # The review report
+    Row(A2IReviewReportOperator, "activation_conditions", lambda member: {"Conditions": [member]},
+        lambda member: {"Conditions": [member], "Condition": []}, "activation_conditions: "),
+    Row(A2IReviewReportOperator, "important_keys", lambda member: ["Total", member],
+        lambda member: [member, ""], "important_keys[1] must be a form key"),
     # Batches
     Row(A2IStartHumanLoopBatchOperator, "items", lambda member: [{"item_key": "a", "input": {"text": member}}, member],
         lambda member: [member, {"item_key": 2, "input": {}}], "items[1] must be {'item_key': str"),

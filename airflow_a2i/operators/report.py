@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.mixins import S3HookMixin
-from airflow_a2i.validation import has_template, is_templated
+from airflow_a2i.validation import check_literal_part, has_template, is_templated, literal_entries
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -41,6 +41,25 @@ def _results_sources(results: object) -> list[object]:
                              f"s3:// URI of its results.jsonl, or a list of those, not {results!r:.200}")
 
 
+def _check_conditions(conditions: object) -> None:
+    from airflow_a2i.report.data import load_conditions
+
+    try:
+        load_conditions(conditions)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as error:  # ActivationConditionError, JSONDecodeError
+        raise A2IValidationError(f"activation_conditions: {error}") from None
+
+
+def _check_important_keys(keys: object) -> None:
+    if not isinstance(keys, list | tuple) or not keys:
+        raise A2IValidationError(f"important_keys must be a non-empty list of form keys, such as ['Total'], not "
+                                 f"{keys!r:.200}")
+    for position, key in literal_entries(keys):  # a templated member is checked once rendered
+        if not isinstance(key, str) or not key.strip():
+            raise A2IValidationError(f"important_keys[{position}] must be a form key (a non-empty string), not "
+                                     f"{key!r:.200}")
+
+
 class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     """
     Write the review report of results: how good they are and which activation conditions to set.
@@ -64,6 +83,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     :param activation_conditions: the conditions the loops ran under, a dict or JSON string (default: read back
         from the loops' condition results). (templated)
     :param important_keys: form keys with a threshold curve of their own (default: the most frequent).
+        (templated)
     :return: ``{"report_uri", "figures_uri", "pages", "review_share", "fields", "fields_corrected",
         "estimated_accuracy", "estimated_accuracy_interval", "sample", "recommended_conditions",
         "recommended_review_rate", "recommended_accuracy"}``
@@ -72,7 +92,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     aws_hook_class = A2IHook
     template_fields: Sequence[str] = aws_template_fields(
         "results", "output_s3_uri", "target_accuracy", "review_budget", "sampling_percentage",
-        "activation_conditions")
+        "activation_conditions", "important_keys")
     template_fields_renderers: ClassVar[dict] = {"activation_conditions": "json"}
     ui_color = "#e4f0ff"
 
@@ -95,7 +115,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         self.review_budget = review_budget
         self.sampling_percentage = sampling_percentage
         self.activation_conditions = activation_conditions
-        self.important_keys = list(important_keys) if important_keys else None
+        self.important_keys: Any = important_keys
         self._validate(rendered=False)
 
     def _known(self, name: str, rendered: bool) -> Any:
@@ -123,14 +143,11 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
             from airflow_a2i.results.items import parse_output_s3_uri
 
             parse_output_s3_uri(self.output_s3_uri)
-        if self._known("activation_conditions", rendered) is not None and not has_template(
-                self.activation_conditions):
-            from airflow_a2i.report.data import load_conditions
-
-            try:
-                load_conditions(self.activation_conditions)  # type: ignore[arg-type]
-            except ValueError as error:  # ActivationConditionError, JSONDecodeError
-                raise A2IValidationError(f"activation_conditions: {error}") from None
+        # A list or dict is checked for its literal members at parse time, the templated ones once rendered.
+        if self.activation_conditions not in (None, ""):
+            check_literal_part(self.activation_conditions, _check_conditions)
+        if self.important_keys and not is_templated(self.important_keys):
+            _check_important_keys(self.important_keys)
         if not rendered and not has_template(self.results):
             _results_sources(self.results)
         return target, budget, sampling
@@ -152,7 +169,7 @@ class A2IReviewReportOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         self.log.info("Building the review report of %s", ", ".join(locations))
         report = build_report(iter_rows(locations, self._lines), sources=locations, conditions=conditions,
                               target_accuracy=target, review_budget=budget, sampling_percentage_=sampling,
-                              important_keys=self.important_keys)
+                              important_keys=list(self.important_keys) if self.important_keys else None)
         prefix = (self.output_s3_uri or f"{locations[0].rsplit('/', 1)[0]}/{REPORT_FOLDER}").rstrip("/")
         bucket, key_prefix = prefix.removeprefix("s3://").split("/", 1)
         uris = {}
