@@ -91,7 +91,7 @@ class WaitPolicy:
                       review_timeout=self.review_timeout)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoopState:
     """What a wait needs of one loop; ``creation_time`` in epoch seconds."""
 
