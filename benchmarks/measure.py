@@ -201,7 +201,8 @@ class Bench:
         """The simulated workforce answers every open loop of the flow definition from now on. Setting the policy
         plans every open loop before it returns (100,000 at the largest scale): more than the admin client's usual
         30 s on a busy machine."""
-        AdminClient(self.admin.endpoint, timeout=900).request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
+        patient = AdminClient(self.admin.endpoint, timeout=900)
+        patient.request("PUT", "workforce/policies", {"flowDefinitionArn": flow_arn, "policy": {
             "delaySeconds": [0.0, 0.0], "answer": {"mode": "fixed", "answer": {"ok": 1}}}})
 
     def operator_batch(self, flow_arn: str, n: int, run_id: str, rps: float | None) -> tuple[dict, set[str], float]:
