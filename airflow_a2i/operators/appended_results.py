@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException
-from botocore.exceptions import ClientError
 
-from airflow_a2i.aws_errors import S3_NOT_FOUND_CODES, error_code
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.operators.results import CHUNK_ITEMS, A2IHumanLoopResultsOperator
 from airflow_a2i.results.items import ResultItem
@@ -30,6 +29,15 @@ LOOPS_FOLDER = "loops"
 LOOP_SUFFIX = ".jsonl"
 DEFAULT_RECONCILE_LOOKBACK_HOURS = 240  # A2I's longest TaskAvailabilityLifetimeInSeconds (10 days): no loop is
 # still open after that, so an older loop's end was seen by an earlier reconcile (with at most 10 days of pause)
+
+
+@contextmanager
+def _as_results_s3_uri() -> Iterator[None]:
+    """The results operator's errors in this operator's words: its ``output_s3_uri`` is ``results_s3_uri`` here."""
+    try:
+        yield
+    except A2IValidationError as error:
+        raise A2IValidationError(str(error).replace("output_s3_uri", "results_s3_uri")) from None
 
 
 def loop_result_key(prefix: str, human_loop_name: str) -> str:
@@ -98,19 +106,20 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
         if reconcile_flow_definition_arn and not is_templated(reconcile_flow_definition_arn):
             validate_flow_definition_arn(reconcile_flow_definition_arn)
 
-    def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
-        try:
-            return super()._validate(rendered=rendered)
-        except A2IValidationError as error:  # the results operator's words, for this operator's argument
-            raise A2IValidationError(str(error).replace("output_s3_uri", "results_s3_uri")) from None
+    def _check_literals(self) -> None:
+        with _as_results_s3_uri():
+            super()._check_literals()
+
+    def _rendered_inputs(self) -> tuple[list[ResultItem], tuple[str, str]]:
+        with _as_results_s3_uri():
+            return super()._rendered_inputs()
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.batching import Progress
         from airflow_a2i.watching import finished_loop_names
 
         self.output_s3_uri = self.results_s3_uri
-        items, uri = self._validate(rendered=True)
-        assert items is not None and uri is not None
+        items, uri = self._rendered_inputs()
         bucket, prefix = uri
         if self.from_asset_events:
             items = [ResultItem(name, name) for name in finished_loop_names(_triggering_asset_events(context))]
@@ -168,19 +177,12 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
             return set()
         if self.reconcile_flow_definition_arn:
             folder = f"{prefix}/{LOOPS_FOLDER}/"
-            keys = (entry["Key"] for page in s3.get_conn().get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=folder) for entry in page.get("Contents", ()))
+            keys = s3.list_keys(bucket_name=bucket, prefix=folder)
             present = {key[len(folder):-len(LOOP_SUFFIX)] for key in keys if key.endswith(LOOP_SUFFIX)}
             return present & set(names)
 
         def exists(name: str) -> bool:
-            try:
-                s3.get_conn().head_object(Bucket=bucket, Key=loop_result_key(prefix, name))
-            except ClientError as error:
-                if error_code(error) in S3_NOT_FOUND_CODES:
-                    return False
-                raise
-            return True
+            return s3.check_for_key(loop_result_key(prefix, name), bucket_name=bucket)
 
         return {name for name, there in zip(names, run_bounded(exists, names, self.max_concurrency), strict=True)
                 if there}

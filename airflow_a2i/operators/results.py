@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 
 
-
-
 OUTPUT_LOOKUPS = ("auto", "listing", "describe")
 CHUNK_ITEMS = 1000  # items read, merged and written at a time: memory stays bounded whatever the batch's size
 
@@ -178,27 +176,28 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         self.manifests = manifests
         self.output_s3_uri = output_s3_uri
         self.fail_on_missing_output = fail_on_missing_output
-        self._validate(rendered=False)
+        self._check_literals()
 
-    def _validate(self, *, rendered: bool) -> tuple[list[ResultItem] | None, tuple[str, str] | None]:
-        """Check what can be checked: everything once rendered; at DAG parse time the literal values, and the
-        literal members of lists."""
-        items = uri = None
+    def _check_literals(self) -> None:
+        """At DAG parse time: the literal values, and the literal members of lists (templated ones once rendered)."""
         if self.manifests is not None:
-            if rendered:
-                items = self._manifest_items()
-            else:
-                from airflow_a2i.manifest import manifest_sources  # only batch DAGs pay for it at parse time
+            from airflow_a2i.manifest import manifest_sources  # only batch DAGs pay for it at parse time
 
-                check_literal_part(self.manifests, lambda literal: manifest_sources(literal, "manifests"))
-        elif rendered:
-            items = parse_human_loops(self.human_loops)
+            check_literal_part(self.manifests, lambda literal: manifest_sources(literal, "manifests"))
         elif not is_templated(self.human_loops):
             parse_human_loops(self.human_loops, skip_templated=True)
         if self.expected_answer_fields is not None:
-            check_known_part(self.expected_answer_fields, answer_field_names, rendered=rendered)
-        if rendered or not is_templated(self.output_s3_uri):
-            uri = parse_output_s3_uri(self.output_s3_uri)
+            check_known_part(self.expected_answer_fields, answer_field_names, rendered=False)
+        if not is_templated(self.output_s3_uri):
+            parse_output_s3_uri(self.output_s3_uri)
+
+    def _rendered_inputs(self) -> tuple[list[ResultItem], tuple[str, str]]:
+        """Once rendered, everything checked before any request: the loops to read, and the results' bucket and
+        prefix."""
+        if self.expected_answer_fields is not None:
+            check_known_part(self.expected_answer_fields, answer_field_names, rendered=True)
+        uri = parse_output_s3_uri(self.output_s3_uri)
+        items = self._manifest_items() if self.manifests is not None else parse_human_loops(self.human_loops)
         return items, uri
 
     def _manifest_items(self) -> list[ResultItem]:
@@ -210,8 +209,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.batching import Progress  # run time only: DAG parsing does not pay for it
 
-        items, uri = self._validate(rendered=True)
-        assert items is not None and uri is not None
+        items, uri = self._rendered_inputs()
         if self.expected_answer_fields is not None:
             self.expected_answer_fields = answer_field_names(self.expected_answer_fields)
         bucket, prefix = uri
