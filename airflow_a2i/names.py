@@ -17,7 +17,7 @@ from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.xcom_values import plain_lists
 
 MAX_LENGTH = 63
-NAME_PATTERN = re.compile(r"[a-z0-9](-*[a-z0-9])*")
+NAME_PATTERN = r"[a-z0-9](-*[a-z0-9])*"  # compiled at first use (re caches it)
 RUN_HASH_LENGTH = 8
 ITEM_HASH_LENGTH = 12
 MAX_SLUG_LENGTH = MAX_LENGTH - RUN_HASH_LENGTH - ITEM_HASH_LENGTH - 2
@@ -34,7 +34,7 @@ def validate_human_loop_name(name: object) -> str:
             f"human_loop_name {name!r} has {len(name)} characters; A2I allows at most {MAX_LENGTH}: "
             "shorten it, or leave human_loop_name unset for a deterministic name"
         )
-    if not NAME_PATTERN.fullmatch(name):
+    if not re.fullmatch(NAME_PATTERN, name):
         suggestion = slugify(name) or "my-loop"
         raise A2IValidationError(
             f"human_loop_name {name!r} is not a valid A2I name: use only lowercase letters, digits and "

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from airflow_a2i.exceptions import A2IValidationError
 
-S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+S3_BUCKET = r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]"  # compiled at first use (re caches it)
 
 
 def is_s3_uri(value: object) -> bool:

@@ -16,7 +16,8 @@ from airflow_a2i.exceptions import A2IValidationError
 
 MAX_INPUT_CHARACTERS = 3_145_728
 CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
-FLOW_DEFINITION_ARN = re.compile(
+# Patterns stay strings until first use (re caches the compiled form): parsing a DAG of templated values compiles none.
+FLOW_DEFINITION_ARN = (
     r"arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]+):(?P<account>[0-9]{12}):flow-definition/"
     r"(?P<name>[a-z0-9](-*[a-z0-9]){0,62})"
 )
@@ -80,7 +81,7 @@ def validate_flow_definition_arn(arn: object) -> str:
         raise A2IValidationError(f"flow_definition_arn must be a flow definition ARN such as {ARN_EXAMPLE!r}")
     if len(arn) > 1024:
         raise A2IValidationError(f"flow_definition_arn has {len(arn)} characters; A2I allows at most 1024")
-    if FLOW_DEFINITION_ARN.fullmatch(arn) is None:
+    if re.fullmatch(FLOW_DEFINITION_ARN, arn) is None:
         raise A2IValidationError(f"flow_definition_arn {arn!r} is not a flow definition ARN: {_arn_problem(arn)}. "
                                  f"It looks like {ARN_EXAMPLE!r}")
     return arn
@@ -102,14 +103,14 @@ def _arn_problem(arn: str) -> str:
 
 
 def flow_definition_region(arn: str) -> str:
-    match = FLOW_DEFINITION_ARN.fullmatch(arn)
+    match = re.fullmatch(FLOW_DEFINITION_ARN, arn)
     if match is None:
         raise A2IValidationError(f"{arn!r} is not a flow definition ARN")
     return match["region"]
 
 
 def flow_definition_name(arn: str) -> str:
-    match = FLOW_DEFINITION_ARN.fullmatch(arn)
+    match = re.fullmatch(FLOW_DEFINITION_ARN, arn)
     if match is None:
         raise A2IValidationError(f"{arn!r} is not a flow definition ARN")
     return match["name"]

@@ -17,6 +17,7 @@ one place that looks for it. Cheap to import: DAG files call this module at pars
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,7 +43,7 @@ def asset_watcher_class() -> type | None:
 
 
 def validate_watcher_queue_url(queue_url: object) -> str:
-    if not isinstance(queue_url, str) or not _QUEUE_URL.fullmatch(queue_url):
+    if not isinstance(queue_url, str) or not re.fullmatch(_QUEUE_URL, queue_url):
         raise A2IValidationError(f"queue_url={queue_url!r:.200} is not an SQS queue URL: give the "
                                  "QueueUrl that A2ICreateEventQueueOperator or A2IEventsHook.create_status_change_queue"
                                  " returned for the watcher's own queue (https://sqs.<region>.amazonaws.com/<account>"

@@ -24,9 +24,7 @@ from airflow_a2i.results.items import (
     parse_human_loops,
     parse_output_s3_uri,
 )
-from airflow_a2i.results.summary import summarize, summary_facts
 from airflow_a2i.validation import check_known_part, check_literal_part, is_templated
-from airflow_a2i.waiting.states import MISSING
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -207,7 +205,8 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         return [ResultItem.from_manifest(record) for _, record in sorted(records.items())]
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_a2i.batching import Progress  # run time only: DAG parsing does not pay for it
+        from airflow_a2i.batching import Progress  # run time only: DAG parsing does not pay for them
+        from airflow_a2i.results.summary import summarize, summary_facts
 
         items, uri = self._rendered_inputs()
         if self.expected_answer_fields is not None:
@@ -327,6 +326,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
     def _described_columns(self, name: str) -> dict[str, Any]:
         from airflow_a2i.aws_errors import A2I_RETRYABLE
         from airflow_a2i.batching import call_with_backoff
+        from airflow_a2i.waiting.states import MISSING
 
         described = call_with_backoff(lambda: self.hook.describe_human_loop(name), A2I_RETRYABLE)
         if described is None:

@@ -4,6 +4,7 @@ and where the results go; checked at parse time for literals and once rendered f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -49,7 +50,7 @@ def parse_output_s3_uri(uri: object) -> tuple[str, str]:
         raise A2IValidationError(f"output_s3_uri {uri!r} must start with 's3://': give a bucket and a prefix "
                                  f"such as {OUTPUT_URI_EXAMPLE!r}")
     bucket, prefix = split_s3_uri(uri, "output_s3_uri")
-    if not S3_BUCKET.fullmatch(bucket):
+    if not re.fullmatch(S3_BUCKET, bucket):
         raise A2IValidationError(f"output_s3_uri {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
                                  "letters, digits, dots and hyphens)")
     if not prefix:

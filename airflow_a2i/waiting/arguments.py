@@ -19,7 +19,7 @@ COMPLETIONS = ("poll", "events")
 DEFAULT_RECONCILE_SECONDS = 300.0
 # An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue name> on AWS; any endpoint's URL with that
 # path elsewhere (the local service's is http://127.0.0.1:<port>/<account>/<queue name>).
-_QUEUE_URL = re.compile(r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_QUEUE_URL = r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?"  # compiled at first use
 
 
 def _seconds(name: str, value: object, rule: str) -> float:
@@ -82,7 +82,7 @@ def validate_completion(completion: object, events_queue_url: object, reconcile_
         raise A2IValidationError("completion='events' needs events_queue_url: the URL of the SQS queue an EventBridge "
                                  "rule fills with A2I's status-change events (A2ICreateEventQueueOperator sets one up)")
     if events_queue_url and not is_templated(events_queue_url) and \
-            not (isinstance(events_queue_url, str) and _QUEUE_URL.fullmatch(events_queue_url)):
+            not (isinstance(events_queue_url, str) and re.fullmatch(_QUEUE_URL, events_queue_url)):
         raise A2IValidationError(f"events_queue_url={events_queue_url!r:.200} is not an SQS queue URL: give "
                                  "https://sqs.<region>.amazonaws.com/<account id>/<queue name>, as CreateQueue returns")
     if not is_templated(reconcile_interval):
