@@ -21,3 +21,9 @@ class S3HookMixin:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         return S3Hook(**self._hook_parameters)
+
+
+def aws_kwargs_of(task: Any) -> dict[str, Any]:
+    """The AWS keyword arguments of a trigger or SQS client from the operator or sensor that makes it."""
+    return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify,
+            "botocore_config": task.botocore_config}

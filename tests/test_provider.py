@@ -58,3 +58,25 @@ def test_the_example_dags_let_the_dag_processor_pre_import_the_aws_base(dag_file
     added = json.loads(result.stdout.splitlines()[-1])
     assert any(module.startswith("airflow_a2i.operators.") for module in added)
     assert [module for module in added if not module.startswith("airflow_a2i")] == []
+
+
+# What only a task run needs: the triggers (and Airflow's trigger base under them) and the waits' machinery.
+_RUN_TIME_ONLY = ("airflow.triggers.base", "airflow_a2i.triggers.", "airflow_a2i.waiting.policies",
+                  "airflow_a2i.waiting.sync", "airflow_a2i.waiting.completion", "airflow_a2i.waiting.events",
+                  "airflow_a2i.waiting.batch")
+_DAG_FACING = sorted(f"airflow_a2i.{path.parent.name}.{path.stem}"
+                     for folder in ("operators", "sensors")
+                     for path in (Path(airflow_a2i.__file__).parent / folder).glob("*.py") if path.stem != "__init__")
+
+
+def test_operator_and_sensor_modules_leave_the_run_time_parts_to_the_run() -> None:
+    """Importing any operator or sensor module (what a DAG file does at every parse) imports no trigger and none of
+    the waits' machinery: a sensor defers, pokes and reports through them only when its task runs (benchmarks:
+    import cost)."""
+    code = ("import importlib, json, sys\nfor name in sys.argv[2:]:\n"
+            "    importlib.import_module(name)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(tuple(sys.argv[1].split(','))))))")
+    result = subprocess.run([sys.executable, "-c", code, ",".join(_RUN_TIME_ONLY), *_DAG_FACING],
+                            capture_output=True, text=True, timeout=120, env=os.environ.copy(), check=True)
+    assert "airflow_a2i.sensors.human_loop" in _DAG_FACING and "airflow_a2i.operators.textract" in _DAG_FACING
+    assert json.loads(result.stdout.splitlines()[-1]) == []

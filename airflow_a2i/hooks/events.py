@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from airflow_a2i.aws_errors import error_code
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.validation import validate_flow_definition_arn
-from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE
 
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
@@ -44,6 +43,8 @@ def validate_retention(seconds: object) -> int:
 
 def status_change_pattern(flow_definition_arn: str | None) -> dict[str, Any]:
     """The rule's event pattern: A2I's status changes, of one flow definition when given."""
+    from airflow_a2i.waiting.completion import DETAIL_TYPE, SOURCE  # the waits' own reading; DAG parsing skips it
+
     pattern: dict[str, Any] = {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
     if flow_definition_arn:
         pattern["detail"] = {"flowDefinitionArn": [flow_definition_arn]}

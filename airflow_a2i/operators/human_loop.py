@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, conf
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.links.a2i import A2IHumanLoopLink, A2IPortalLink
-from airflow_a2i.mixins import S3HookMixin
+from airflow_a2i.mixins import S3HookMixin, aws_kwargs_of
 from airflow_a2i.names import deterministic_loop_name, validate_human_loop_name, validate_human_loop_names
 from airflow_a2i.validation import (
     check_known_part,
@@ -74,7 +74,6 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
         look is looked at again after a backoff, as the trigger does; with ``completion="events"`` the looks between
         full ones take events (:class:`~airflow_a2i.waiting.sync.BlockingWait`)."""
         # Run time only (as the trigger): DAG parsing does not pay for these.
-        from airflow_a2i.triggers.base import aws_kwargs_of
         from airflow_a2i.waiting.sync import Backoff, BlockingWait, NamedLoops, sqs_client_factory, unless_throttled
 
         self._started = name
@@ -111,7 +110,6 @@ class HumanLoopWaitMixin(WaitPolicyArguments):
         return finished
 
     def _trigger(self, names: list[str]) -> A2IHumanLoopTrigger:
-        from airflow_a2i.triggers.base import aws_kwargs_of
         from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 
         return A2IHumanLoopTrigger(human_loop_names=names, policy=self.wait_policy(), **aws_kwargs_of(self))

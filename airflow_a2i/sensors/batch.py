@@ -14,24 +14,17 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
 from airflow_a2i.manifest import manifest_sources
-from airflow_a2i.mixins import S3HookMixin
+from airflow_a2i.mixins import S3HookMixin, aws_kwargs_of
 from airflow_a2i.s3_uris import join_s3_uri
-from airflow_a2i.triggers.base import aws_kwargs_of
-from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger
 from airflow_a2i.validation import check_literal_part, has_template, is_templated, validate_flow_definition_arn
 from airflow_a2i.waiting.arguments import WaitPolicyArguments
-from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops, unfinished_manifests, write_report
-from airflow_a2i.waiting.events import batch_event
-from airflow_a2i.waiting.policies import LoopState
-from airflow_a2i.waiting.sync import (
-    BlockingWait,
-    judge_poke,
-    raise_for_outcome,
-    sqs_client_factory,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_a2i.waiting.batch import BatchLook
+    from airflow_a2i.waiting.policies import LoopState
+    from airflow_a2i.waiting.sync import BlockingWait
 
 DEFAULT_REPORT_NAME = "wait-report.jsonl"
 
@@ -144,6 +137,9 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
 
     def _batch(self) -> BatchLook:
         """The batch's loops, read from the manifests on the first poke (kept while the sensor instance lives)."""
+        # Run time only, as the waits' other parts below: DAG parsing does not pay for them.
+        from airflow_a2i.waiting.batch import BatchLook, common_run_hash, started_loops, unfinished_manifests
+
         if self._batch_look is None:
             uris = self._uris()
             s3_hook = self.s3_hook
@@ -165,6 +161,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         result = self.poke(context)
         if result.is_done:
             return result.xcom_value
+        from airflow_a2i.triggers.batch import A2IHumanLoopBatchTrigger  # only a deferral pays for the triggers
+
         batch = self._batch()
         self.defer(
             trigger=A2IHumanLoopBatchTrigger(
@@ -177,6 +175,10 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_a2i.waiting.batch import write_report
+        from airflow_a2i.waiting.events import batch_event
+        from airflow_a2i.waiting.sync import judge_poke
+
         wait = self._blocking_wait()
         judged = judge_poke(self, wait, context)
         if judged is None:
@@ -193,6 +195,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
     def _blocking_wait(self) -> BlockingWait:
         """The looks of this sensor instance (in ``poke`` mode it lives across pokes; in ``reschedule`` mode each
         poke is a new instance, which reads the manifests again)."""
+        from airflow_a2i.waiting.sync import BlockingWait, sqs_client_factory
+
         if self._wait is None:
             self._wait = BlockingWait(self.hook, ListedLoops(self.hook, self._batch()), self.wait_policy(), self.log,
                                       sqs_client_factory(**aws_kwargs_of(self)))
@@ -202,6 +206,8 @@ class A2IHumanLoopBatchSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2
         return self._finish(validate_execute_complete_event(event))
 
     def _finish(self, event: Mapping[str, Any]) -> Any:
+        from airflow_a2i.waiting.sync import raise_for_outcome
+
         self.log.info("Batch wait ended %s: %s", event["status"], event.get("message", ""))
         if event.get("failed"):
             self.log.info("Loops that did not complete (first %d): %s", len(event["failed"]),

@@ -13,24 +13,15 @@ from airflow.providers.common.compat.sdk import PokeReturnValue, conf
 
 from airflow_a2i.exceptions import A2IValidationError
 from airflow_a2i.hooks.a2i import A2IHook
-from airflow_a2i.mixins import S3HookMixin
+from airflow_a2i.mixins import S3HookMixin, aws_kwargs_of
 from airflow_a2i.names import human_loop_names_of
-from airflow_a2i.triggers.base import aws_kwargs_of
-from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger
 from airflow_a2i.validation import check_literal_part, is_templated
-from airflow_a2i.waiting.arguments import WaitPolicyArguments
-from airflow_a2i.waiting.sync import (
-    INLINE_NAMES_LIMIT,
-    BlockingWait,
-    NamedLoops,
-    judge_poke,
-    raise_for_outcome,
-    sqs_client_factory,
-    wait_report,
-)
+from airflow_a2i.waiting.arguments import INLINE_NAMES_LIMIT, WaitPolicyArguments
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_a2i.waiting.sync import BlockingWait
 
 
 class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook]):
@@ -117,6 +108,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         result = self.poke(context)
         if result.is_done:
             return result.xcom_value
+        from airflow_a2i.triggers.human_loop import A2IHumanLoopTrigger  # only a deferral pays for the triggers
+
         self.defer(
             trigger=A2IHumanLoopTrigger(human_loop_names=self._names(), policy=self.wait_policy(),
                                         **aws_kwargs_of(self)),
@@ -125,6 +118,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_a2i.waiting.sync import judge_poke  # run time only, as the waits: DAG parsing skips them
+
         wait = self._blocking_wait()
         judged = judge_poke(self, wait, context)
         if judged is None:
@@ -140,6 +135,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
     def _blocking_wait(self) -> BlockingWait:
         """The looks of this sensor instance (in ``poke`` mode it lives across pokes; in ``reschedule`` mode each
         poke is a new instance)."""
+        from airflow_a2i.waiting.sync import BlockingWait, NamedLoops, sqs_client_factory
+
         if self._wait is None:
             self._wait = BlockingWait(self.hook, NamedLoops(self.hook, self._names()), self.wait_policy(), self.log,
                                       sqs_client_factory(**aws_kwargs_of(self)))
@@ -151,6 +148,8 @@ class A2IHumanLoopSensor(WaitPolicyArguments, S3HookMixin, AwsBaseSensor[A2IHook
                             event.get("timed_out", []))
 
     def _finish(self, outcome: str, message: str, loops: dict[str, dict], timed_out: list[str]) -> dict[str, Any]:
+        from airflow_a2i.waiting.sync import raise_for_outcome, wait_report
+
         self.log.info("Human loop wait ended %s: %s", outcome, message)
         raise_for_outcome(outcome, message)
         return wait_report(loops, timed_out, self.report_s3_uri, self._write_report)

@@ -261,12 +261,6 @@ class A2IBaseWaitTrigger(BaseTrigger):
             await self.stop(client, open_loops, "the task was killed")
 
 
-def aws_kwargs_of(task: Any) -> dict[str, Any]:
-    """A trigger's AWS keyword arguments from the operator or sensor that defers to it."""
-    return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify,
-            "botocore_config": task.botocore_config}
-
-
 async def describe_all(client: Any, names: Iterable[str]) -> list[tuple[str, dict | None]]:
     """DescribeHumanLoop of each name, a few at a time; None for a loop that does not exist."""
     limit = asyncio.Semaphore(CONCURRENT_CALLS)

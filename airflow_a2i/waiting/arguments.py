@@ -17,6 +17,7 @@ ON_LOOP_FAILURE = ("fail", "skip", "continue")
 ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
 COMPLETIONS = ("poll", "events")
 DEFAULT_RECONCILE_SECONDS = 300.0
+INLINE_NAMES_LIMIT = 100  # a wait's report carries this many loops inline; more need report_s3_uri
 # An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue name> on AWS; any endpoint's URL with that
 # path elsewhere (the local service's is http://127.0.0.1:<port>/<account>/<queue name>).
 _QUEUE_URL = r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?"  # compiled at first use

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_a2i.aws_errors import is_throttling
+from airflow_a2i.waiting.arguments import INLINE_NAMES_LIMIT
 from airflow_a2i.waiting.completion import (
     POKE_RECEIVE_WAIT_SECONDS,
     EventWait,
@@ -25,7 +26,6 @@ from airflow_a2i.waiting.states import FINAL_STATES
 if TYPE_CHECKING:
     from airflow_a2i.hooks.a2i import A2IHook
 
-INLINE_NAMES_LIMIT = 100
 MAX_BACKOFF_SECONDS = 60.0
 T = TypeVar("T")
 
