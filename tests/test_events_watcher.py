@@ -120,6 +120,10 @@ def test_the_operator_refuses_bad_arguments_before_any_call() -> None:
         A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="s3://bucket/p", delete_finished_loops=True)
     A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="{{ params.r }}",
                                       reconcile_flow_definition_arn="{{ params.f }}")
+    templated = A2IAppendHumanLoopResultsOperator(task_id="t", results_s3_uri="{{ params.r }}", human_loops=["loop-1"])
+    templated.results_s3_uri = "s3://bucket"  # as rendered: checked before any call, named as the user gave it
+    with pytest.raises(A2IValidationError, match="results_s3_uri 's3://bucket' has no prefix"):
+        templated.execute({})  # type: ignore[arg-type]
 
 
 def test_the_example_file_defines_the_watcher_dag_on_its_queue(monkeypatch: pytest.MonkeyPatch) -> None:

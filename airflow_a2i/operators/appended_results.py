@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +28,6 @@ LOOPS_FOLDER = "loops"
 LOOP_SUFFIX = ".jsonl"
 DEFAULT_RECONCILE_LOOKBACK_HOURS = 240  # A2I's longest TaskAvailabilityLifetimeInSeconds (10 days): no loop is
 # still open after that, so an older loop's end was seen by an earlier reconcile (with at most 10 days of pause)
-
-
-@contextmanager
-def _as_results_s3_uri() -> Iterator[None]:
-    """The results operator's errors in this operator's words: its ``output_s3_uri`` is ``results_s3_uri`` here."""
-    try:
-        yield
-    except A2IValidationError as error:
-        raise A2IValidationError(str(error).replace("output_s3_uri", "results_s3_uri")) from None
 
 
 def loop_result_key(prefix: str, human_loop_name: str) -> str:
@@ -81,6 +71,7 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
     template_fields: Sequence[str] = (*A2IHumanLoopResultsOperator.template_fields, "results_s3_uri",
                                       "reconcile_flow_definition_arn")
     ui_color = "#d8ecff"
+    output_uri_argument = "results_s3_uri"
 
     def __init__(self, *, results_s3_uri: str, human_loops: Sequence[str | Mapping[str, Any]] | str | XComArg | None
                  = None, reconcile_flow_definition_arn: str | None = None,
@@ -105,14 +96,6 @@ class A2IAppendHumanLoopResultsOperator(A2IHumanLoopResultsOperator):
         self.fail_on_unreadable_output = fail_on_unreadable_output
         if reconcile_flow_definition_arn and not is_templated(reconcile_flow_definition_arn):
             validate_flow_definition_arn(reconcile_flow_definition_arn)
-
-    def _check_literals(self) -> None:
-        with _as_results_s3_uri():
-            super()._check_literals()
-
-    def _rendered_inputs(self) -> tuple[list[ResultItem], tuple[str, str]]:
-        with _as_results_s3_uri():
-            return super()._rendered_inputs()
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_a2i.batching import Progress

@@ -136,6 +136,7 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
                                                          "expected_answer_fields")
     template_fields_renderers: ClassVar[dict] = {"human_loops": "json"}
     ui_color = "#e4f0ff"
+    output_uri_argument = "output_s3_uri"  # the parameter its errors name (a subclass may call it otherwise)
 
     def __init__(
         self,
@@ -187,14 +188,14 @@ class A2IHumanLoopResultsOperator(S3HookMixin, AwsBaseOperator[A2IHook]):
         if self.expected_answer_fields is not None:
             check_known_part(self.expected_answer_fields, answer_field_names, rendered=False)
         if not is_templated(self.output_s3_uri):
-            parse_output_s3_uri(self.output_s3_uri)
+            parse_output_s3_uri(self.output_s3_uri, self.output_uri_argument)
 
     def _rendered_inputs(self) -> tuple[list[ResultItem], tuple[str, str]]:
         """Once rendered, everything checked before any request: the loops to read, and the results' bucket and
         prefix."""
         if self.expected_answer_fields is not None:
             check_known_part(self.expected_answer_fields, answer_field_names, rendered=True)
-        uri = parse_output_s3_uri(self.output_s3_uri)
+        uri = parse_output_s3_uri(self.output_s3_uri, self.output_uri_argument)
         items = self._manifest_items() if self.manifests is not None else parse_human_loops(self.human_loops)
         return items, uri
 

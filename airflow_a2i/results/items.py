@@ -41,21 +41,22 @@ class ResultItem(NamedTuple):
                    review_reasons=tuple(record.reasons) if started else None)
 
 
-def parse_output_s3_uri(uri: object) -> tuple[str, str]:
-    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (trailing slashes dropped), or a clear error."""
+def parse_output_s3_uri(uri: object, what: str = "output_s3_uri") -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (trailing slashes dropped), or an error naming ``what``, the
+    parameter the URI was given as."""
     if not isinstance(uri, str) or not uri:
-        raise A2IValidationError(f"output_s3_uri must be an s3:// URI such as {OUTPUT_URI_EXAMPLE!r}, "
+        raise A2IValidationError(f"{what} must be an s3:// URI such as {OUTPUT_URI_EXAMPLE!r}, "
                                  f"not {uri!r}")
     if not uri.startswith("s3://"):
-        raise A2IValidationError(f"output_s3_uri {uri!r} must start with 's3://': give a bucket and a prefix "
+        raise A2IValidationError(f"{what} {uri!r} must start with 's3://': give a bucket and a prefix "
                                  f"such as {OUTPUT_URI_EXAMPLE!r}")
-    bucket, prefix = split_s3_uri(uri, "output_s3_uri")
+    bucket, prefix = split_s3_uri(uri, what)
     if not re.fullmatch(S3_BUCKET, bucket):
-        raise A2IValidationError(f"output_s3_uri {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
+        raise A2IValidationError(f"{what} {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lowercase "
                                  "letters, digits, dots and hyphens)")
     if not prefix:
         raise A2IValidationError(
-            f"output_s3_uri {uri!r} has no prefix: add one, so that runs do not overwrite each other's "
+            f"{what} {uri!r} has no prefix: add one, so that runs do not overwrite each other's "
             f"{RESULTS_FILE} and {SUMMARY_FILE} (for example {OUTPUT_URI_EXAMPLE!r})"
         )
     return bucket, prefix
