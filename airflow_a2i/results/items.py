@@ -56,8 +56,8 @@ def parse_output_s3_uri(uri: object, what: str = "output_s3_uri") -> tuple[str, 
                                  "letters, digits, dots and hyphens)")
     if not prefix:
         raise A2IValidationError(
-            f"{what} {uri!r} has no prefix: add one, so that runs do not overwrite each other's "
-            f"{RESULTS_FILE} and {SUMMARY_FILE} (for example {OUTPUT_URI_EXAMPLE!r})"
+            f"{what} {uri!r} has no prefix: add one, such as {OUTPUT_URI_EXAMPLE!r}, so that what the task "
+            "writes there (results, summary, or one object per loop) stays apart from the rest of the bucket"
         )
     return bucket, prefix
 
