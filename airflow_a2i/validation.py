@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from airflow_a2i.exceptions import A2IValidationError
 
@@ -22,6 +22,9 @@ FLOW_DEFINITION_ARN = (
     r"(?P<name>[a-z0-9](-*[a-z0-9]){0,62})"
 )
 ARN_EXAMPLE = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/my-review-flow"
+# An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue name> on AWS; any endpoint's URL with that
+# path elsewhere (the local service's is http://127.0.0.1:<port>/<account>/<queue name>).
+SQS_QUEUE_URL = r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?"
 
 
 def is_templated(value: object) -> bool:
@@ -29,6 +32,11 @@ def is_templated(value: object) -> bool:
     if hasattr(value, "resolve") and not isinstance(value, str | dict | list):
         return True  # XComArg and other ResolveMixin values
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def is_sqs_queue_url(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is an SQS queue URL, as CreateQueue returns it (the waits' and the watcher's rule)."""
+    return isinstance(value, str) and re.fullmatch(SQS_QUEUE_URL, value) is not None
 
 
 def has_template(value: object) -> bool:

@@ -17,12 +17,11 @@ one place that looks for it. Cheap to import: DAG files call this module at pars
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.waiting.arguments import _QUEUE_URL  # the waits' rule of what an SQS queue URL is
+from airflow_a2i.validation import is_sqs_queue_url  # the waits' rule of what an SQS queue URL is
 from airflow_a2i.waiting.completion import status_hint
 
 # The watcher's SQS settings. One receive takes up to 10 messages (SQS's maximum) and waits up to 20 s for them
@@ -43,7 +42,7 @@ def asset_watcher_class() -> type | None:
 
 
 def validate_watcher_queue_url(queue_url: object) -> str:
-    if not isinstance(queue_url, str) or not re.fullmatch(_QUEUE_URL, queue_url):
+    if not is_sqs_queue_url(queue_url):
         raise A2IValidationError(f"queue_url={queue_url!r:.200} is not an SQS queue URL: give the "
                                  "QueueUrl that A2ICreateEventQueueOperator or A2IEventsHook.create_status_change_queue"
                                  " returned for the watcher's own queue (https://sqs.<region>.amazonaws.com/<account>"

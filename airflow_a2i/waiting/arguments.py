@@ -4,11 +4,10 @@ its dataclasses) are not needed to parse a DAG, so this module does not import t
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from airflow_a2i.exceptions import A2IValidationError
-from airflow_a2i.validation import is_templated
+from airflow_a2i.validation import is_sqs_queue_url, is_templated
 
 if TYPE_CHECKING:
     from airflow_a2i.waiting.policies import WaitPolicy
@@ -18,9 +17,6 @@ ON_REVIEW_TIMEOUT = ("fail", "stop_and_fail", "stop_and_continue", "continue")
 COMPLETIONS = ("poll", "events")
 DEFAULT_RECONCILE_SECONDS = 300.0
 INLINE_NAMES_LIMIT = 100  # a wait's report carries this many loops inline; more need report_s3_uri
-# An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue name> on AWS; any endpoint's URL with that
-# path elsewhere (the local service's is http://127.0.0.1:<port>/<account>/<queue name>).
-_QUEUE_URL = r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?"  # compiled at first use
 
 
 def _seconds(name: str, value: object, rule: str) -> float:
@@ -82,8 +78,7 @@ def validate_completion(completion: object, events_queue_url: object, reconcile_
     if completion == "events" and not events_queue_url:
         raise A2IValidationError("completion='events' needs events_queue_url: the URL of the SQS queue an EventBridge "
                                  "rule fills with A2I's status-change events (A2ICreateEventQueueOperator sets one up)")
-    if events_queue_url and not is_templated(events_queue_url) and \
-            not (isinstance(events_queue_url, str) and re.fullmatch(_QUEUE_URL, events_queue_url)):
+    if events_queue_url and not is_templated(events_queue_url) and not is_sqs_queue_url(events_queue_url):
         raise A2IValidationError(f"events_queue_url={events_queue_url!r:.200} is not an SQS queue URL: give "
                                  "https://sqs.<region>.amazonaws.com/<account id>/<queue name>, as CreateQueue returns")
     if not is_templated(reconcile_interval):
