@@ -92,10 +92,10 @@ if len(sys.argv) > 2 and sys.argv[2] == "pre-import":  # what the processor's pa
         for module in iter_airflow_imports(path):
             importlib.import_module(module)
 import os
-counter = os.environ.get("A2I_CALLGRIND_TOGGLES")
-if counter:  # under callgrind: count the instructions of the parse below, nothing before or after it
+counter = None
+if os.environ.get("A2I_CALLGRIND_COUNTER"):  # under callgrind: count the parse below, nothing before or after it
     import ctypes
-    counter = ctypes.CDLL(counter)
+    counter = ctypes.CDLL(os.environ["A2I_CALLGRIND_COUNTER"])
     counter.a2i_count_start()
 warm, warm_cpu = time.perf_counter(), time.process_time()
 bag = bag_class(**kwargs)
@@ -130,38 +130,6 @@ def venvs(home_root: Path) -> list[Venv]:
     return found
 
 
-def parse_once(venv: Venv, dag_file: Path, *options: str, counter: Path | None = None) -> dict:
-    """One parse of ``dag_file`` in a fresh interpreter of ``venv``; fails on import errors or a missing DAG.
-
-    With ``counter`` (build_counter's library) it runs under callgrind and the report's ``instructions`` are the
-    parse's alone (the interpreter's start and imports before it run uninstrumented, uncounted)."""
-    venv.home.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PYTHON"))}
-    env.update({"AIRFLOW_HOME": str(venv.home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent), "AWS_DEFAULT_REGION": "us-east-1"})
-    command = [str(venv.python), "-c", PARSE_SCRIPT, str(dag_file), *options]
-    if counter is not None:
-        # A fixed hash seed: set and dict orders, and so the instructions, are the same in every run.
-        env.update({"A2I_CALLGRIND_TOGGLES": str(counter), "PYTHONHASHSEED": "0"})
-        command = [*CALLGRIND, *command]
-    # cwd outside the repository: a compat venv imports airflow_a2i from its wheel, never from the checkout.
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=venv.home,
-                            timeout=600 if counter is None else 1800)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines or not lines[-1].startswith("{"):
-        raise RuntimeError(f"parsing {dag_file.name} with {venv.python} exited {result.returncode}:\n"
-                           f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    report = json.loads(lines[-1])
-    if report["errors"] or len(report["dags"]) != 1 or report["serialized"] != 1:
-        raise RuntimeError(f"parsing {dag_file.name} with Airflow {report['airflow']}: {report}")
-    if counter is not None:
-        collected = re.search(r"Collected : (\d+)", result.stderr)
-        if collected is None:
-            raise RuntimeError(f"callgrind reported no count for {dag_file.name}:\n{result.stderr[-2000:]}")
-        report["instructions"] = int(collected.group(1))
-    return report
-
-
 # Instructions are counted only between the parse script's two calls (client requests of callgrind.h): the
 # interpreter runs at valgrind's uninstrumented speed until then, about 17 s a parse on Airflow 3.
 CALLGRIND = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
@@ -184,6 +152,38 @@ def build_counter(folder: Path) -> tuple[Path | None, str]:
     if built.returncode != 0:  # most likely valgrind's headers (Debian's valgrind package has them) are absent
         return None, f"gcc could not build the callgrind counter: {built.stderr.strip()[-300:]}"
     return library, ""
+
+
+def parse_once(venv: Venv, dag_file: Path, *options: str, counter: Path | None = None) -> dict:
+    """One parse of ``dag_file`` in a fresh interpreter of ``venv``; fails on import errors or a missing DAG.
+
+    With ``counter`` (build_counter's library) it runs under callgrind and the report's ``instructions`` are the
+    parse's alone (the interpreter's start and imports before it run uninstrumented, uncounted)."""
+    venv.home.mkdir(parents=True, exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PYTHON"))}
+    env.update({"AIRFLOW_HOME": str(venv.home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent), "AWS_DEFAULT_REGION": "us-east-1"})
+    command = [str(venv.python), "-c", PARSE_SCRIPT, str(dag_file), *options]
+    if counter is not None:
+        # A fixed hash seed: set and dict orders, and so the instructions, are the same in every run.
+        env.update({"A2I_CALLGRIND_COUNTER": str(counter), "PYTHONHASHSEED": "0"})
+        command = [*CALLGRIND, *command]
+    # cwd outside the repository: a compat venv imports airflow_a2i from its wheel, never from the checkout.
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=venv.home,
+                            timeout=600 if counter is None else 1800)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        raise RuntimeError(f"parsing {dag_file.name} with {venv.python} exited {result.returncode}:\n"
+                           f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    report = json.loads(lines[-1])
+    if report["errors"] or len(report["dags"]) != 1 or report["serialized"] != 1:
+        raise RuntimeError(f"parsing {dag_file.name} with Airflow {report['airflow']}: {report}")
+    if counter is not None:
+        collected = re.search(r"Collected : (\d+)", result.stderr)
+        if collected is None:
+            raise RuntimeError(f"callgrind reported no count for {dag_file.name}:\n{result.stderr[-2000:]}")
+        report["instructions"] = int(collected.group(1))
+    return report
 
 
 # What the processor's parent does before each file's child, or not: (row label part, PARSE_SCRIPT options).
